@@ -1,0 +1,68 @@
+import { EventQueue } from "../sim/queue.js";
+import { Cpu } from "./cpu.js";
+import type { PmuHwDesc } from "./pmu-desc.js";
+import type { CoreTypeScaling } from "./workload.js";
+
+/** A core type: its name, how it scales workloads, and its PMU hardware. */
+export interface CoreType {
+  name: string;
+  scaling: CoreTypeScaling;
+  pmu: PmuHwDesc;
+}
+
+/** An uncore PMU: CPU-wide only, reached through one designated CPU per instance. */
+export interface UncoreDesc {
+  name: string;
+  /** CPUs the PMU's sysfs `cpumask` lists (where its events must be opened). */
+  cpumask: number[];
+  /** Number of counters. */
+  nrCounters: number;
+  /** Events it offers (name → config), counting zero-cost memory traffic in the model. */
+  events: Record<string, number>;
+}
+
+/** A whole machine as presets and scenario files describe it. */
+export interface MachineDesc {
+  name: string;
+  arch: "x86_64" | "arm64";
+  coreTypes: CoreType[];
+  /** CPUs in id order: core type name and cluster. */
+  cpus: Array<{ coreType: string; cluster: number }>;
+  uncore: UncoreDesc[];
+  /**
+   * Order in which the core PMU drivers probe (core type names). Linux gives dynamic perf
+   * type ids in this order; device-tree order or async probing can change it.
+   */
+  probeOrder: string[];
+}
+
+/** The runtime machine: CPUs with live PMU registers. */
+export class Machine {
+  readonly cpus: Cpu[];
+  private readonly types = new Map<string, CoreType>();
+
+  constructor(
+    readonly desc: MachineDesc,
+    readonly queue: EventQueue = new EventQueue(),
+  ) {
+    for (const t of desc.coreTypes) this.types.set(t.name, t);
+    this.cpus = desc.cpus.map((c, i) => new Cpu(i, this.coreType(c.coreType), c.cluster, queue));
+  }
+
+  /** A core type by name (throws on an unknown name: descriptions are validated first). */
+  coreType(name: string): CoreType {
+    const t = this.types.get(name);
+    if (!t) throw new Error(`unknown core type ${name}`);
+    return t;
+  }
+
+  /** Number of CPUs (nr_cpu_ids). */
+  get nrCpus(): number {
+    return this.cpus.length;
+  }
+
+  /** CPU ids of one core type. */
+  cpusOf(coreType: string): number[] {
+    return this.cpus.filter((c) => c.coreType.name === coreType).map((c) => c.id);
+  }
+}

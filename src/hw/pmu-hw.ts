@@ -1,0 +1,65 @@
+import type { EventQueue } from "../sim/queue.js";
+import type { Ns } from "../sim/time.js";
+import { HwCounter } from "./counter.js";
+import type { ExecState } from "./exec.js";
+import type { CounterIdx, PmuHwDesc } from "./pmu-desc.js";
+
+/**
+ * The PMU registers of one CPU: its general-purpose and fixed counters. Whoever owns a
+ * counter (a host perf driver, KVM, or the guest itself) programs it here; the CPU calls
+ * `retarget` whenever what it executes changes so every running counter changes rate.
+ */
+export class CpuPmuHw {
+  /** General-purpose (x86) / event (arm64) counters, index 0..nrGp-1. */
+  readonly gp: HwCounter[] = [];
+  /** Fixed counters (x86 fixed 0-2, arm64 the cycle counter). */
+  readonly fixed: HwCounter[] = [];
+  /** Every counter, gp first. */
+  readonly all: HwCounter[] = [];
+  private readonly byIdx = new Map<number, HwCounter>();
+
+  constructor(
+    readonly desc: PmuHwDesc,
+    queue: EventQueue,
+  ) {
+    for (let i = 0; i < desc.nrGp; i++) {
+      this.gp.push(new HwCounter(i as CounterIdx, desc.gpWidth, queue));
+    }
+    for (const f of desc.fixed) this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue));
+    for (const c of [...this.gp, ...this.fixed]) {
+      this.all.push(c);
+      this.byIdx.set(c.idx, c);
+    }
+  }
+
+  /** The counter at an architectural index, or undefined. */
+  counter(idx: number): HwCounter | undefined {
+    return this.byIdx.get(idx);
+  }
+
+  /** Folds every enabled counter to `now` and gives it the rate of `exec`. */
+  retarget(now: Ns, exec: ExecState | null): void {
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) {
+      const c = all[i]!;
+      if (!c.enabled && c.rate === 0) continue;
+      c.fold(now);
+      c.retarget(exec);
+    }
+  }
+
+  /** Programs a counter's event and mode filter (folding what it counted so far). */
+  program(c: HwCounter, quantity: number, modeMask: number, now: Ns, exec: ExecState | null): void {
+    c.fold(now);
+    c.quantity = quantity;
+    c.modeMask = modeMask;
+    c.retarget(exec);
+  }
+
+  /** Starts or stops a counter. */
+  setEnabled(c: HwCounter, on: boolean, now: Ns, exec: ExecState | null): void {
+    c.fold(now);
+    c.enabled = on;
+    c.retarget(exec);
+  }
+}
