@@ -1,6 +1,12 @@
 import { Machine, type MachineDesc } from "./hw/machine.js";
-import { WorkloadExec } from "./hw/workload-exec.js";
 import type { Workload } from "./hw/workload.js";
+import { WorkloadExec } from "./hw/workload-exec.js";
+import type { PerfCore, PerfOptions } from "./perf/core.js";
+import { perfInit } from "./perf/init.js";
+import { sysClose, sysIoctl } from "./perf/ioctl.js";
+import { type Credentials, ROOT, sysPerfEventOpen } from "./perf/open.js";
+import { type PerfReadResult, sysRead } from "./perf/read.js";
+import type { PerfEventAttr, PerfIoctl } from "./perf/uapi.js";
 import { DEFAULT_SCHED, type SchedOptions, Scheduler } from "./sched/scheduler.js";
 import type { DutyCycle, Task } from "./sched/task.js";
 import { Clock } from "./sim/clock.js";
@@ -15,6 +21,7 @@ export interface SystemOptions {
   machine: MachineDesc;
   seed?: number;
   sched?: Partial<SchedOptions>;
+  perf?: Partial<PerfOptions>;
 }
 
 /**
@@ -28,6 +35,8 @@ export class System {
   readonly rng: Rng;
   readonly machine: Machine;
   readonly sched: Scheduler;
+  /** The host perf_events core. */
+  readonly perf: PerfCore;
   /** Timer events processed so far. */
   eventsProcessed = 0;
 
@@ -40,6 +49,7 @@ export class System {
       { ...DEFAULT_SCHED, ...opts.sched },
       this.trace,
     );
+    this.perf = perfInit(this, opts.machine, opts.perf);
   }
 
   /** Current simulated time. */
@@ -93,6 +103,44 @@ export class System {
   /** kill(pid, SIGKILL): throws KernelError ESRCH for an unknown pid. */
   kill(pid: number): void {
     check(this.sched.kill(pid, this.now), "kill");
+  }
+
+  /**
+   * perf_event_open(2). Returns the new fd; throws KernelError with the kernel's errno.
+   * pid -1 with a cpu is CPU-wide; pid 0 is the calling (monitoring) process.
+   */
+  perfEventOpen(
+    attr: PerfEventAttr,
+    pid: number,
+    cpu: number,
+    groupFd = -1,
+    flags = 0,
+    cred: Credentials = ROOT,
+  ): number {
+    return check(
+      sysPerfEventOpen(this.perf, attr, pid, cpu, groupFd, flags, cred),
+      "perf_event_open",
+    );
+  }
+
+  /** read(2) on a perf fd; `bytes` is 0 for an event in ERROR. Throws KernelError. */
+  read(fd: number, count = 4096): PerfReadResult {
+    const r = sysRead(this.perf, fd, count);
+    if (typeof r === "number") {
+      check(r, "read");
+      throw new Error("unreachable");
+    }
+    return r;
+  }
+
+  /** ioctl(2) on a perf fd (PERF_EVENT_IOC_*). Returns the id for ID, else 0. */
+  ioctl(fd: number, cmd: PerfIoctl, arg = 0): number {
+    return check(sysIoctl(this.perf, fd, cmd, arg), "ioctl");
+  }
+
+  /** close(2) of a perf fd. */
+  close(fd: number): void {
+    check(sysClose(this.perf, fd), "close");
   }
 
   /** Brings ledgers and runtimes up to date (before reading results). */

@@ -34,6 +34,8 @@ export interface MachineDesc {
    * type ids in this order; device-tree order or async probing can change it.
    */
   probeOrder: string[];
+  /** An exclusive tracing PMU (intel_pt, arm_spe_0), if the machine has one. */
+  tracePmu?: string;
 }
 
 /** The runtime machine: CPUs with live PMU registers. */

@@ -75,7 +75,10 @@ export function counterMaskFor(desc: PmuHwDesc, encoding: number): CounterMask {
 }
 
 /** The quantity an encoding counts (Q_NONE if it counts nothing), or undefined if unsupported. */
-export function quantityOf(desc: PmuHwDesc, encoding: number): Quantity | typeof Q_NONE | undefined {
+export function quantityOf(
+  desc: PmuHwDesc,
+  encoding: number,
+): Quantity | typeof Q_NONE | undefined {
   return desc.events.get(encoding);
 }
 
@@ -184,7 +187,18 @@ export function armv8PmuDesc(opts: {
   for (const [e, q] of ARMV8_COMMON_EVENTS) if (supported.has(e)) events.set(e, q);
   // kernel: armv8_pmuv3_perf_map[] (drivers/perf/arm_pmuv3.c)
   const g = (e: number) => (supported.has(e) ? e : -1);
-  const genericMap = [g(0x11), g(0x08), g(0x04), g(0x03), g(0x0c), g(0x10), g(0x1d), g(0x23), g(0x24), -1];
+  const genericMap = [
+    g(0x11),
+    g(0x08),
+    g(0x04),
+    g(0x03),
+    g(0x0c),
+    g(0x10),
+    g(0x1d),
+    g(0x23),
+    g(0x24),
+    -1,
+  ];
   return {
     name: opts.name,
     arch: "arm64",

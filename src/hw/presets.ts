@@ -35,6 +35,7 @@ export const PRESETS: Record<string, () => MachineDesc> = {
     cpus: range(0, 7).map(() => ({ coreType: "core", cluster: 0 })),
     uncore: [imc],
     probeOrder: ["core"],
+    tracePmu: "intel_pt",
   }),
   "x86-hybrid": () => ({
     name: "x86-hybrid",
@@ -49,6 +50,7 @@ export const PRESETS: Record<string, () => MachineDesc> = {
     ],
     uncore: [imc],
     probeOrder: ["pcore", "ecore"],
+    tracePmu: "intel_pt",
   }),
   rk3399: () => ({
     name: "rk3399",
@@ -108,6 +110,7 @@ export const PRESETS: Record<string, () => MachineDesc> = {
       },
     ],
     probeOrder: ["neoverse-n1"],
+    tracePmu: "arm_spe_0",
   }),
 };
 

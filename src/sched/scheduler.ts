@@ -142,7 +142,8 @@ export class Scheduler {
     if (cpu < 0) {
       // No online CPU in the mask: the kernel falls back to any online CPU.
       t.affinity = this.onlineCpus();
-      return this.wake(t, now);
+      this.wake(t, now);
+      return;
     }
     t.state = "runnable";
     if (this.trace.enabled) {
@@ -263,7 +264,14 @@ export class Scheduler {
         t.nrMigrations++;
         for (const h of this.hooks) h.migrate?.(t, from, cpu, now);
         if (this.trace.enabled) {
-          this.trace.emit({ kind: "sched_migrate", t: now, pid: t.pid, comm: t.comm, from, to: cpu });
+          this.trace.emit({
+            kind: "sched_migrate",
+            t: now,
+            pid: t.pid,
+            comm: t.comm,
+            from,
+            to: cpu,
+          });
         }
       }
       t.cpu = cpu;
@@ -275,7 +283,8 @@ export class Scheduler {
     const cpu = this.selectCpu(t);
     if (cpu < 0) {
       t.affinity = this.onlineCpus();
-      return this.enqueueAndKick(t, now);
+      this.enqueueAndKick(t, now);
+      return;
     }
     this.enqueue(t, cpu, now);
     const rq = this.rqs[cpu]!;
@@ -398,7 +407,8 @@ export class Scheduler {
     t.state = "dead";
     t.exitedAt = now;
     for (const h of this.hooks) h.exit?.(t, now);
-    if (this.trace.enabled) this.trace.emit({ kind: "sched_exit", t: now, pid: t.pid, comm: t.comm });
+    if (this.trace.enabled)
+      this.trace.emit({ kind: "sched_exit", t: now, pid: t.pid, comm: t.comm });
   }
 
   private onTick(rq: RunQueue, now: Ns): void {

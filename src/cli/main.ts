@@ -1,0 +1,242 @@
+#!/usr/bin/env node
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, CommanderError, Option } from "commander";
+import { PRESET_SUMMARY, preset } from "../hw/presets.js";
+import { csvReport } from "../report/csv.js";
+import { jsonReport } from "../report/json.js";
+import { listPmus, pmusText } from "../report/pmus.js";
+import type { RunResult } from "../report/result.js";
+import { textReport } from "../report/text.js";
+import { DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME } from "../scenario/default-scenario.js";
+import { type Diagnostic, formatDiagnostic } from "../scenario/diagnostics.js";
+import { parseScenario } from "../scenario/load.js";
+import { runScenario } from "../scenario/runner.js";
+import { scenarioJsonSchema } from "../scenario/schema.js";
+import { type Ns, parseDuration } from "../sim/time.js";
+import { VERSION } from "../version.js";
+import { loadScenarioFile } from "./io.js";
+import { Progress } from "./progress.js";
+
+/** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
+const EXIT_FAIL = 1;
+const EXIT_USAGE = 2;
+
+class UsageError extends Error {}
+
+function printDiagnostics(ds: Diagnostic[]): never {
+  for (const d of ds) process.stderr.write(`${formatDiagnostic(d)}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+function parseSeed(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
+    throw new UsageError(`--seed: "${v}" is not an integer between 0 and 4294967295`);
+  return Number(v);
+}
+
+function parseDur(v: string | undefined): Ns | undefined {
+  if (v === undefined) return undefined;
+  const d = parseDuration(v);
+  if (d === undefined || d <= 0)
+    throw new UsageError(`--duration: "${v}" is not a positive duration (e.g. 250ms, 2s)`);
+  return d;
+}
+
+function machineOf(name: string) {
+  const m = preset(name);
+  if (!m)
+    throw new UsageError(
+      `--machine: unknown preset "${name}" (one of: ${Object.keys(PRESET_SUMMARY).join(", ")})`,
+    );
+  return m;
+}
+
+interface RunOpts {
+  format: string;
+  seed?: string;
+  duration?: string;
+  truth?: boolean;
+  checkInvariants?: boolean;
+}
+
+function runOne(file: string | undefined, o: RunOpts): RunResult {
+  const loaded =
+    file === undefined
+      ? parseScenario(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME)
+      : loadScenarioFile(file);
+  if (!loaded.ok) printDiagnostics(loaded.diagnostics);
+  const progress = new Progress();
+  try {
+    return runScenario(loaded.scenario, {
+      seed: parseSeed(o.seed),
+      duration: parseDur(o.duration),
+      onProgress: (now, total) => progress.update(now, total),
+    });
+  } finally {
+    progress.stop();
+  }
+}
+
+const program = new Command();
+program
+  .name("vpmu")
+  .description("A deterministic, executable model of Linux PMU virtualization.")
+  .version(VERSION, "-V, --version")
+  .showHelpAfterError("(run with --help for usage)")
+  .exitOverride()
+  .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+program
+  .command("run")
+  .description("run a scenario (the built-in tour when no file is given) and print its report")
+  .argument("[file]", "scenario file (YAML or JSON)")
+  .addOption(
+    new Option("-f, --format <format>", "output format")
+      .choices(["text", "json", "csv"])
+      .default("text"),
+  )
+  .option("-s, --seed <n>", "seed (overrides the scenario's)")
+  .option("-d, --duration <time>", "simulated duration (overrides the scenario's), e.g. 500ms")
+  .option("--truth", "print the ground truth and the error next to each perf value")
+  .option("--check-invariants", "verify the model's invariants at every state change")
+  .action((file: string | undefined, o: RunOpts) => {
+    const r = runOne(file, o);
+    const out =
+      o.format === "json"
+        ? jsonReport(r)
+        : o.format === "csv"
+          ? csvReport(r)
+          : textReport(r, { truth: o.truth ?? false });
+    process.stdout.write(out);
+    process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
+  });
+
+program
+  .command("check")
+  .description(
+    "run scenarios and check every expectation; prints failures and 'N passed, M failed'",
+  )
+  .argument("<files...>", "scenario files")
+  .option("-s, --seed <n>", "seed (overrides each scenario's)")
+  .option("--check-invariants", "verify the model's invariants at every state change")
+  .action((files: string[], o: { seed?: string; checkInvariants?: boolean }) => {
+    const seed = parseSeed(o.seed);
+    let passed = 0;
+    let failed = 0;
+    let bad = false;
+    for (const f of files) {
+      const loaded = loadScenarioFile(f);
+      if (!loaded.ok) {
+        for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
+        bad = true;
+        continue;
+      }
+      const progress = new Progress();
+      let r: RunResult;
+      try {
+        r = runScenario(loaded.scenario, {
+          seed,
+          onProgress: (now, total) => progress.update(now, total),
+        });
+      } finally {
+        progress.stop();
+      }
+      for (const a of r.actions) {
+        if (a.ok === false) {
+          const got = "errno" in a.result ? a.result.errno : String(a.result.ret);
+          const want =
+            a.expected?.errno ??
+            (a.expected?.ret !== undefined
+              ? String(a.expected.ret)
+              : a.expected?.ok
+                ? "success"
+                : "failure");
+          process.stdout.write(
+            `FAIL ${f}: action at ${a.at_ns}ns ${a.label}: got ${got}, expected ${want}\n`,
+          );
+        }
+      }
+      for (const e of r.expectations) {
+        if (!e.ok)
+          process.stdout.write(
+            `FAIL ${f}: ${e.label}: observed ${JSON.stringify(e.observed)}, expected ${e.expected}\n`,
+          );
+      }
+      passed += r.summary.passed;
+      failed += r.summary.failed;
+      process.stdout.write(
+        `${r.summary.failed === 0 ? "ok  " : "FAIL"} ${f} (${r.summary.passed} passed, ${r.summary.failed} failed)\n`,
+      );
+    }
+    process.stdout.write(`${passed} passed, ${failed} failed\n`);
+    process.exitCode = bad ? EXIT_USAGE : failed > 0 ? EXIT_FAIL : 0;
+  });
+
+const list = program.command("list").description("list presets or PMUs");
+list
+  .command("presets")
+  .description("the built-in machines")
+  .action(() => {
+    for (const [name, s] of Object.entries(PRESET_SUMMARY))
+      process.stdout.write(`${name.padEnd(14)} ${s}\n`);
+  });
+list
+  .command("pmus")
+  .description("the PMUs of a machine: name, perf type id, CPUs (cpulist) and counters")
+  .requiredOption("-m, --machine <preset>", "machine preset")
+  .option("--json", "print JSON")
+  .action((o: { machine: string; json?: boolean }) => {
+    const m = machineOf(o.machine);
+    process.stdout.write(o.json ? JSON.stringify(listPmus(m), null, 2) + "\n" : pmusText(m));
+  });
+
+program
+  .command("sysfs")
+  .description("print or write the /sys/bus/event_source/devices view of a simulated host")
+  .requiredOption("-m, --machine <preset>", "machine preset")
+  .option("-o, --out <dir>", "write the files under this directory instead of printing them")
+  .action((o: { machine: string; out?: string }) => {
+    const pmus = listPmus(machineOf(o.machine));
+    const files: Array<[string, string]> = [];
+    for (const p of pmus) {
+      const base = `bus/event_source/devices/${p.name}`;
+      files.push([`${base}/type`, `${p.type}\n`]);
+      files.push([`${base}/cpus`, `${p.cpus}\n`]);
+      for (const [k, v] of Object.entries(p.events)) files.push([`${base}/events/${k}`, `${v}\n`]);
+      for (const [k, v] of Object.entries(p.format)) files.push([`${base}/format/${k}`, `${v}\n`]);
+    }
+    if (o.out) {
+      for (const [rel, content] of files) {
+        const path = join(o.out, rel);
+        mkdirSync(join(path, ".."), { recursive: true });
+        writeFileSync(path, content);
+      }
+      process.stdout.write(
+        `wrote ${files.length} files under ${join(o.out, "bus/event_source/devices")}\n`,
+      );
+    } else {
+      for (const [rel, content] of files) process.stdout.write(`/sys/${rel}: ${content}`);
+    }
+  });
+
+program
+  .command("schema")
+  .description("print the JSON Schema of scenario files")
+  .action(() => {
+    process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + "\n");
+  });
+
+try {
+  program.parse(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exit(e.exitCode === 0 ? 0 : EXIT_USAGE);
+  }
+  if (e instanceof UsageError) {
+    process.stderr.write(`vpmu: ${e.message}\n`);
+    process.exit(EXIT_USAGE);
+  }
+  throw e;
+}

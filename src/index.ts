@@ -1,0 +1,54 @@
+/**
+ * vpmu: a deterministic, executable model of Linux PMU virtualization.
+ *
+ * The library gives the same power as the CLI: build a {@link System} on a machine preset
+ * and drive it through kernel-shaped calls (which throw {@link KernelError} with the
+ * kernel's errno), or load and run scenario files.
+ */
+
+export { formatCpuList, parseCpuList } from "./hw/cpulist.js";
+export type { CoreType, MachineDesc, UncoreDesc } from "./hw/machine.js";
+export { PRESET_SUMMARY, PRESETS, preset } from "./hw/presets.js";
+export { MODE_NAMES, Mode, Q, QUANTITY_NAMES } from "./hw/quantity.js";
+export { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "./hw/workload.js";
+export { PERF_EVENT_STATE, type PerfEvent, stateName } from "./perf/event.js";
+export { type Credentials, ROOT } from "./perf/open.js";
+export { PERF_PMU_CAP } from "./perf/pmu.js";
+export type { PerfReadResult } from "./perf/read.js";
+export { parseEvent, parseEventList } from "./perf/tool/parse-events.js";
+export * from "./perf/uapi.js";
+export { csvReport } from "./report/csv.js";
+export { jsonReport } from "./report/json.js";
+export { listPmus } from "./report/pmus.js";
+export type { RunResult } from "./report/result.js";
+export { textReport } from "./report/text.js";
+export type { Scenario } from "./scenario/compile.js";
+export { DEFAULT_SCENARIO } from "./scenario/default-scenario.js";
+export { type Diagnostic, formatDiagnostic, ScenarioError } from "./scenario/diagnostics.js";
+export { loadScenario, parseScenario } from "./scenario/load.js";
+export { type RunOptions, runScenario, ScenarioRun } from "./scenario/runner.js";
+export { scenarioJsonSchema } from "./scenario/schema.js";
+export type { Task } from "./sched/task.js";
+export { PF_VCPU } from "./sched/task.js";
+export { ERRNO, type ErrnoName, errnoName, KernelError } from "./sim/errno.js";
+export { EventQueue, Timer } from "./sim/queue.js";
+export { Rng } from "./sim/rng.js";
+export {
+  formatDuration,
+  msToNs,
+  NS_PER_MS,
+  NS_PER_SEC,
+  type Ns,
+  nsToMs,
+  parseDuration,
+  usToNs,
+} from "./sim/time.js";
+export {
+  JsonLinesSink,
+  MemorySink,
+  TraceBus,
+  type TraceRecord,
+  type TraceSink,
+} from "./sim/trace.js";
+export { System, type SystemOptions } from "./system.js";
+export { VERSION } from "./version.js";

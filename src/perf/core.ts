@@ -1,0 +1,235 @@
+import type { Cpu } from "../hw/cpu.js";
+import type { SchedHook } from "../sched/scheduler.js";
+import type { Task } from "../sched/task.js";
+import type { Ns } from "../sim/time.js";
+import type { System } from "../system.js";
+import { PerfCpuContext, PerfEventContext } from "./context.js";
+import { type PerfEvent, stateName } from "./event.js";
+import type { Pmu } from "./pmu.js";
+import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
+import { PmuRegistry } from "./registry.js";
+import { perfRotateContext } from "./rotate.js";
+import { perfEventExitTask, perfEventTaskSchedIn, perfEventTaskSchedOut } from "./task-switch.js";
+
+declare module "../sim/trace.js" {
+  interface TraceRecordMap {
+    perf_state: { id: number; name: string; cpu: number; from: string; to: string };
+    perf_rotate: { cpu: number; pmu: string };
+    perf_sample: { id: number; name: string; cpu: number; pid: number; period: number };
+    perf_counter: { cpu: number; pmu: string; idx: number; owner: string | null };
+  }
+}
+
+/** Kernel settings of the perf core (sysctls and boot options). */
+export interface PerfOptions {
+  /** kernel.perf_event_paranoid (default 2). */
+  paranoid: number;
+  /** kernel.perf_event_max_sample_rate (default 100000). */
+  maxSampleRate: number;
+  /** RLIMIT_NOFILE of the calling process (EMFILE beyond it). */
+  nrOpen: number;
+  /** Samples kept per event (the rest are counted, not stored). */
+  sampleLimit: number;
+}
+
+/** Default perf options. */
+export const DEFAULT_PERF: PerfOptions = {
+  paranoid: 2,
+  maxSampleRate: 100_000,
+  nrOpen: 1024,
+  sampleLimit: 10_000,
+};
+
+/** Operation counters for benchmarks. */
+export interface PerfStats {
+  schedOps: number;
+  passes: number;
+  rotations: number;
+}
+
+/** Listener of event state changes (the invariant checker, traces). */
+export type StateListener = (e: PerfEvent, from: number, to: number, now: Ns) => void;
+
+/**
+ * The host perf_events core: PMU registry, per-CPU and per-task contexts, the fd table of
+ * the monitoring process, and the hooks that tie it to the scheduler. The logic lives in
+ * files named after the kernel code they model (schedule.ts, rotate.ts, open.ts, ...).
+ */
+export class PerfCore {
+  readonly registry = new PmuRegistry();
+  readonly cpuctx: PerfCpuContext[];
+  private readonly cpcs = new Map<Pmu, PerfCpuPmuContext[]>();
+  readonly taskCtxs = new Map<Task, PerfEventContext>();
+  readonly fds = new Map<number, PerfEvent>();
+  readonly stats: PerfStats = { schedOps: 0, passes: 0, rotations: 0 };
+  readonly stateListeners: StateListener[] = [];
+  /** Every event ever created (for reports and invariants), by id. */
+  readonly events = new Map<number, PerfEvent>();
+  nextEventId = 1;
+  /** The monitoring process (pid 0 = "current" for perf_event_open): never runs. */
+  readonly monitor: Task;
+  /** Scratch state of the scheduling pass in progress (kernel: the can_add_hw argument). */
+  passCanAddHw = true;
+  passEventType = 0;
+  /** Tasks migrated since they last ran (kernel: task->sched_migrated). */
+  readonly migrated = new Set<Task>();
+  /**
+   * vPMU profiles install these: does the guest own `pmu` on `cpu` for a pass of this
+   * type (merge_sched_in skips it), and should a pass skip an epc.
+   */
+  guestOwns: ((pmu: Pmu, cpu: number, eventType: number) => boolean) | null = null;
+  epcFilter: ((epc: PerfEventPmuContext, eventType: number) => boolean) | null = null;
+  /** Extra checks at event allocation (RFC EBUSY, mediated EOPNOTSUPP). */
+  readonly allocChecks: Array<(e: PerfEvent) => number> = [];
+  /** Called when an event is freed. */
+  readonly freeHooks: Array<(e: PerfEvent) => void> = [];
+
+  constructor(
+    readonly sys: System,
+    readonly opts: PerfOptions = DEFAULT_PERF,
+  ) {
+    this.cpuctx = sys.machine.cpus.map((c) => {
+      const cc = new PerfCpuContext(c.id);
+      cc.online = c.online;
+      return cc;
+    });
+    this.monitor = sys.sched.spawn({
+      comm: "perf",
+      exec: {
+        execOn: () => ({ rates: new Float64Array(18), fracs: new Float64Array(4), label: "perf" }),
+      },
+    });
+    this.monitor.state = "sleeping";
+    const hook: SchedHook = {
+      schedOut: (cpu, prev, next, now) => perfEventTaskSchedOut(this, cpu.id, prev, next, now),
+      schedIn: (cpu, prev, next, now) => perfEventTaskSchedIn(this, cpu.id, prev, next, now),
+      migrate: (task) => {
+        this.migrated.add(task);
+      },
+      exit: (task, now) => perfEventExitTask(this, task, now),
+    };
+    sys.sched.hooks.push(hook);
+  }
+
+  /** Current simulated time. */
+  now(): Ns {
+    return this.sys.now;
+  }
+
+  /** The simulated CPU `id`. */
+  cpu(id: number): Cpu {
+    return this.sys.machine.cpus[id]!;
+  }
+
+  /** Registers a PMU (kernel: perf_pmu_register()) and builds its per-CPU contexts. */
+  registerPmu(pmu: Pmu, type: number): number {
+    const ret = this.registry.register(pmu, type);
+    if (ret < 0) return ret;
+    pmu.core = this;
+    this.cpcs.set(
+      pmu,
+      this.cpuctx.map(
+        (cc) =>
+          new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), (cpc, now) =>
+            this.muxHrtimerHandler(cpc, now),
+          ),
+      ),
+    );
+    return 0;
+  }
+
+  /** The per-(PMU, CPU) context (kernel: this_cpc()). */
+  cpc(pmu: Pmu, cpu: number): PerfCpuPmuContext {
+    return this.cpcs.get(pmu)![cpu]!;
+  }
+
+  /** A task's perf context, if it has one. */
+  taskCtx(task: Task): PerfEventContext | undefined {
+    return this.taskCtxs.get(task);
+  }
+
+  /** True if the guest owns `pmu` on `cpu` for a pass of this type. */
+  pmuOwnedByGuest(pmu: Pmu, cpu: number, eventType: number): boolean {
+    return this.guestOwns?.(pmu, cpu, eventType) ?? false;
+  }
+
+  /** True if a pass of this type must skip the epc (kernel: perf_skip_pmu_ctx()). */
+  skipEpc(epc: PerfEventPmuContext, eventType: number): boolean {
+    return this.epcFilter?.(epc, eventType) ?? false;
+  }
+
+  /** Called by perfEventSetState on every transition. */
+  stateChanged(e: PerfEvent, from: number, to: number): void {
+    const now = this.sys.now;
+    const trace = this.sys.trace;
+    if (trace.enabled) {
+      trace.emit({
+        kind: "perf_state",
+        t: now,
+        id: e.id,
+        name: e.name,
+        cpu: e.oncpu >= 0 ? e.oncpu : e.cpu,
+        from: stateName(from),
+        to: stateName(to),
+      });
+    }
+    for (const l of this.stateListeners) l(e, from, to, now);
+  }
+
+  /** Multiplexing interval of a PMU (kernel: perf_event_mux_interval_ms, default 1000/HZ ms). */
+  muxIntervalNs(pmu: Pmu): number {
+    const ms =
+      pmu.hrtimerIntervalMs >= 1
+        ? pmu.hrtimerIntervalMs
+        : Math.floor(1000 / this.sys.sched.opts.hz);
+    return ms * 1_000_000;
+  }
+
+  /** kernel: perf_mux_hrtimer_restart(). */
+  muxHrtimerRestart(cpc: PerfCpuPmuContext, now: Ns): void {
+    if (cpc.hrtimerActive) return;
+    cpc.hrtimerActive = true;
+    const interval = this.muxIntervalNs(cpc.pmu);
+    // hrtimer_forward_now(): keep the expiry on the timer's grid, the first one past now.
+    let exp = cpc.lastExpires;
+    if (exp <= now) exp += Math.ceil((now - exp + 1) / interval) * interval;
+    cpc.lastExpires = exp;
+    this.sys.queue.arm(cpc.hrtimer, exp as Ns);
+  }
+
+  /** kernel: perf_mux_hrtimer_handler(): rotate, and re-arm only while rotation is needed. */
+  private muxHrtimerHandler(cpc: PerfCpuPmuContext, now: Ns): void {
+    const rotated = perfRotateContext(this, cpc, now);
+    if (rotated) {
+      const interval = this.muxIntervalNs(cpc.pmu);
+      cpc.lastExpires = now + interval;
+      this.sys.queue.arm(cpc.hrtimer, cpc.lastExpires as Ns);
+    } else {
+      cpc.hrtimerActive = false;
+    }
+  }
+
+  /** The software PMU (set at registration); software events count through it. */
+  software: { countEvent(cpu: number, config: number, now: Ns): void } | null = null;
+
+  /** kernel: perf_sw_event(): count a software event on the events active on `cpu`. */
+  swEvent(cpu: number, config: number, now: Ns): void {
+    this.software?.countEvent(cpu, config, now);
+  }
+
+  /** Allocates the lowest free fd (EMFILE past the limit); fds 0-2 are stdio. */
+  allocFd(): number {
+    for (let fd = 3; fd < this.opts.nrOpen; fd++) if (!this.fds.has(fd)) return fd;
+    return -24; // -EMFILE
+  }
+}
+
+/** Finds or creates the task context of `task`. */
+export function findGetTaskCtx(core: PerfCore, task: Task): PerfEventContext {
+  let ctx = core.taskCtxs.get(task);
+  if (!ctx) {
+    ctx = new PerfEventContext(task, -1);
+    core.taskCtxs.set(task, ctx);
+  }
+  return ctx;
+}

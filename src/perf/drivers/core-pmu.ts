@@ -1,0 +1,296 @@
+import type { HwCounter } from "../../hw/counter.js";
+import {
+  ARMV8_IDX_CYCLE_COUNTER,
+  counterMaskFor,
+  eventNames,
+  PERF_COUNT_HW_MAX,
+  type PmuHwDesc,
+  quantityOf,
+} from "../../hw/pmu-desc.js";
+import { modeMaskFromExcludes, Q, Q_NONE } from "../../hw/quantity.js";
+import { ERRNO } from "../../sim/errno.js";
+import type { Ns } from "../../sim/time.js";
+import type { PerfEvent } from "../event.js";
+import { PERF_EVENT_STATE } from "../event.js";
+import { perfEventOverflow } from "../overflow.js";
+import { PERF_PMU_CAP, Pmu } from "../pmu.js";
+import { isSampling, PERF_TYPE_HARDWARE, PERF_TYPE_HW_CACHE, PERF_TYPE_RAW } from "../uapi.js";
+
+/** Generic cache events vpmu models: (cache | op << 8 | result << 16) → quantity. */
+const CACHE_EVENTS = new Map<number, number>([
+  [0x000000, Q.L1D_CACHE], // L1D read access
+  [0x010000, Q.L1D_CACHE_REFILL], // L1D read miss
+  [0x000001, Q.L1I_CACHE], // L1I read access
+  [0x010001, Q.L1I_CACHE_REFILL], // L1I read miss
+  [0x000002, Q.CACHE_REFERENCES], // LL read access
+  [0x010002, Q.CACHE_MISSES], // LL read miss
+  [0x000005, Q.BRANCHES], // BPU read access
+  [0x010005, Q.BRANCH_MISSES], // BPU read miss
+]);
+const CACHE_ENCODING_BASE = 0x100000;
+
+declare module "../../sim/trace.js" {
+  interface TraceRecordMap {
+    perf_pmi: { id: number; name: string; cpu: number; pmu: string };
+  }
+}
+
+/**
+ * The core CPU PMU driver of one core type: x86 (arch/x86/events/core.c) or arm64
+ * (drivers/perf/arm_pmu.c + arm_pmuv3.c). It places events on the counters of the CPU it
+ * runs on, honouring counter constraints, and on hybrid or big.LITTLE machines it covers
+ * only its own CPUs: event_init refuses other CPUs with ENOENT and the filter hides the
+ * PMU from scheduling passes elsewhere.
+ */
+export class CorePmu extends Pmu {
+  private txn: PerfEvent[] | null = null;
+
+  constructor(
+    readonly desc: PmuHwDesc,
+    readonly cpus: readonly number[],
+    /** True when several core PMUs exist (hybrid x86, big.LITTLE arm64). */
+    readonly heterogeneous: boolean,
+    capabilities: number,
+  ) {
+    super(desc.name, capabilities, "hw");
+  }
+
+  override supportedCpus(): readonly number[] {
+    return this.cpus;
+  }
+
+  /** kernel: armpmu_filter() / x86 hybrid filter. */
+  override filter(cpu: number): boolean {
+    return this.heterogeneous && !this.cpus.includes(cpu);
+  }
+
+  private get arm(): boolean {
+    return this.desc.arch === "arm64";
+  }
+
+  /** Maps attr (type, config) to an encoding; returns the encoding or a negative errno. */
+  private mapEvent(e: PerfEvent): number {
+    const type = e.attr.type;
+    const config = e.attr.config;
+    if (type === PERF_TYPE_HARDWARE) {
+      if (config >= BigInt(PERF_COUNT_HW_MAX)) return -ERRNO.EINVAL;
+      const enc = this.desc.genericMap[Number(config)]!;
+      return enc < 0 ? -ERRNO.ENOENT : enc;
+    }
+    if (type === PERF_TYPE_HW_CACHE) {
+      const c = Number(config & 0xffffffn);
+      if ((c & 0xff) > 6 || ((c >> 8) & 0xff) > 2 || ((c >> 16) & 0xff) > 1) return -ERRNO.EINVAL;
+      return CACHE_EVENTS.has(c) ? CACHE_ENCODING_BASE + c : -ERRNO.ENOENT;
+    }
+    if (type === this.type || type === PERF_TYPE_RAW) return Number(config & 0xffffn);
+    return -ERRNO.ENOENT;
+  }
+
+  /** kernel: x86_pmu_event_init() / armpmu_event_init(). */
+  override eventInit(e: PerfEvent): number {
+    const type = e.attr.type;
+    if (
+      !this.arm &&
+      type !== this.type &&
+      type !== PERF_TYPE_HARDWARE &&
+      type !== PERF_TYPE_HW_CACHE
+    ) {
+      return -ERRNO.ENOENT;
+    }
+    if (this.heterogeneous && e.cpu !== -1 && !this.cpus.includes(e.cpu)) return -ERRNO.ENOENT;
+    const enc = this.mapEvent(e);
+    if (enc < 0) return enc;
+    if (this.arm) {
+      if (enc === 0x1e) return -ERRNO.EINVAL; // CHAIN only makes sense paired
+      if (e.attr.exclude_idle) return -ERRNO.EOPNOTSUPP; // armv8pmu_set_event_filter()
+    }
+    e.hw.config = enc;
+    e.hw.quantity =
+      enc >= CACHE_ENCODING_BASE
+        ? CACHE_EVENTS.get(enc - CACHE_ENCODING_BASE)!
+        : (quantityOf(this.desc, enc) ?? Q_NONE);
+    if (!e.isLeader) return this.validateGroup(e);
+    return 0;
+  }
+
+  /**
+   * kernel: validate_group(): a trial placement of the whole group on an empty PMU;
+   * software members do not count. A group that cannot fit fails at open with EINVAL.
+   */
+  private validateGroup(e: PerfEvent): number {
+    const leader = e.groupLeader;
+    const members: PerfEvent[] = [];
+    for (const m of [leader, ...leader.siblings]) {
+      if (m.pmu.taskCtxNr === "sw") continue;
+      if (m.pmu !== this) return -ERRNO.EINVAL;
+      if (m !== leader && m.state <= PERF_EVENT_STATE.OFF) continue;
+      members.push(m);
+    }
+    members.push(e);
+    const used = new Set<number>();
+    for (const m of members) {
+      const idx = this.pickCounter(m.hw.config, (i) => used.has(i));
+      if (idx < 0) return -ERRNO.EINVAL;
+      used.add(idx);
+    }
+    return 0;
+  }
+
+  /** Chooses a counter index for an encoding: the fixed/cycle counter first, then the lowest free GP one. */
+  private pickCounter(encoding: number, busy: (idx: number) => boolean): number {
+    const mask = counterMaskFor(this.desc, encoding >= CACHE_ENCODING_BASE ? -1 : encoding);
+    for (const f of this.desc.fixed) {
+      if (f.encoding === encoding && !busy(f.idx)) return f.idx;
+    }
+    if (this.arm && encoding === 0x11 && !busy(ARMV8_IDX_CYCLE_COUNTER))
+      return ARMV8_IDX_CYCLE_COUNTER;
+    for (let i = 0; i < this.desc.nrGp; i++) {
+      if (mask & (2 ** i) && !busy(i)) return i;
+    }
+    return -1;
+  }
+
+  override add(e: PerfEvent, _flags: number, now: Ns): number {
+    const cpu = e.oncpu;
+    if (!this.cpus.includes(cpu)) return -ERRNO.ENOENT;
+    const hw = this.core.cpu(cpu).pmu;
+    const idx = this.pickCounter(e.hw.config, (i) => hw.counter(i)?.owner != null);
+    if (idx < 0) return -ERRNO.EAGAIN;
+    const c = hw.counter(idx)!;
+    const exec = this.core.cpu(cpu).exec;
+    c.owner = e;
+    c.ownerName = e.name;
+    e.hw.counter = c;
+    hw.program(
+      c,
+      e.hw.quantity,
+      modeMaskFromExcludes({
+        excludeUser: e.attr.exclude_user,
+        excludeKernel: e.attr.exclude_kernel,
+        excludeHost: e.attr.exclude_host,
+        excludeGuest: e.attr.exclude_guest,
+      }),
+      now,
+      exec,
+    );
+    if (isSampling(e.attr)) {
+      if (e.hw.periodLeft <= 0) e.hw.periodLeft = e.hw.samplePeriod;
+      c.onOverflow = (_c, t) => this.handleIrq(e, t);
+      c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+    } else {
+      c.onOverflow = null;
+    }
+    hw.setEnabled(c, true, now, exec);
+    e.hw.prevCount = c.counted(now);
+    if (this.txn) this.txn.push(e);
+    this.traceCounter(cpu, c, e.name);
+    return 0;
+  }
+
+  override del(e: PerfEvent, now: Ns): void {
+    const c = e.hw.counter;
+    if (!c) return;
+    this.read(e, now);
+    const cpu = this.core.cpu(e.oncpu);
+    cpu.pmu.setEnabled(c, false, now, cpu.exec);
+    c.onOverflow = null;
+    c.owner = null;
+    c.ownerName = "";
+    e.hw.counter = null;
+    this.traceCounter(e.oncpu, c, null);
+  }
+
+  override read(e: PerfEvent, now: Ns): void {
+    const c = e.hw.counter;
+    if (!c) return;
+    const cur = c.counted(now);
+    const delta = cur - e.hw.prevCount;
+    e.hw.prevCount = cur;
+    e.count += delta;
+    if (isSampling(e.attr)) e.hw.periodLeft -= delta;
+  }
+
+  /** The counter overflowed: a PMI (kernel: x86_pmu_handle_irq() / armv8pmu_handle_irq()). */
+  private handleIrq(e: PerfEvent, now: Ns): void {
+    const c = e.hw.counter as HwCounter;
+    this.read(e, now);
+    const trace = this.core.sys.trace;
+    if (trace.enabled)
+      trace.emit({
+        kind: "perf_pmi",
+        t: now,
+        id: e.id,
+        name: e.name,
+        cpu: e.oncpu,
+        pmu: this.name,
+      });
+    e.hw.periodLeft = 0;
+    if (perfEventOverflow(this.core, e, now)) return;
+    if (e.hw.counter !== c) return;
+    e.hw.periodLeft = e.hw.samplePeriod;
+    c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+  }
+
+  override restartPeriod(e: PerfEvent, now: Ns): void {
+    const c = e.hw.counter;
+    if (!c) return;
+    this.read(e, now);
+    e.hw.periodLeft = e.hw.samplePeriod;
+    c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+  }
+
+  override startTxn(_cpu: number): void {
+    this.txn = [];
+  }
+  override commitTxn(_cpu: number): number {
+    this.txn = null;
+    return 0;
+  }
+  override cancelTxn(_cpu: number): void {
+    this.txn = null;
+  }
+
+  private traceCounter(cpu: number, c: HwCounter, owner: string | null): void {
+    const trace = this.core.sys.trace;
+    if (trace.enabled)
+      trace.emit({
+        kind: "perf_counter",
+        t: this.core.now(),
+        cpu,
+        pmu: this.name,
+        idx: c.idx,
+        owner,
+      });
+  }
+
+  override sysfsEvents(): Record<string, string> {
+    const out: Record<string, string> = {};
+    for (const [name, enc] of eventNames(this.desc)) {
+      if (this.arm) out[name] = `event=0x${enc.toString(16).padStart(2, "0")}`;
+      else if (enc === 0x0300) out[name] = "event=0x00,umask=0x03";
+      else
+        out[name] =
+          `event=0x${(enc & 0xff).toString(16).padStart(2, "0")},umask=0x${((enc >> 8) & 0xff).toString(16).padStart(2, "0")}`;
+    }
+    return out;
+  }
+
+  override sysfsFormat(): Record<string, string> {
+    if (this.arm) return { event: "config:0-15", long: "config1:0" };
+    return {
+      event: "config:0-7",
+      umask: "config:8-15",
+      edge: "config:18",
+      inv: "config:23",
+      cmask: "config:24-31",
+    };
+  }
+
+  override counterSummary(): string {
+    const fixed = this.arm ? "cycle counter" : `${this.desc.fixed.length} fixed`;
+    return `${this.desc.nrGp} x ${this.desc.gpWidth}-bit + ${fixed} (${this.desc.fixedWidth}-bit)`;
+  }
+}
+
+/** Capabilities of a core PMU (both vPMU capabilities are added by kernel profiles). */
+export const CORE_PMU_CAPS = PERF_PMU_CAP.EXTENDED_REGS | PERF_PMU_CAP.EXTENDED_HW_TYPE;

@@ -1,0 +1,85 @@
+import type { PerfEvent } from "./event.js";
+
+/**
+ * The group tree of a context (struct perf_event_groups): group leaders ordered by
+ * {cpu, pmu, group_index}, so a scheduling pass visits one (cpu, pmu) subtree in insertion
+ * order and a rotated group goes to the tail. vpmu models no cgroups, so the cgroup part of
+ * the kernel's key is always "none". A sorted array keeps the subtree walk linear.
+ */
+export class PerfEventGroups {
+  private readonly items: PerfEvent[] = [];
+  /** Last group_index handed out (kernel: groups->index). */
+  private index = 0;
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  /** True if the tree holds no group. */
+  get empty(): boolean {
+    return this.items.length === 0;
+  }
+
+  /** kernel: perf_event_groups_insert(): gives the event a new group_index (so it sorts last). */
+  insert(e: PerfEvent): void {
+    e.groupIndex = ++this.index;
+    const i = this.upperBound(e.cpu, e.pmu.order);
+    this.items.splice(i, 0, e);
+  }
+
+  /** kernel: perf_event_groups_delete(). */
+  delete(e: PerfEvent): void {
+    const lo = this.lowerBound(e.cpu, e.pmu.order);
+    for (let i = lo; i < this.items.length; i++) {
+      if (this.items[i] === e) {
+        this.items.splice(i, 1);
+        return;
+      }
+    }
+  }
+
+  /** First index of the (cpu, pmu) subtree and one past its end. */
+  range(cpu: number, pmuOrder: number): [number, number] {
+    return [this.lowerBound(cpu, pmuOrder), this.upperBound(cpu, pmuOrder)];
+  }
+
+  /** The group at an index. */
+  at(i: number): PerfEvent {
+    return this.items[i]!;
+  }
+
+  /** kernel: perf_event_groups_first(). */
+  first(cpu: number, pmuOrder: number): PerfEvent | null {
+    const [lo, hi] = this.range(cpu, pmuOrder);
+    return lo < hi ? this.items[lo]! : null;
+  }
+
+  /** Every group, in tree order. */
+  all(): readonly PerfEvent[] {
+    return this.items;
+  }
+
+  private lowerBound(cpu: number, pmu: number): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const e = this.items[mid]!;
+      if (e.cpu < cpu || (e.cpu === cpu && e.pmu.order < pmu)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  private upperBound(cpu: number, pmu: number): number {
+    let lo = 0;
+    let hi = this.items.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      const e = this.items[mid]!;
+      if (e.cpu < cpu || (e.cpu === cpu && e.pmu.order <= pmu)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+}

@@ -1,0 +1,47 @@
+import { Timer } from "../sim/queue.js";
+import type { Ns } from "../sim/time.js";
+import type { PerfEventContext } from "./context.js";
+import type { PerfEvent } from "./event.js";
+import type { Pmu } from "./pmu.js";
+
+/**
+ * struct perf_event_pmu_context (epc): one per (context, PMU), holding the groups of that
+ * PMU that are on the hardware now and whether multiplexing is needed.
+ */
+export class PerfEventPmuContext {
+  /** Active pinned and flexible group leaders, in the order they went on. */
+  readonly pinnedActive: PerfEvent[] = [];
+  readonly flexibleActive: PerfEvent[] = [];
+  nrEvents = 0;
+  rotateNecessary = false;
+
+  constructor(
+    readonly pmu: Pmu,
+    readonly ctx: PerfEventContext,
+  ) {}
+}
+
+/**
+ * struct perf_cpu_pmu_context: per (PMU, CPU) state: the CPU context's epc, the epc of the
+ * task context now on this CPU, hardware occupancy, and the multiplexing hrtimer.
+ */
+export class PerfCpuPmuContext {
+  taskEpc: PerfEventPmuContext | null = null;
+  /** Hardware (non-software) events ACTIVE on this CPU. */
+  activeOncpu = 0;
+  /** An attr.exclusive group is on. */
+  exclusive = false;
+  hrtimerActive = false;
+  /** Expiry of the last arming (hrtimer_forward_now keeps the grid). */
+  lastExpires = 0;
+  readonly hrtimer: Timer;
+
+  constructor(
+    readonly pmu: Pmu,
+    readonly cpu: number,
+    readonly epc: PerfEventPmuContext,
+    onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
+  ) {
+    this.hrtimer = new Timer(`mux ${pmu.name}/${cpu}`, (now) => onTimer(this, now));
+  }
+}

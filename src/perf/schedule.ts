@@ -1,0 +1,330 @@
+import type { Ns } from "../sim/time.js";
+import {
+  EVENT_ALL,
+  EVENT_CPU,
+  EVENT_FLEXIBLE,
+  EVENT_PINNED,
+  EVENT_TIME,
+  type PerfCpuContext,
+  type PerfEventContext,
+} from "./context.js";
+import type { PerfCore } from "./core.js";
+import {
+  isSoftwareEvent,
+  PERF_EV_CAP_SOFTWARE,
+  PERF_EVENT_STATE,
+  type PerfEvent,
+} from "./event.js";
+import type { PerfEventGroups } from "./groups.js";
+import { PERF_EF_START, type Pmu } from "./pmu.js";
+import type { PerfEventPmuContext } from "./pmu-context.js";
+import { perfEventSetState, updateContextTime } from "./time.js";
+
+/**
+ * Event scheduling: putting groups on and taking them off the hardware of one CPU, the way
+ * kernel/events/core.c does it. Every function acts on the CPU `cpuctx.cpu` (the kernel's
+ * smp_processor_id()).
+ */
+
+/** The active list a group belongs on (kernel: get_event_list()). */
+function eventList(e: PerfEvent): PerfEvent[] {
+  const epc = e.pmuCtx!;
+  return e.attr.pinned ? epc.pinnedActive : epc.flexibleActive;
+}
+
+function removeFrom(list: PerfEvent[], e: PerfEvent): void {
+  const i = list.indexOf(e);
+  if (i >= 0) list.splice(i, 1);
+}
+
+/** kernel: event_sched_out(). */
+export function eventSchedOut(core: PerfCore, e: PerfEvent, now: Ns): void {
+  if (e.state !== PERF_EVENT_STATE.ACTIVE) return;
+  const cpu = e.oncpu;
+  const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+  if (e.isLeader) removeFrom(eventList(e), e);
+  e.pmu.del(e, now);
+  e.oncpu = -1;
+  let state: number = PERF_EVENT_STATE.INACTIVE;
+  if (e.pendingDisable) {
+    e.pendingDisable = false;
+    state = PERF_EVENT_STATE.OFF;
+  }
+  perfEventSetState(core, e, state);
+  if (!isSoftwareEvent(e)) cpc.activeOncpu--;
+  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
+  if (e.attr.exclusive || cpc.activeOncpu === 0) cpc.exclusive = false;
+  core.stats.schedOps++;
+}
+
+/** kernel: group_sched_out(). */
+export function groupSchedOut(core: PerfCore, leader: PerfEvent, now: Ns): void {
+  if (leader.state !== PERF_EVENT_STATE.ACTIVE) return;
+  eventSchedOut(core, leader, now);
+  for (const s of leader.siblings) eventSchedOut(core, s, now);
+}
+
+/** kernel: event_sched_in(): ACTIVE first, then pmu->add(); back to INACTIVE if add fails. */
+export function eventSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): number {
+  if (e.state <= PERF_EVENT_STATE.OFF) return 0;
+  e.oncpu = cpu;
+  perfEventSetState(core, e, PERF_EVENT_STATE.ACTIVE);
+  if (e.pmu.add(e, PERF_EF_START, now) !== 0) {
+    perfEventSetState(core, e, PERF_EVENT_STATE.INACTIVE);
+    e.oncpu = -1;
+    return -11; // -EAGAIN
+  }
+  const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+  if (!isSoftwareEvent(e)) cpc.activeOncpu++;
+  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq++;
+  if (e.attr.exclusive) cpc.exclusive = true;
+  core.stats.schedOps++;
+  return 0;
+}
+
+/**
+ * kernel: group_sched_in(): the whole group goes on in one PMU transaction or not at all.
+ * Siblings that are OFF or in ERROR are skipped and do not fail the group.
+ */
+export function groupSchedIn(core: PerfCore, leader: PerfEvent, cpu: number, now: Ns): number {
+  if (leader.state === PERF_EVENT_STATE.OFF) return 0;
+  const pmu = leader.pmuCtx!.pmu;
+  pmu.startTxn(cpu);
+  if (eventSchedIn(core, leader, cpu, now) !== 0) {
+    pmu.cancelTxn(cpu);
+    return -11;
+  }
+  let partial: PerfEvent | null = null;
+  for (const s of leader.siblings) {
+    if (eventSchedIn(core, s, cpu, now) !== 0) {
+      partial = s;
+      break;
+    }
+  }
+  if (partial === null && pmu.commitTxn(cpu) === 0) return 0;
+  for (const s of leader.siblings) {
+    if (s === partial) break;
+    eventSchedOut(core, s, now);
+  }
+  eventSchedOut(core, leader, now);
+  pmu.cancelTxn(cpu);
+  return -11;
+}
+
+/** kernel: pmu_filter_match(): every member's PMU must cover this CPU. */
+function pmuFilterMatch(e: PerfEvent, cpu: number): boolean {
+  if (e.pmu.filter(cpu)) return false;
+  for (const s of e.siblings) if (s.pmu.filter(cpu)) return false;
+  return true;
+}
+
+/** kernel: event_filter_match(). */
+export function eventFilterMatch(e: PerfEvent, cpu: number): boolean {
+  return (e.cpu === -1 || e.cpu === cpu) && pmuFilterMatch(e, cpu);
+}
+
+/** kernel: group_can_go_on(). */
+function groupCanGoOn(core: PerfCore, e: PerfEvent, cpu: number, canAddHw: boolean): boolean {
+  if (e.groupCaps & PERF_EV_CAP_SOFTWARE) return true;
+  const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+  if (cpc.exclusive) return false;
+  if (e.attr.exclusive && eventList(e).length > 0) return false;
+  return canAddHw;
+}
+
+/**
+ * kernel: merge_sched_in(): try one group. A pinned group that cannot go on goes to ERROR;
+ * a flexible one asks for rotation. Either way later groups of the pass are not tried on
+ * the hardware (can_add_hw = 0).
+ */
+function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void {
+  if (e.state <= PERF_EVENT_STATE.OFF) return;
+  if (!eventFilterMatch(e, cpu)) return;
+  // vPMU profiles: PMUs the guest owns on this CPU are skipped (RFC force-exclude-guest,
+  // or a loaded mediated guest context outside an EVENT_GUEST pass).
+  if (core.pmuOwnedByGuest(e.pmu, cpu, core.passEventType)) return;
+  if (groupCanGoOn(core, e, cpu, core.passCanAddHw)) {
+    if (groupSchedIn(core, e, cpu, now) === 0) eventList(e).push(e);
+  }
+  if (e.state === PERF_EVENT_STATE.INACTIVE) {
+    core.passCanAddHw = false;
+    if (e.attr.pinned) {
+      perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
+    } else {
+      const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+      e.pmuCtx!.rotateNecessary = true;
+      core.muxHrtimerRestart(cpc, now);
+    }
+  }
+}
+
+/**
+ * kernel: visit_groups_merge(): walk the (cpu, pmu) subtree of a group tree (for a task
+ * context merged with the cpu = -1 subtree) in group_index order. A PMU that filters this
+ * CPU out (a hybrid or big.LITTLE PMU on a CPU it does not cover) is not visited at all.
+ */
+function visitGroupsMerge(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  cpu: number,
+  pmu: Pmu,
+  now: Ns,
+): void {
+  if (pmu.filter(cpu)) return;
+  let [a, aEnd] = groups.range(cpu, pmu.order);
+  if (ctx.task === null) {
+    for (; a < aEnd; a++) mergeSchedIn(core, groups.at(a), cpu, now);
+    return;
+  }
+  let [b, bEnd] = groups.range(-1, pmu.order);
+  while (a < aEnd || b < bEnd) {
+    if (b >= bEnd || (a < aEnd && groups.at(a).groupIndex < groups.at(b).groupIndex)) {
+      mergeSchedIn(core, groups.at(a++), cpu, now);
+    } else {
+      mergeSchedIn(core, groups.at(b++), cpu, now);
+    }
+  }
+}
+
+/** kernel: pmu_groups_sched_in(): one pass, with can_add_hw reset. */
+export function pmuGroupsSchedIn(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  pmu: Pmu,
+  cpu: number,
+  now: Ns,
+  eventType: number,
+): void {
+  core.passCanAddHw = true;
+  core.passEventType = eventType;
+  core.stats.passes++;
+  visitGroupsMerge(core, ctx, groups, cpu, pmu, now);
+}
+
+/** kernel: __pmu_ctx_sched_out(). */
+export function pmuCtxSchedOut(
+  core: PerfCore,
+  epc: PerfEventPmuContext,
+  eventType: number,
+  now: Ns,
+): void {
+  if (!eventType) return;
+  if (eventType & EVENT_PINNED) {
+    for (const e of [...epc.pinnedActive]) groupSchedOut(core, e, now);
+  }
+  if (eventType & EVENT_FLEXIBLE) {
+    for (const e of [...epc.flexibleActive]) groupSchedOut(core, e, now);
+    epc.rotateNecessary = false;
+  }
+}
+
+/** kernel: ctx_sched_out(). `pmu` limits it to one PMU. */
+export function ctxSchedOut(
+  core: PerfCore,
+  cpuctx: PerfCpuContext,
+  ctx: PerfEventContext,
+  pmu: Pmu | null,
+  eventType: number,
+  now: Ns,
+): void {
+  let isActive = ctx.isActive;
+  if (!isActive) return;
+  if (isActive & EVENT_TIME) updateContextTime(ctx, now);
+  ctx.isActive &= ~eventType;
+  if (!(ctx.isActive & EVENT_ALL)) ctx.isActive = 0;
+  if (ctx.task !== null && !(ctx.isActive & EVENT_ALL)) {
+    cpuctx.taskCtx = null;
+    for (const epc of ctx.pmuCtxList) {
+      const cpc = core.cpc(epc.pmu, cpuctx.cpu);
+      if (cpc.taskEpc === epc) cpc.taskEpc = null;
+    }
+  }
+  isActive ^= ctx.isActive;
+  for (const epc of ctx.pmuCtxList) {
+    if (pmu && epc.pmu !== pmu) continue;
+    if (core.skipEpc(epc, eventType)) continue;
+    pmuCtxSchedOut(core, epc, isActive & EVENT_ALL, now);
+  }
+}
+
+/** kernel: ctx_sched_in(). Only types newly switched on are scheduled. */
+export function ctxSchedIn(
+  core: PerfCore,
+  cpuctx: PerfCpuContext,
+  ctx: PerfEventContext,
+  pmu: Pmu | null,
+  eventType: number,
+  now: Ns,
+): void {
+  let isActive = ctx.isActive;
+  if (ctx.nrEvents === 0) return;
+  if (!(isActive & EVENT_TIME)) ctx.timestamp = now;
+  ctx.isActive |= (eventType & EVENT_ALL) | EVENT_TIME;
+  if (ctx.task !== null && !(isActive & EVENT_ALL)) {
+    cpuctx.taskCtx = ctx;
+    for (const epc of ctx.pmuCtxList) core.cpc(epc.pmu, cpuctx.cpu).taskEpc = epc;
+  }
+  isActive ^= ctx.isActive;
+  if (isActive & EVENT_PINNED) {
+    for (const epc of ctx.pmuCtxList) {
+      if (pmu && epc.pmu !== pmu) continue;
+      if (core.skipEpc(epc, eventType)) continue;
+      pmuGroupsSchedIn(core, ctx, ctx.pinnedGroups, epc.pmu, cpuctx.cpu, now, eventType);
+    }
+  }
+  if (isActive & EVENT_FLEXIBLE) {
+    for (const epc of ctx.pmuCtxList) {
+      if (pmu && epc.pmu !== pmu) continue;
+      if (core.skipEpc(epc, eventType)) continue;
+      pmuGroupsSchedIn(core, ctx, ctx.flexibleGroups, epc.pmu, cpuctx.cpu, now, eventType);
+    }
+  }
+}
+
+/** kernel: perf_event_sched_in(): CPU pinned, task pinned, CPU flexible, task flexible. */
+export function perfEventSchedIn(
+  core: PerfCore,
+  cpuctx: PerfCpuContext,
+  taskCtx: PerfEventContext | null,
+  pmu: Pmu | null,
+  now: Ns,
+  extra = 0,
+): void {
+  ctxSchedIn(core, cpuctx, cpuctx.ctx, pmu, EVENT_PINNED | extra, now);
+  if (taskCtx) ctxSchedIn(core, cpuctx, taskCtx, pmu, EVENT_PINNED | extra, now);
+  ctxSchedIn(core, cpuctx, cpuctx.ctx, pmu, EVENT_FLEXIBLE | extra, now);
+  if (taskCtx) ctxSchedIn(core, cpuctx, taskCtx, pmu, EVENT_FLEXIBLE | extra, now);
+}
+
+/**
+ * kernel: ctx_resched(): make room for a newly installed or enabled event of `eventType`
+ * on `pmu`. Pinned implies flexible; task events are scheduled out, CPU events only for
+ * EVENT_CPU, and a task-pinned event also pushes the CPU flexible groups out. Then
+ * everything goes back in priority order.
+ */
+export function ctxResched(
+  core: PerfCore,
+  cpuctx: PerfCpuContext,
+  taskCtx: PerfEventContext | null,
+  pmu: Pmu | null,
+  eventType: number,
+  now: Ns,
+): void {
+  const cpuEvent = (eventType & EVENT_CPU) !== 0;
+  if (eventType & EVENT_PINNED) eventType |= EVENT_FLEXIBLE;
+  eventType &= EVENT_ALL;
+  if (taskCtx) ctxSchedOut(core, cpuctx, taskCtx, pmu, eventType, now);
+  if (cpuEvent) ctxSchedOut(core, cpuctx, cpuctx.ctx, pmu, eventType, now);
+  else if (eventType & EVENT_PINNED)
+    ctxSchedOut(core, cpuctx, cpuctx.ctx, pmu, EVENT_FLEXIBLE, now);
+  perfEventSchedIn(core, cpuctx, taskCtx, pmu, now);
+}
+
+/** kernel: get_event_type(): the leader decides pinned or flexible; CPU contexts add EVENT_CPU. */
+export function getEventType(e: PerfEvent): number {
+  let t = e.groupLeader.attr.pinned ? EVENT_PINNED : EVENT_FLEXIBLE;
+  if (e.ctx && e.ctx.task === null) t |= EVENT_CPU;
+  return t;
+}

@@ -1,0 +1,137 @@
+import { PERF_PMU_CAP, type Pmu } from "../pmu.js";
+import type { PmuRegistry } from "../registry.js";
+import { PERF_PMU_TYPE_SHIFT, PERF_TYPE_HARDWARE, type PerfEventAttr } from "../uapi.js";
+import { isGenericHw, type ParsedEvent, parseEvent } from "./parse-events.js";
+
+/** An event ready to open: its attr, the name perf prints, and the CPUs its PMU covers. */
+export interface ResolvedEvent {
+  attr: PerfEventAttr;
+  name: string;
+  /** CPUs the event may be opened on (its PMU's cpus), or null for any. */
+  cpus: readonly number[] | null;
+  parsed: ParsedEvent;
+}
+
+function num(v: string): number {
+  return Number(v.startsWith("0x") ? Number.parseInt(v.slice(2), 16) : Number.parseInt(v, 10));
+}
+
+function modsAttr(e: ParsedEvent): Partial<PerfEventAttr> {
+  return {
+    exclude_user: e.excludeUser,
+    exclude_kernel: e.excludeKernel,
+    exclude_hv: e.excludeHv,
+    exclude_host: e.excludeHost,
+    exclude_guest: e.excludeGuest,
+    pinned: e.pinned,
+    exclusive: e.exclusive,
+  };
+}
+
+/** The core PMUs that take extended hardware types, in registration order. */
+export function corePmus(reg: PmuRegistry): Pmu[] {
+  return reg.pmus.filter(
+    (p) => p.taskCtxNr === "hw" && p.capabilities & PERF_PMU_CAP.EXTENDED_HW_TYPE,
+  );
+}
+
+/**
+ * Turns a parsed event into attrs, the way perf's parse-events does on this machine. On a
+ * machine with several core PMUs a generic hardware event is opened once per core PMU
+ * with the PMU in config bits 63:32 (named `pmu/event/`), unless `legacy` asks for the
+ * old behaviour of one event that the kernel binds to the first PMU accepting it.
+ * Returns the events or an error message.
+ */
+export function resolveEvent(
+  reg: PmuRegistry,
+  e: ParsedEvent,
+  legacy: boolean,
+): ResolvedEvent[] | string {
+  const base = modsAttr(e);
+  if (e.pmu === null) {
+    const cores = corePmus(reg);
+    if (isGenericHw(e) && cores.length > 1 && !legacy) {
+      return cores.map((p) => ({
+        attr: {
+          ...base,
+          type: e.type,
+          config: (BigInt(p.type) << BigInt(PERF_PMU_TYPE_SHIFT)) | e.config,
+        },
+        name: `${p.name}/${e.base}${e.mods}/`,
+        cpus: p.supportedCpus(),
+        parsed: e,
+      }));
+    }
+    return [
+      { attr: { ...base, type: e.type, config: e.config }, name: e.text, cpus: null, parsed: e },
+    ];
+  }
+  const pmu = reg.byName(e.pmu);
+  if (!pmu) return `Cannot find PMU \`${e.pmu}'. Missing kernel support?`;
+  let config = 0n;
+  let type = pmu.type;
+  let named = "";
+  for (const [k, v] of e.terms) {
+    if (v === null) {
+      const sysfs = pmu.sysfsEvents()[k];
+      if (sysfs) {
+        for (const part of sysfs.split(",")) {
+          const [tk, tv] = part.split("=");
+          config |= termBits(tk!, num(tv!));
+        }
+        named = k;
+        continue;
+      }
+      const generic = parseEvent(k);
+      if (
+        typeof generic !== "string" &&
+        isGenericHw(generic) &&
+        pmu.capabilities & PERF_PMU_CAP.EXTENDED_HW_TYPE
+      ) {
+        type = generic.type;
+        config = (BigInt(pmu.type) << BigInt(PERF_PMU_TYPE_SHIFT)) | generic.config;
+        named = k;
+        continue;
+      }
+      return `unknown term '${k}' for pmu '${pmu.name}' (valid terms: ${Object.keys(pmu.sysfsFormat()).concat(Object.keys(pmu.sysfsEvents())).join(",")})`;
+    }
+    if (k === "name") {
+      named = v;
+      continue;
+    }
+    if (k === "config") config = BigInt(num(v));
+    else if (["event", "umask", "edge", "inv", "cmask"].includes(k)) config |= termBits(k, num(v));
+    else return `unknown term '${k}' for pmu '${pmu.name}'`;
+  }
+  void named;
+  const attr: PerfEventAttr = {
+    ...base,
+    type: type === PERF_TYPE_HARDWARE ? PERF_TYPE_HARDWARE : type,
+    config,
+  };
+  return [
+    {
+      attr,
+      name: e.text,
+      cpus: pmu.taskCtxNr === "invalid" ? pmu.supportedCpus() : pmu.supportedCpus(),
+      parsed: e,
+    },
+  ];
+}
+
+function termBits(term: string, v: number): bigint {
+  switch (term) {
+    case "event":
+      return BigInt(v & 0xffff);
+    case "umask":
+      return BigInt((v & 0xff) << 8);
+    case "edge":
+      return BigInt(v ? 1 << 18 : 0);
+    case "inv":
+      return BigInt(v ? 1 << 23 : 0);
+    case "cmask":
+      return BigInt(v & 0xff) << 24n;
+    default:
+      return 0n;
+  }
+}

@@ -1,0 +1,317 @@
+import { TruthAccount } from "../../hw/ledger.js";
+import { ALL_MODES, modeMaskFromExcludes } from "../../hw/quantity.js";
+import type { CounterResult, MeasurementResult } from "../../report/result.js";
+import type { Task } from "../../sched/task.js";
+import { ERRNO, errnoName } from "../../sim/errno.js";
+import type { Ns } from "../../sim/time.js";
+import type { System } from "../../system.js";
+import { UncorePmu } from "../drivers/uncore.js";
+import { stateName } from "../event.js";
+import { sysClose, sysIoctl } from "../ioctl.js";
+import { type Credentials, sysPerfEventOpen } from "../open.js";
+import { sysRead } from "../read.js";
+import {
+  PERF_COUNT_SW_CONTEXT_SWITCHES,
+  PERF_COUNT_SW_CPU_CLOCK,
+  PERF_COUNT_SW_CPU_MIGRATIONS,
+  PERF_COUNT_SW_TASK_CLOCK,
+  PERF_FORMAT_TOTAL_TIME_ENABLED,
+  PERF_FORMAT_TOTAL_TIME_RUNNING,
+  PERF_TYPE_SOFTWARE,
+} from "../uapi.js";
+import { parseEventList } from "./parse-events.js";
+import { type ResolvedEvent, resolveEvent } from "./resolve.js";
+
+/** What to measure, like a `perf stat` command line. */
+export interface StatSpec {
+  name: string;
+  events: string[];
+  /** System-wide on these CPUs (-a / -C), or undefined with a task. */
+  cpus?: number[];
+  /** A task (-p). */
+  task?: Task;
+  interval?: Ns | null;
+  /** Open generic events once without an extended type (perf before hybrid support). */
+  legacy?: boolean;
+  cred?: Credentials;
+}
+
+/** One opened counter: an event on one CPU (or on the task). */
+interface Fd {
+  fd: number;
+  cpu: number;
+  /** Values at the last interval print. */
+  last: { count: number; ena: number; run: number };
+}
+
+/** A counter line of the report: one resolved event, over all CPUs. */
+interface Counter {
+  ev: ResolvedEvent;
+  name: string;
+  fds: Fd[];
+  status: "counted" | "not supported" | "error";
+  error?: string;
+  truthStart: number;
+}
+
+/**
+ * A `perf stat` session in the simulation: opens the events (disabled, then enabled, as
+ * perf does for -a and -p), optionally prints interval deltas, and at the end reads every
+ * fd, scales each CPU's value by enabled/running like perf, sums them, and compares with
+ * the ground truth for the same filter and target.
+ */
+export class PerfStat {
+  private readonly counters: Counter[] = [];
+  private readonly intervals: MeasurementResult["intervals"] = [];
+  private startNs: Ns = 0 as Ns;
+  private error: string | undefined;
+
+  constructor(
+    private readonly sys: System,
+    readonly spec: StatSpec,
+  ) {}
+
+  /** Human-readable target, as perf prints it in the header. */
+  target(): string {
+    if (this.spec.task) return `process id '${this.spec.task.pid}' (${this.spec.task.comm})`;
+    const cpus = this.spec.cpus ?? [];
+    return cpus.length === this.sys.machine.nrCpus ? "system wide" : `CPU(s) ${cpus.join(",")}`;
+  }
+
+  /** Opens and enables every event. */
+  start(): void {
+    const now = this.sys.now;
+    this.startNs = now;
+    const core = this.sys.perf;
+    const groups = parseEventList(this.spec.events);
+    if (typeof groups === "string") {
+      this.error = groups;
+      return;
+    }
+    const pid = this.spec.task ? this.spec.task.pid : -1;
+    for (const g of groups) {
+      // Resolve every member; a group is expanded per core PMU as a whole.
+      const resolved = g.events.map((e) =>
+        resolveEvent(core.registry, e, this.spec.legacy ?? false),
+      );
+      const bad = resolved.find((r) => typeof r === "string");
+      if (bad !== undefined) {
+        this.error = bad as string;
+        return;
+      }
+      const lists = resolved as ResolvedEvent[][];
+      const width = Math.max(...lists.map((l) => l.length));
+      for (let k = 0; k < width; k++) {
+        const members = lists.map((l) => l[Math.min(k, l.length - 1)]!);
+        const cs = members.map(
+          (ev) => ({ ev, name: ev.name, fds: [], status: "counted", truthStart: 0 }) as Counter,
+        );
+        const cpus = this.targetCpus(members);
+        for (const cpu of cpus) {
+          let leaderFd = -1;
+          cs.forEach((c, i) => {
+            if (c.status === "error") return;
+            const attr = {
+              ...c.ev.attr,
+              disabled: true,
+              read_format: PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING,
+            };
+            let fd = sysPerfEventOpen(
+              core,
+              attr,
+              pid,
+              cpu,
+              g.braced && i > 0 ? leaderFd : -1,
+              0,
+              this.spec.cred,
+            );
+            if (
+              fd === -ERRNO.EACCES &&
+              !attr.exclude_kernel &&
+              this.spec.cred &&
+              !this.spec.cred.perfmon
+            ) {
+              // perf's evsel__fallback(): retry user-only when paranoid forbids kernel profiling.
+              attr.exclude_kernel = true;
+              attr.exclude_hv = true;
+              c.ev.attr.exclude_kernel = true;
+              c.ev.attr.exclude_hv = true;
+              if (!c.name.endsWith(":u")) c.name = `${c.name}:u`;
+              fd = sysPerfEventOpen(
+                core,
+                attr,
+                pid,
+                cpu,
+                g.braced && i > 0 ? leaderFd : -1,
+                0,
+                this.spec.cred,
+              );
+            }
+            if (fd < 0) {
+              const name = errnoName(fd) ?? String(fd);
+              if (fd === -ERRNO.ENOENT || fd === -ERRNO.EOPNOTSUPP || fd === -ERRNO.ENODEV) {
+                c.status = "not supported";
+              } else {
+                c.status = "error";
+                c.error = `perf_event_open for event (${c.name}) returned ${name}`;
+                this.error ??= `Error: ${c.error}`;
+              }
+              return;
+            }
+            if (i === 0) leaderFd = fd;
+            c.fds.push({ fd, cpu, last: { count: 0, ena: 0, run: 0 } });
+          });
+        }
+        for (const c of cs) {
+          c.truthStart = this.truth(c);
+          this.counters.push(c);
+        }
+      }
+    }
+    for (const c of this.counters) for (const f of c.fds) sysIoctl(core, f.fd, "ENABLE", 0);
+  }
+
+  private targetCpus(members: ResolvedEvent[]): number[] {
+    if (this.spec.task) return [-1];
+    let cpus = this.spec.cpus ?? [];
+    for (const m of members) if (m.cpus) cpus = cpus.filter((c) => m.cpus!.includes(c));
+    // Uncore events: perf opens them on the PMU's cpumask only.
+    return cpus.filter((c) => this.sys.machine.cpus[c]?.online);
+  }
+
+  /** Ground-truth value for a counter's filter and target, now. */
+  private truth(c: Counter): number {
+    const sys = this.sys;
+    sys.sync();
+    const attr = c.ev.attr;
+    if (attr.type === PERF_TYPE_SOFTWARE) {
+      const cfg = Number(attr.config ?? 0);
+      const t = this.spec.task;
+      if (cfg === PERF_COUNT_SW_TASK_CLOCK || (cfg === PERF_COUNT_SW_CPU_CLOCK && t)) {
+        if (t) return sys.sched.runtimeOf(t, sys.now);
+        return c.fds.length * sys.now;
+      }
+      if (cfg === PERF_COUNT_SW_CPU_CLOCK) return c.fds.length * sys.now;
+      if (cfg === PERF_COUNT_SW_CONTEXT_SWITCHES) {
+        if (t) return t.nrSwitches;
+        return c.fds.reduce((s, f) => s + sys.sched.switchesOn(f.cpu), 0);
+      }
+      if (cfg === PERF_COUNT_SW_CPU_MIGRATIONS) return t ? t.nrMigrations : 0;
+      return 0;
+    }
+    const fd0 = c.fds[0];
+    const ev = fd0 ? sys.perf.fds.get(fd0.fd) : undefined;
+    if (!ev) return 0;
+    if (ev.pmu instanceof UncorePmu) return ev.pmu.total(ev, sys.now);
+    const q = ev.hw.quantity;
+    const mask = modeMaskFromExcludes({
+      excludeUser: attr.exclude_user,
+      excludeKernel: attr.exclude_kernel,
+      excludeHost: attr.exclude_host,
+      excludeGuest: attr.exclude_guest,
+    });
+    const acct = new TruthAccount();
+    const pmuCpus = c.ev.cpus;
+    if (this.spec.task) {
+      for (const [cpu, a] of this.spec.task.truth)
+        if (!pmuCpus || pmuCpus.includes(cpu) || !c.ev.name.includes("/")) acct.merge(a);
+    } else {
+      const set = new Set(c.fds.map((f) => f.cpu));
+      for (const cpu of sys.machine.cpus) if (set.has(cpu.id)) acct.merge(cpu.truth);
+    }
+    return q < 0 ? 0 : acct.count(q, mask & ALL_MODES);
+  }
+
+  /** Prints one interval (perf stat -I): deltas since the previous one. */
+  interval(): void {
+    const core = this.sys.perf;
+    const row: MeasurementResult["intervals"][number] = {
+      t_ns: this.sys.now - this.startNs,
+      counters: [],
+    };
+    for (const c of this.counters) {
+      let count = 0;
+      let ena = 0;
+      let run = 0;
+      for (const f of c.fds) {
+        const r = sysRead(core, f.fd, 4096);
+        if (typeof r === "number" || r.bytes === 0) continue;
+        count += r.value! - f.last.count;
+        ena += r.time_enabled! - f.last.ena;
+        run += r.time_running! - f.last.run;
+        f.last = { count: r.value!, ena: r.time_enabled!, run: r.time_running! };
+      }
+      row.counters.push({ event: c.name, count, enabled_ns: ena, running_ns: run });
+    }
+    this.intervals.push(row);
+  }
+
+  /** Reads the final values, closes every fd and returns the result. */
+  stop(): MeasurementResult {
+    const core = this.sys.perf;
+    const now = this.sys.now;
+    const counters: CounterResult[] = [];
+    for (const c of this.counters) {
+      let scaledSum = 0;
+      let count = 0;
+      let ena = 0;
+      let run = 0;
+      let anyRun = false;
+      const perCpu: NonNullable<CounterResult["per_cpu"]> = [];
+      const states: string[] = [];
+      const truth = this.truth(c) - c.truthStart;
+      for (const f of c.fds) {
+        const ev = core.fds.get(f.fd);
+        const r = sysRead(core, f.fd, 4096);
+        const st = ev ? stateName(ev.state) : "?";
+        states.push(st);
+        if (typeof r === "number" || r.bytes === 0) {
+          perCpu.push({ cpu: f.cpu, count: 0, enabled_ns: 0, running_ns: 0, state: st });
+          continue;
+        }
+        const v = r.value!;
+        const e = r.time_enabled!;
+        const ru = r.time_running!;
+        perCpu.push({ cpu: f.cpu, count: v, enabled_ns: e, running_ns: ru, state: st });
+        count += v;
+        ena += e;
+        run += ru;
+        if (ru > 0) {
+          anyRun = true;
+          // perf_counts_values__scale(): per CPU, value * enabled / running.
+          scaledSum += ru < e ? Math.trunc((v * e) / ru) : v;
+        }
+      }
+      const status =
+        c.status === "not supported" ? "not supported" : anyRun ? "counted" : "not counted";
+      const uniq = [...new Set(states)];
+      counters.push({
+        event: c.name,
+        count,
+        enabled_ns: ena,
+        running_ns: run,
+        scaled: status === "counted" ? scaledSum : null,
+        status,
+        truth: Math.round(truth),
+        per_cpu: this.spec.task ? undefined : perCpu,
+        state: uniq.length === 1 ? uniq[0]! : uniq.join("/"),
+      });
+    }
+    for (const c of this.counters) for (const f of c.fds) sysClose(core, f.fd);
+    const out: MeasurementResult = {
+      name: this.spec.name,
+      target: this.target(),
+      start_ns: this.startNs,
+      stop_ns: now,
+      counters,
+      intervals: this.intervals,
+    };
+    if (this.error) out.error = this.error;
+    return out;
+  }
+
+  /** The per-CPU state of each counter right now (for expectations before the stop). */
+  snapshot(): Array<{ name: string; fds: Fd[] }> {
+    return this.counters.map((c) => ({ name: c.name, fds: c.fds }));
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * The result of a scenario run: the stable JSON shape `vpmu run --format json` prints
+ * (documented in docs/json-output.md). Times are integer nanoseconds; counts are integers.
+ * Fields are only added in later format versions, never renamed or removed.
+ */
+export interface RunResult {
+  /** Output format version. */
+  format: 1;
+  vpmu: string;
+  scenario: {
+    name: string;
+    description: string;
+    seed: number;
+    duration_ns: number;
+    kernel_profile: string;
+    hz: number;
+  };
+  machine: {
+    name: string;
+    arch: string;
+    cpus: Array<{ id: number; core_type: string; cluster: number; pmu: string; online: boolean }>;
+  };
+  tasks: TaskResult[];
+  cpus: Array<{ id: number; busy_ns: number; idle_ns: number; switches: number }>;
+  actions: ActionResult[];
+  perf: MeasurementResult[];
+  expectations: ExpectationResult[];
+  findings: FindingResult[];
+  summary: { passed: number; failed: number; events_processed: number };
+}
+
+/** Ground truth of one task on one core type. */
+export interface TruthSlice {
+  runtime_ns: number;
+  cycles: number;
+  instructions: number;
+  user_ns: number;
+  kernel_ns: number;
+}
+
+export interface TaskResult {
+  name: string;
+  pid: number;
+  state: string;
+  cpu: number;
+  runtime_ns: number;
+  migrations: number;
+  switches: number;
+  /** By core type name. */
+  truth: Record<string, TruthSlice>;
+}
+
+export interface ActionResult {
+  at_ns: number;
+  do: string;
+  label: string;
+  /** `ret` for success, `errno` for failure. */
+  result: { ret: number } | { errno: string };
+  /** Extra data the call returned (a read's values, an id). */
+  data?: unknown;
+  /** Present when the scenario expected a result. */
+  expected?: { ret?: number; errno?: string; ok?: boolean };
+  ok?: boolean;
+}
+
+/** One counter of a perf stat-like measurement. */
+export interface CounterResult {
+  event: string;
+  /** Aggregated over CPUs (system-wide) or the task. */
+  count: number;
+  enabled_ns: number;
+  running_ns: number;
+  /** count * enabled / running (perf's scaling); null when not counted. */
+  scaled: number | null;
+  /** "counted" | "not counted" | "not supported" */
+  status: string;
+  /** Ground truth for the same filter and target. */
+  truth: number;
+  /** Per CPU for system-wide measurements. */
+  per_cpu?: Array<{
+    cpu: number;
+    count: number;
+    enabled_ns: number;
+    running_ns: number;
+    state: string;
+  }>;
+  state: string;
+}
+
+export interface MeasurementResult {
+  name: string;
+  target: string;
+  start_ns: number;
+  stop_ns: number;
+  counters: CounterResult[];
+  intervals: Array<{
+    t_ns: number;
+    counters: Array<{ event: string; count: number; enabled_ns: number; running_ns: number }>;
+  }>;
+  error?: string;
+}
+
+export interface ExpectationResult {
+  label: string;
+  ok: boolean;
+  observed: number | string | boolean | null;
+  expected: string;
+}
+
+export interface FindingResult {
+  t_ns: number;
+  rule: string;
+  cpu: number;
+  subject: string;
+  before: string;
+  after: string;
+  message: string;
+  expected: boolean;
+}

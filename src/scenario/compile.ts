@@ -1,0 +1,700 @@
+import { parseCpuList } from "../hw/cpulist.js";
+import type { CoreType, MachineDesc } from "../hw/machine.js";
+import { armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
+import { PRESETS, preset } from "../hw/presets.js";
+import { MODE_NAMES, QUANTITY_NAMES, quantityByName } from "../hw/quantity.js";
+import { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "../hw/workload.js";
+import { isErrnoName } from "../sim/errno.js";
+import { type Ns, parseDuration } from "../sim/time.js";
+import { type Diagnostic, formatPath } from "./diagnostics.js";
+import type { ActionSpec, ExpectationSpec, PerfMeasurementSpec, ScenarioFile } from "./schema.js";
+import type { ScenarioSource } from "./source.js";
+
+/** Kernel options of a scenario, with defaults applied. */
+export interface KernelOptions {
+  profile: "7.0" | "5.18" | "rfc-v1";
+  hz: number;
+  schedLatency: Ns;
+  schedMinGranularity: Ns;
+  /** undefined: the preset's default (on for x86, as a stock kernel). */
+  nmiWatchdog: boolean | undefined;
+  perfEventParanoid: number;
+  perfEventMaxSampleRate: number;
+  /** Per-PMU multiplexing interval override (ms), by PMU name. */
+  muxIntervalMs: Record<string, number>;
+  nrOpen: number;
+}
+
+/** A task as the scenario declares it. */
+export interface TaskDecl {
+  name: string;
+  workload: Workload;
+  affinity: number[] | undefined;
+  start: Ns;
+  duty: { run: Ns; sleep: Ns } | null;
+  exitAfter: Ns | null;
+}
+
+/** A timed action with its position in the file. */
+export interface ActionDecl {
+  index: number;
+  at: Ns;
+  spec: ActionSpec;
+  cpus?: number[];
+}
+
+/** A perf measurement (perf stat-like). */
+export interface MeasurementDecl {
+  index: number;
+  spec: PerfMeasurementSpec;
+  events: string[];
+  cpus: number[] | undefined;
+  task: string | undefined;
+  start: Ns;
+  stop: Ns;
+  interval: Ns | null;
+}
+
+/** A comparison to make at the end of the run. */
+export type Comparator =
+  | { kind: "equals"; value: number | string | boolean }
+  | { kind: "approx"; value: number; tolerance: Tolerance }
+  | { kind: "range"; min: number | undefined; max: number | undefined }
+  | { kind: "one_of"; values: Array<number | string | boolean> }
+  | { kind: "near_truth"; tolerance: Tolerance };
+
+/** An absolute or relative tolerance. */
+export type Tolerance = { abs: number } | { pct: number };
+
+/** An end-of-run expectation. */
+export interface ExpectationDecl {
+  index: number;
+  label: string;
+  spec: ExpectationSpec;
+  cmp: Comparator;
+  cpus?: number[];
+}
+
+/** A compiled scenario, ready to run. */
+export interface Scenario {
+  name: string;
+  description: string;
+  seed: number;
+  duration: Ns;
+  machine: MachineDesc;
+  offline: number[];
+  kernel: KernelOptions;
+  workloads: Map<string, Workload>;
+  tasks: TaskDecl[];
+  perf: MeasurementDecl[];
+  actions: ActionDecl[];
+  expect: ExpectationDecl[];
+  expectedFindings: string[];
+  source: ScenarioSource | undefined;
+}
+
+/** Default run length when a scenario gives none. */
+export const DEFAULT_DURATION = 100_000_000 as Ns;
+
+const TIME_FIELDS = new Set(["runtime", "busy", "idle", "enabled", "running"]);
+
+/**
+ * Resolves names and units and checks everything the schema cannot: references between
+ * sections, CPU numbers against the machine, and one subject and one comparison per
+ * expectation. Problems come back as diagnostics at their line and column.
+ */
+export function compileScenario(
+  f: ScenarioFile,
+  src: ScenarioSource | undefined,
+  file = src?.file ?? "<scenario>",
+): { ok: true; scenario: Scenario } | { ok: false; diagnostics: Diagnostic[] } {
+  const diags: Diagnostic[] = [];
+  const err = (path: PropertyKey[], message: string, expected?: string): void => {
+    const pos = src ? src.position(path) : { line: 1, col: 1 };
+    diags.push({
+      file,
+      ...pos,
+      path: formatPath(path),
+      message,
+      ...(expected ? { expected } : {}),
+    });
+  };
+  const dur = (v: string | number | undefined, path: PropertyKey[], dflt: Ns): Ns => {
+    if (v === undefined) return dflt;
+    const d = parseDuration(v);
+    if (d === undefined) {
+      err(path, `${JSON.stringify(v)} is not a duration`, "e.g. 250ms");
+      return dflt;
+    }
+    return d;
+  };
+
+  // Machine.
+  const machine = compileMachine(f.machine, err);
+  const nrCpus = machine?.cpus.length ?? 0;
+  const offline = typeof f.machine === "object" ? (f.machine.offline ?? []) : [];
+  offline.forEach((c, i) => {
+    if (c >= nrCpus)
+      err(["machine", "offline", i], `CPU ${c} does not exist`, `a CPU below ${nrCpus}`);
+  });
+  if (machine && offline.length > 0 && offline.length >= nrCpus) {
+    err(["machine", "offline"], "every CPU is offline", "at least one online CPU");
+  }
+  const cpuList = (v: string | number | undefined, path: PropertyKey[]): number[] | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v === "string" && v.trim() === "all")
+      return Array.from({ length: nrCpus }, (_, i) => i);
+    const r = parseCpuList(v);
+    if (typeof r === "string") {
+      err(path, r, 'a CPU list such as "0-3,6"');
+      return undefined;
+    }
+    const bad = r.find((c) => c >= nrCpus);
+    if (machine && bad !== undefined) {
+      err(path, `CPU ${bad} does not exist on ${machine.name}`, `CPUs 0-${nrCpus - 1}`);
+      return undefined;
+    }
+    return r;
+  };
+
+  const duration = dur(f.duration, ["duration"], DEFAULT_DURATION);
+  if (duration <= 0) err(["duration"], "the run has no length", "a positive duration");
+
+  // Kernel.
+  const k = f.kernel ?? {};
+  const kernel: KernelOptions = {
+    profile: k.profile ?? "7.0",
+    hz: k.hz ?? 250,
+    schedLatency: dur(k.sched_latency, ["kernel", "sched_latency"], 6_000_000 as Ns),
+    schedMinGranularity: dur(
+      k.sched_min_granularity,
+      ["kernel", "sched_min_granularity"],
+      750_000 as Ns,
+    ),
+    nmiWatchdog: k.nmi_watchdog,
+    perfEventParanoid: k.perf_event_paranoid ?? 2,
+    perfEventMaxSampleRate: k.perf_event_max_sample_rate ?? 100_000,
+    muxIntervalMs: k.perf_event_mux_interval_ms ?? {},
+    nrOpen: k.nr_open ?? 1024,
+  };
+  if (machine) {
+    const pmuNames = new Set(machine.coreTypes.map((t) => t.pmu.name));
+    for (const u of machine.uncore) pmuNames.add(u.name);
+    pmuNames.add("software");
+    for (const name of Object.keys(kernel.muxIntervalMs)) {
+      if (!pmuNames.has(name)) {
+        err(
+          ["kernel", "perf_event_mux_interval_ms", name],
+          `no PMU named "${name}"`,
+          `one of: ${[...pmuNames].join(", ")}`,
+        );
+      }
+    }
+  }
+
+  // Workloads.
+  const workloads = new Map<string, Workload>(Object.entries(BUILTIN_WORKLOADS));
+  for (const [name, def] of Object.entries(f.workloads ?? {})) {
+    const baseName = def.base ?? "compute";
+    const base = workloads.get(baseName);
+    if (!base) {
+      err(
+        ["workloads", name, "base"],
+        `unknown workload "${baseName}"`,
+        `one of: ${[...workloads.keys()].join(", ")}`,
+      );
+      continue;
+    }
+    const { base: _b, per_core_type, ...fields } = def;
+    const overrides: Record<string, Partial<WorkloadProfile>> = {};
+    for (const [ct, o] of Object.entries(per_core_type ?? {})) {
+      if (machine && !machine.coreTypes.some((t) => t.name === ct)) {
+        err(
+          ["workloads", name, "per_core_type", ct],
+          `no core type "${ct}" on ${machine.name}`,
+          `one of: ${machine.coreTypes.map((t) => t.name).join(", ")}`,
+        );
+      }
+      overrides[ct] = profileFields(o);
+    }
+    workloads.set(name, {
+      name,
+      base: { ...base.base, ...profileFields(fields) },
+      overrides: { ...base.overrides, ...overrides },
+    });
+  }
+
+  // Tasks.
+  const tasks: TaskDecl[] = [];
+  const taskNames = new Set<string>();
+  (f.tasks ?? []).forEach((t, i) => {
+    if (taskNames.has(t.name))
+      err(["tasks", i, "name"], `task "${t.name}" is declared twice`, "unique task names");
+    taskNames.add(t.name);
+    const w = workloads.get(t.workload);
+    if (!w)
+      err(
+        ["tasks", i, "workload"],
+        `unknown workload "${t.workload}"`,
+        `one of: ${[...workloads.keys()].join(", ")}`,
+      );
+    const start = dur(t.start, ["tasks", i, "start"], 0 as Ns);
+    if (start > duration)
+      err(["tasks", i, "start"], "starts after the end of the run", `at most ${duration}ns`);
+    tasks.push({
+      name: t.name,
+      workload: w ?? BUILTIN_WORKLOADS.compute!,
+      affinity: cpuList(t.affinity, ["tasks", i, "affinity"]),
+      start,
+      duty: t.duty
+        ? {
+            run: dur(t.duty.run, ["tasks", i, "duty", "run"], 0 as Ns),
+            sleep: dur(t.duty.sleep, ["tasks", i, "duty", "sleep"], 0 as Ns),
+          }
+        : null,
+      exitAfter:
+        t.exit_after === undefined ? null : dur(t.exit_after, ["tasks", i, "exit_after"], 0 as Ns),
+    });
+    if (t.duty && parseDuration(t.duty.run) === 0)
+      err(["tasks", i, "duty", "run"], "a duty cycle needs run time", "a positive duration");
+  });
+  const needTask = (name: string | undefined, path: PropertyKey[]): void => {
+    if (name !== undefined && !taskNames.has(name)) {
+      err(
+        path,
+        `unknown task "${name}"`,
+        taskNames.size ? `one of: ${[...taskNames].join(", ")}` : "a task declared under tasks",
+      );
+    }
+  };
+
+  // Perf measurements.
+  const perf: MeasurementDecl[] = [];
+  const measNames = new Set<string>();
+  (f.perf ?? []).forEach((m, i) => {
+    if (measNames.has(m.name))
+      err(["perf", i, "name"], `measurement "${m.name}" is declared twice`, "unique names");
+    measNames.add(m.name);
+    needTask(m.task, ["perf", i, "task"]);
+    if (m.task !== undefined && m.cpus !== undefined) {
+      err(["perf", i, "cpus"], "give either cpus (system-wide) or task, not both", "one target");
+    }
+    const events = (Array.isArray(m.events) ? m.events : splitEvents(m.events)).map((e) =>
+      e.trim(),
+    );
+    const start = dur(m.start, ["perf", i, "start"], 0 as Ns);
+    const stop = dur(m.stop, ["perf", i, "stop"], duration);
+    if (stop <= start) err(["perf", i, "stop"], "stops before it starts", "stop after start");
+    const interval =
+      m.interval === undefined ? null : dur(m.interval, ["perf", i, "interval"], 0 as Ns);
+    if (interval !== null && interval <= 0)
+      err(["perf", i, "interval"], "zero interval", "a positive duration");
+    perf.push({
+      index: i,
+      spec: m,
+      events,
+      cpus:
+        m.task === undefined ? (cpuList(m.cpus ?? "all", ["perf", i, "cpus"]) ?? []) : undefined,
+      task: m.task,
+      start,
+      stop,
+      interval,
+    });
+  });
+
+  // Actions.
+  const actions: ActionDecl[] = [];
+  const fdNames = new Set<string>();
+  (f.actions ?? []).forEach((a, i) => {
+    const at = dur(a.at, ["actions", i, "at"], 0 as Ns);
+    if (at > duration)
+      err(["actions", i, "at"], "after the end of the run", `at most ${duration}ns`);
+    const decl: ActionDecl = { index: i, at, spec: a };
+    switch (a.do) {
+      case "sched_setaffinity": {
+        needTask(a.task, ["actions", i, "task"]);
+        const r =
+          typeof a.cpus === "string" && a.cpus.trim() === "all" ? undefined : parseCpuList(a.cpus);
+        if (typeof r === "string") err(["actions", i, "cpus"], r, 'a CPU list such as "0-3"');
+        else decl.cpus = r ?? Array.from({ length: nrCpus }, (_, c) => c);
+        break;
+      }
+      case "kill":
+        needTask(a.task, ["actions", i, "task"]);
+        break;
+      case "perf_event_open":
+        needTask(a.task, ["actions", i, "task"]);
+        if ((a.event === undefined) === (a.attr === undefined)) {
+          err(["actions", i], "give exactly one of event (perf syntax) or attr", "event or attr");
+        }
+        if (a.task !== undefined && a.pid !== undefined)
+          err(["actions", i, "pid"], "give task or pid, not both", "one target");
+        if (a.group !== undefined && !fdNames.has(a.group)) {
+          err(
+            ["actions", i, "group"],
+            `no earlier perf_event_open named "${a.group}"`,
+            "the name of an earlier open",
+          );
+        }
+        if (a.name !== undefined) fdNames.add(a.name);
+        break;
+      case "ioctl":
+      case "read":
+      case "close":
+        if (!fdNames.has(a.fd))
+          err(
+            ["actions", i, "fd"],
+            `no earlier perf_event_open named "${a.fd}"`,
+            "the name of an earlier open",
+          );
+        break;
+      default:
+        break;
+    }
+    if (a.expect) {
+      const keys = Object.keys(a.expect);
+      if (keys.length !== 1)
+        err(["actions", i, "expect"], "give exactly one of ret, errno or ok", "one result");
+      if (a.expect.errno !== undefined && !isErrnoName(a.expect.errno)) {
+        err(
+          ["actions", i, "expect", "errno"],
+          `unknown errno "${a.expect.errno}"`,
+          "an errno name such as EBUSY",
+        );
+      }
+    }
+    actions.push(decl);
+  });
+  actions.sort((a, b) => a.at - b.at || a.index - b.index);
+
+  // Expectations.
+  const expect: ExpectationDecl[] = [];
+  (f.expect ?? []).forEach((e, i) => {
+    const p = (...rest: PropertyKey[]) => ["expect", i, ...rest];
+    const subjects = (["truth", "task", "cpu", "event"] as const).filter((s) => e[s] !== undefined);
+    if (subjects.length !== 1) {
+      err(
+        p(),
+        subjects.length === 0 ? "no subject" : `several subjects (${subjects.join(", ")})`,
+        "exactly one of truth, task, cpu, event",
+      );
+      return;
+    }
+    const decl: Partial<ExpectationDecl> = { index: i, spec: e };
+    let isTime = false;
+    if (e.truth) {
+      if (quantityByName(e.truth.event) === undefined) {
+        err(
+          p("truth", "event"),
+          `unknown quantity "${e.truth.event}"`,
+          `one of: ${QUANTITY_NAMES.join(", ")}`,
+        );
+      }
+      needTask(e.truth.task, p("truth", "task"));
+      decl.cpus = cpuList(e.truth.cpus, p("truth", "cpus"));
+    }
+    if (e.task) {
+      needTask(e.task.name, p("task", "name"));
+      isTime = TIME_FIELDS.has(e.task.field);
+    }
+    if (e.cpu) {
+      if (machine && e.cpu.id >= nrCpus)
+        err(p("cpu", "id"), `CPU ${e.cpu.id} does not exist`, `a CPU below ${nrCpus}`);
+      isTime = TIME_FIELDS.has(e.cpu.field);
+    }
+    if (e.event) {
+      const ev = e.event;
+      if ((ev.measurement === undefined) === (ev.fd === undefined)) {
+        err(p("event"), "give exactly one of measurement or fd", "measurement or fd");
+      }
+      if (ev.measurement !== undefined && !measNames.has(ev.measurement)) {
+        err(
+          p("event", "measurement"),
+          `unknown measurement "${ev.measurement}"`,
+          "a name under perf",
+        );
+      }
+      if (ev.fd !== undefined && !fdNames.has(ev.fd)) {
+        err(
+          p("event", "fd"),
+          `no perf_event_open named "${ev.fd}"`,
+          "the name of a perf_event_open action",
+        );
+      }
+      if (ev.measurement !== undefined && ev.event === undefined) {
+        err(p("event", "event"), "which event of the measurement?", "event: as written under perf");
+      }
+      isTime = TIME_FIELDS.has(ev.field);
+    }
+    const num = (v: number | string | undefined, key: string): number | undefined => {
+      if (v === undefined || typeof v === "number") return v;
+      if (isTime) {
+        const d = parseDuration(v);
+        if (d !== undefined) return d;
+      }
+      err(
+        p(key),
+        `${JSON.stringify(v)} is not a number${isTime ? " or a duration" : ""}`,
+        isTime ? "e.g. 40ms" : "a number",
+      );
+      return undefined;
+    };
+    const cmps = (["equals", "approx", "one_of", "near_truth"] as const).filter(
+      (c) => e[c] !== undefined,
+    );
+    const hasRange = e.min !== undefined || e.max !== undefined;
+    if (cmps.length + (hasRange ? 1 : 0) !== 1) {
+      err(
+        p(),
+        cmps.length === 0 && !hasRange ? "no comparison" : "several comparisons",
+        "exactly one of equals, approx (+ tolerance), min/max, one_of, near_truth",
+      );
+      return;
+    }
+    if (e.tolerance !== undefined && e.approx === undefined)
+      err(p("tolerance"), "tolerance without approx", "approx: value");
+    if (e.equals !== undefined) {
+      let v = e.equals;
+      if (typeof v === "string" && isTime && parseDuration(v) !== undefined) v = parseDuration(v)!;
+      decl.cmp = { kind: "equals", value: v };
+    } else if (e.approx !== undefined) {
+      if (e.tolerance === undefined)
+        err(p("approx"), "approx needs a tolerance", "tolerance: 2% or an absolute number");
+      decl.cmp = {
+        kind: "approx",
+        value: num(e.approx, "approx") ?? 0,
+        tolerance: tolerance(e.tolerance ?? 0),
+      };
+    } else if (e.one_of !== undefined) {
+      decl.cmp = { kind: "one_of", values: e.one_of };
+    } else if (e.near_truth !== undefined) {
+      if (!e.event)
+        err(p("near_truth"), "near_truth applies to perf events only", "an event subject");
+      decl.cmp = { kind: "near_truth", tolerance: tolerance(e.near_truth) };
+    } else {
+      decl.cmp = { kind: "range", min: num(e.min, "min"), max: num(e.max, "max") };
+    }
+    decl.label = e.label ?? describeExpectation(e);
+    expect.push(decl as ExpectationDecl);
+  });
+
+  for (const [i, name] of (f.expected_findings ?? []).entries()) {
+    if (!/^[a-z][a-z0-9-]*$/.test(name))
+      err(["expected_findings", i], `"${name}" is not a rule name`, "e.g. sibling-state");
+  }
+
+  if (diags.length > 0 || !machine) return { ok: false, diagnostics: diags };
+  return {
+    ok: true,
+    scenario: {
+      name: f.name,
+      description: f.description ?? "",
+      seed: f.seed ?? 1,
+      duration,
+      machine,
+      offline,
+      kernel,
+      workloads,
+      tasks,
+      perf,
+      actions,
+      expect,
+      expectedFindings: f.expected_findings ?? [],
+      source: src,
+    },
+  };
+}
+
+/** Splits "cycles,{a,b},c" at top-level commas (braces and slashes group). */
+export function splitEvents(s: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let slash = false;
+  let cur = "";
+  for (const ch of s) {
+    if (ch === "{") depth++;
+    if (ch === "}") depth--;
+    if (ch === "/") slash = !slash;
+    if (ch === "," && depth === 0 && !slash) {
+      out.push(cur);
+      cur = "";
+    } else cur += ch;
+  }
+  if (cur.trim() !== "") out.push(cur);
+  return out;
+}
+
+function tolerance(v: string | number): Tolerance {
+  if (typeof v === "number") return { abs: v };
+  return { pct: Number.parseFloat(v) };
+}
+
+function profileFields(o: Record<string, number | undefined>): Partial<WorkloadProfile> {
+  const map: Record<string, keyof WorkloadProfile> = {
+    freq_mhz: "freqMHz",
+    ipc: "ipc",
+    branch_ratio: "branchRatio",
+    branch_miss_ratio: "branchMissRatio",
+    mem_ratio: "memRatio",
+    load_fraction: "loadFraction",
+    l1d_miss_ratio: "l1dMissRatio",
+    llc_ref_ratio: "llcRefRatio",
+    llc_miss_ratio: "llcMissRatio",
+    stall_frontend: "stallFrontend",
+    stall_backend: "stallBackend",
+    user_fraction: "userFraction",
+  };
+  const out: Partial<WorkloadProfile> = {};
+  for (const [k, v] of Object.entries(o)) if (v !== undefined && map[k]) out[map[k]!] = v;
+  return out;
+}
+
+function describeExpectation(e: ExpectationSpec): string {
+  if (e.truth) {
+    const who = e.truth.task ? `task ${e.truth.task}` : "machine";
+    const where = e.truth.cpus !== undefined ? ` on CPUs ${e.truth.cpus}` : "";
+    const modes = e.truth.modes ? ` (${e.truth.modes.join("+")})` : "";
+    return `true ${e.truth.event} of ${who}${where}${modes}`;
+  }
+  if (e.task) return `task ${e.task.name} ${e.task.field}`;
+  if (e.cpu) return `CPU ${e.cpu.id} ${e.cpu.field}`;
+  if (e.event) {
+    const src =
+      e.event.measurement !== undefined
+        ? `${e.event.measurement}/${e.event.event}`
+        : `fd ${e.event.fd}`;
+    const cpu = e.event.cpu !== undefined ? ` on CPU ${e.event.cpu}` : "";
+    return `${src}${cpu} ${e.event.field}`;
+  }
+  return "expectation";
+}
+
+type ErrFn = (path: PropertyKey[], message: string, expected?: string) => void;
+
+function compileMachine(m: ScenarioFile["machine"], err: ErrFn): MachineDesc | undefined {
+  const presetNames = Object.keys(PRESETS).join(", ");
+  if (typeof m === "string" || "preset" in m) {
+    const name = typeof m === "string" ? m : m.preset;
+    const desc = preset(name);
+    const path = typeof m === "string" ? ["machine"] : ["machine", "preset"];
+    if (!desc) {
+      err(path, `unknown preset "${name}"`, `one of: ${presetNames}`);
+      return undefined;
+    }
+    if (typeof m === "object" && m.probe_order) {
+      const order = resolveProbeOrder(desc, m.probe_order, ["machine", "probe_order"], err);
+      if (order) desc.probeOrder = order;
+    }
+    return desc;
+  }
+  const coreTypes: CoreType[] = m.core_types.map((ct) => {
+    const scaling = {
+      freqMHz: ct.freq_mhz,
+      ipcScale: ct.ipc_scale ?? 1,
+      refMHz: ct.ref_mhz ?? (m.arch === "x86_64" ? 2000 : 25),
+    };
+    const pmu =
+      m.arch === "x86_64"
+        ? x86PmuDesc({
+            name: ct.pmu.name,
+            coreType: ct.name,
+            nrGp: ct.pmu.counters,
+            nrFixed: ct.pmu.fixed ?? 3,
+            width: ct.pmu.width ?? 48,
+            version: ct.pmu.version ?? 5,
+          })
+        : armv8PmuDesc({
+            name: ct.pmu.name,
+            coreType: ct.name,
+            nrCounters: ct.pmu.counters,
+            version: ct.pmu.version ?? 1,
+            pmuv3p5: ct.pmu.pmuv3p5 ?? false,
+            events: ct.pmu.events ?? [...Array(0x1f).keys()],
+          });
+    return { name: ct.name, scaling, pmu };
+  });
+  const names = new Set<string>();
+  m.core_types.forEach((ct, i) => {
+    if (names.has(ct.name))
+      err(
+        ["machine", "core_types", i, "name"],
+        `core type "${ct.name}" declared twice`,
+        "unique names",
+      );
+    names.add(ct.name);
+    if (m.arch === "x86_64" && ct.pmu.pmuv3p5)
+      err(
+        ["machine", "core_types", i, "pmu", "pmuv3p5"],
+        "PMUv3p5 is an arm64 feature",
+        "arch: arm64",
+      );
+  });
+  const cpus: MachineDesc["cpus"] = [];
+  m.cpus.forEach((c, i) => {
+    if (!names.has(c.core_type)) {
+      err(
+        ["machine", "cpus", i, "core_type"],
+        `unknown core type "${c.core_type}"`,
+        `one of: ${[...names].join(", ")}`,
+      );
+    }
+    for (let n = 0; n < (c.count ?? 1); n++)
+      cpus.push({ coreType: c.core_type, cluster: c.cluster ?? i });
+  });
+  if (cpus.length > 1024) err(["machine", "cpus"], `${cpus.length} CPUs`, "at most 1024");
+  const desc: MachineDesc = {
+    name: m.name,
+    arch: m.arch,
+    coreTypes,
+    cpus,
+    uncore: m.uncore
+      ? [
+          {
+            name: m.arch === "x86_64" ? "uncore_imc_0" : "arm_cmn_0",
+            cpumask: [0],
+            nrCounters: 4,
+            events: { clockticks: 0xff },
+          },
+        ]
+      : [],
+    probeOrder: coreTypes.map((t) => t.name),
+  };
+  if (m.probe_order) {
+    const order = resolveProbeOrder(desc, m.probe_order, ["machine", "probe_order"], err);
+    if (order) desc.probeOrder = order;
+  }
+  return desc;
+}
+
+function resolveProbeOrder(
+  desc: MachineDesc,
+  order: string[],
+  path: PropertyKey[],
+  err: ErrFn,
+): string[] | undefined {
+  const out: string[] = [];
+  for (const [i, name] of order.entries()) {
+    const ct = desc.coreTypes.find((t) => t.name === name || t.pmu.name === name);
+    if (!ct) {
+      err(
+        [...path, i],
+        `no core type or PMU "${name}"`,
+        `one of: ${desc.coreTypes.flatMap((t) => [t.name, t.pmu.name]).join(", ")}`,
+      );
+      return undefined;
+    }
+    out.push(ct.name);
+  }
+  if (new Set(out).size !== out.length || out.length !== desc.coreTypes.length) {
+    err(
+      path,
+      "the probe order must list every core PMU once",
+      desc.coreTypes.map((t) => t.pmu.name).join(", "),
+    );
+    return undefined;
+  }
+  return out;
+}
+
+/** Mode names accepted in expectations. */
+export const MODE_LIST = MODE_NAMES;

@@ -1,0 +1,39 @@
+/**
+ * Problems found in a scenario, each located at a file, line and column and a path to the
+ * field, printed as `file:line:col: path.to.field: what is wrong (what was expected)`.
+ */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  col: number;
+  /** Dotted path with [index] for list items; empty for the whole file. */
+  path: string;
+  message: string;
+  expected?: string;
+}
+
+/** Formats one diagnostic as a single line. */
+export function formatDiagnostic(d: Diagnostic): string {
+  const where = `${d.file}:${d.line}:${d.col}`;
+  const path = d.path === "" ? "" : `${d.path}: `;
+  const exp = d.expected ? ` (${d.expected})` : "";
+  return `${where}: ${path}${d.message}${exp}`;
+}
+
+/** Renders a path like tasks[0].affinity. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let s = "";
+  for (const p of path) {
+    if (typeof p === "number") s += `[${p}]`;
+    else s += s === "" ? String(p) : `.${String(p)}`;
+  }
+  return s;
+}
+
+/** Thrown (or returned) when a scenario cannot be used; carries every diagnostic. */
+export class ScenarioError extends Error {
+  constructor(readonly diagnostics: Diagnostic[]) {
+    super(diagnostics.map(formatDiagnostic).join("\n"));
+    this.name = "ScenarioError";
+  }
+}

@@ -1,0 +1,612 @@
+import { TruthAccount } from "../hw/ledger.js";
+import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
+import { stateName } from "../perf/event.js";
+import { sysClose, sysIoctl } from "../perf/ioctl.js";
+import { ROOT, sysPerfEventOpen } from "../perf/open.js";
+import { sysRead } from "../perf/read.js";
+import { parseEvent } from "../perf/tool/parse-events.js";
+import { resolveEvent } from "../perf/tool/resolve.js";
+import { PerfStat } from "../perf/tool/stat.js";
+import type { PerfEventAttr } from "../perf/uapi.js";
+import { PERF_IOC_FLAG_GROUP } from "../perf/uapi.js";
+import { startNmiWatchdog } from "../perf/watchdog.js";
+import type {
+  ActionResult,
+  ExpectationResult,
+  MeasurementResult,
+  RunResult,
+  TaskResult,
+  TruthSlice,
+} from "../report/result.js";
+import type { Task } from "../sched/task.js";
+import { ERRNO, errnoName } from "../sim/errno.js";
+import { Timer } from "../sim/queue.js";
+import type { Ns } from "../sim/time.js";
+import type { TraceSink } from "../sim/trace.js";
+import { System } from "../system.js";
+import { VERSION } from "../version.js";
+import type {
+  ActionDecl,
+  ExpectationDecl,
+  MeasurementDecl,
+  Scenario,
+  Tolerance,
+} from "./compile.js";
+
+/** Options of a run. */
+export interface RunOptions {
+  /** Overrides the scenario's seed. */
+  seed?: number;
+  /** Overrides the scenario's duration. */
+  duration?: Ns;
+  /** Receives trace records. */
+  traceSinks?: TraceSink[];
+  /** Called between chunks of simulated time (for progress bars). */
+  onProgress?: (now: Ns, total: Ns) => void;
+}
+
+/** A value an expectation can observe. */
+type Observed = number | string | boolean | null;
+
+/**
+ * Runs a compiled scenario: builds the system, starts tasks, fires timed actions, runs to
+ * the end and evaluates every expectation. Deterministic: the same scenario and seed give
+ * the same result.
+ */
+export class ScenarioRun {
+  readonly sys: System;
+  readonly duration: Ns;
+  readonly tasksByName = new Map<string, Task>();
+  readonly actionResults: ActionResult[] = [];
+  /** perf_event_open actions by handle name → fd. */
+  readonly handles = new Map<string, number>();
+  /** Last values of handles that were closed. */
+  private readonly closedReads = new Map<
+    string,
+    { count: number; enabled: number; running: number; state: string }
+  >();
+  readonly stats = new Map<string, PerfStat>();
+  readonly measurements = new Map<string, MeasurementResult>();
+
+  constructor(
+    readonly sc: Scenario,
+    readonly opts: RunOptions = {},
+  ) {
+    this.duration = opts.duration ?? sc.duration;
+    this.sys = new System({
+      machine: sc.machine,
+      seed: opts.seed ?? sc.seed,
+      sched: {
+        hz: sc.kernel.hz,
+        latency: sc.kernel.schedLatency,
+        minGranularity: sc.kernel.schedMinGranularity,
+      },
+      perf: {
+        paranoid: sc.kernel.perfEventParanoid,
+        maxSampleRate: sc.kernel.perfEventMaxSampleRate,
+        nrOpen: sc.kernel.nrOpen,
+      },
+    });
+    for (const [name, ms] of Object.entries(sc.kernel.muxIntervalMs)) {
+      const pmu = this.sys.perf.registry.byName(name);
+      if (pmu) pmu.hrtimerIntervalMs = ms;
+    }
+    for (const s of opts.traceSinks ?? []) this.sys.trace.attach(s);
+    for (const c of sc.offline) this.sys.machine.cpus[c]!.online = false;
+    for (const t of sc.tasks) {
+      const start = (): void => {
+        const task = this.sys.spawn({
+          comm: t.name,
+          workload: t.workload,
+          affinity: t.affinity,
+          duty: t.duty,
+          exitAfter: t.exitAfter,
+        });
+        this.tasksByName.set(t.name, task);
+      };
+      if (t.start === 0) start();
+      else this.sys.at(t.start, `start ${t.name}`, start);
+    }
+    for (const a of sc.actions) this.sys.at(a.at, `action ${a.index}`, () => this.doAction(a));
+    const watchdog = sc.kernel.nmiWatchdog ?? sc.machine.arch === "x86_64";
+    if (watchdog) startNmiWatchdog(this.sys.perf, sc.kernel.profile === "rfc-v1");
+    for (const m of sc.perf) this.scheduleMeasurement(m);
+  }
+
+  private scheduleMeasurement(m: MeasurementDecl): void {
+    const begin = (): void => {
+      const task = m.task !== undefined ? this.tasksByName.get(m.task) : undefined;
+      if (m.task !== undefined && !task) {
+        this.measurements.set(m.spec.name, {
+          name: m.spec.name,
+          target: `task ${m.task}`,
+          start_ns: this.sys.now,
+          stop_ns: this.sys.now,
+          counters: [],
+          intervals: [],
+          error: `Error: task ${m.task} is not running yet`,
+        });
+        return;
+      }
+      const stat = new PerfStat(this.sys, {
+        name: m.spec.name,
+        events: m.events,
+        cpus: m.cpus,
+        task,
+        interval: m.interval,
+        legacy: m.spec.generic_events === "legacy",
+        cred: m.spec.unprivileged ? { perfmon: false } : ROOT,
+      });
+      this.stats.set(m.spec.name, stat);
+      stat.start();
+      if (m.interval !== null) {
+        const iv = m.interval;
+        const timer = new Timer(`interval ${m.spec.name}`, (now) => {
+          stat.interval();
+          if (now + iv <= m.stop) this.sys.queue.arm(timer, (now + iv) as Ns);
+        });
+        if (m.start + iv <= m.stop) this.sys.queue.arm(timer, (m.start + iv) as Ns);
+      }
+      this.sys.at(m.stop, `stop ${m.spec.name}`, () => {
+        this.measurements.set(m.spec.name, stat.stop());
+      });
+    };
+    // Tasks start before measurements at the same instant (timers fire in arming order).
+    this.sys.at(m.start, `start ${m.spec.name}`, begin);
+  }
+
+  /** Runs to the end and returns the result. */
+  run(): RunResult {
+    const total = this.duration;
+    const chunk = Math.max(1_000_000, Math.floor(total / 100));
+    for (let t = Math.min(chunk, total); ; t = Math.min(t + chunk, total)) {
+      this.sys.run(t as Ns);
+      this.opts.onProgress?.(t as Ns, total);
+      if (t >= total) break;
+    }
+    this.sys.sync();
+    return this.result();
+  }
+
+  private doAction(a: ActionDecl): void {
+    const s = a.spec;
+    const now = this.sys.now;
+    let ret = 0;
+    let data: unknown;
+    switch (s.do) {
+      case "sched_setaffinity": {
+        const t = this.tasksByName.get(s.task);
+        ret = t ? this.sys.sched.setAffinity(t.pid, a.cpus ?? [], now) : -ERRNO.ESRCH;
+        break;
+      }
+      case "kill": {
+        const t = this.tasksByName.get(s.task);
+        ret = t ? this.sys.sched.kill(t.pid, now) : -ERRNO.ESRCH;
+        break;
+      }
+      case "cpu_online":
+      case "cpu_offline":
+        ret = this.sys.sched.setOnline(s.cpu, s.do === "cpu_online", now);
+        break;
+      default: {
+        const r = this.doPerfAction(a);
+        ret = r.ret;
+        data = r.data;
+      }
+    }
+    const result = ret < 0 ? { errno: errnoName(ret) ?? String(ret) } : { ret };
+    const out: ActionResult = { at_ns: now, do: s.do, label: s.label ?? describeAction(a), result };
+    if (data !== undefined) out.data = data;
+    if (s.expect) {
+      out.expected = s.expect;
+      out.ok = actionMatches(s.expect, ret);
+    }
+    this.actionResults.push(out);
+  }
+
+  /** perf_event_open, ioctl, read and close actions. */
+  protected doPerfAction(a: ActionDecl): { ret: number; data?: unknown } {
+    const s = a.spec;
+    const core = this.sys.perf;
+    switch (s.do) {
+      case "perf_event_open": {
+        let attr: PerfEventAttr;
+        if (s.event !== undefined) {
+          const parsed = parseEvent(s.event);
+          if (typeof parsed === "string") return { ret: -ERRNO.EINVAL, data: parsed };
+          const r = resolveEvent(core.registry, parsed, true);
+          if (typeof r === "string") return { ret: -ERRNO.ENOENT, data: r };
+          attr = { ...r[0]!.attr };
+        } else {
+          const x = s.attr!;
+          attr = {
+            ...x,
+            type:
+              typeof x.type === "string"
+                ? (core.registry.byName(x.type)?.type ?? 0xffff)
+                : (x.type ?? 0),
+            config: typeof x.config === "string" ? BigInt(x.config) : x.config,
+            read_format: (x.read_format ?? []).reduce((m, f) => m | READ_FORMAT_BITS[f]!, 0),
+          };
+        }
+        if (s.attr === undefined) attr.read_format = 3;
+        let pid = s.pid ?? -1;
+        if (s.task !== undefined) pid = this.tasksByName.get(s.task)?.pid ?? 999_999;
+        const groupFd =
+          s.group !== undefined ? (this.handles.get(s.group) ?? -1) : (s.group_fd ?? -1);
+        const fd = sysPerfEventOpen(
+          core,
+          attr,
+          pid,
+          s.cpu ?? -1,
+          groupFd,
+          s.flags ?? 0,
+          s.unprivileged ? { perfmon: false } : ROOT,
+        );
+        if (fd >= 0 && s.name !== undefined) {
+          this.handles.set(s.name, fd);
+          const e = core.fds.get(fd)!;
+          e.name = s.event ?? s.name;
+        }
+        return { ret: fd };
+      }
+      case "ioctl": {
+        const fd = this.handles.get(s.fd) ?? -1;
+        const arg =
+          s.op === "ENABLE" || s.op === "DISABLE" || s.op === "RESET"
+            ? s.group
+              ? PERF_IOC_FLAG_GROUP
+              : 0
+            : (s.arg ?? 0);
+        return { ret: sysIoctl(core, fd, s.op, arg) };
+      }
+      case "read": {
+        const fd = this.handles.get(s.fd) ?? -1;
+        const r = sysRead(core, fd, 4096);
+        if (typeof r === "number") return { ret: r };
+        return {
+          ret: r.bytes,
+          data: {
+            value: r.value,
+            time_enabled: r.time_enabled,
+            time_running: r.time_running,
+            group: r.group,
+          },
+        };
+      }
+      case "close": {
+        const fd = this.handles.get(s.fd) ?? -1;
+        const e = core.fds.get(fd);
+        if (e) {
+          const r = sysRead(core, fd, 4096);
+          const v = typeof r === "number" ? undefined : r;
+          this.closedReads.set(s.fd, {
+            count: v?.value ?? Math.floor(e.count),
+            enabled: v?.time_enabled ?? Math.round(e.totalTimeEnabled),
+            running: v?.time_running ?? Math.round(e.totalTimeRunning),
+            state: "DEAD",
+          });
+        }
+        return { ret: sysClose(core, fd) };
+      }
+      default:
+        return { ret: -ERRNO.ENOSYS };
+    }
+  }
+
+  /** Value of an event subject (measurement counter or perf fd). */
+  private observeEvent(e: ExpectationDecl): Observed {
+    const ev = e.spec.event!;
+    if (ev.fd !== undefined) {
+      let v = this.closedReads.get(ev.fd);
+      const fd = this.handles.get(ev.fd);
+      const pe = fd !== undefined ? this.sys.perf.fds.get(fd) : undefined;
+      if (!v && pe && fd !== undefined) {
+        const r = sysRead(this.sys.perf, fd, 4096);
+        const rr = typeof r === "number" || r.bytes === 0 ? undefined : r;
+        v = {
+          count: rr?.value ?? Math.floor(pe.count),
+          enabled: rr?.time_enabled ?? Math.round(pe.totalTimeEnabled),
+          running: rr?.time_running ?? Math.round(pe.totalTimeRunning),
+          state: stateName(pe.state),
+        };
+      }
+      if (!v) return null;
+      switch (ev.field) {
+        case "count":
+          return v.count;
+        case "enabled":
+          return v.enabled;
+        case "running":
+          return v.running;
+        case "state":
+          return v.state;
+        case "scaled":
+          return v.running > 0 ? Math.trunc((v.count * v.enabled) / v.running) : null;
+        case "percent":
+          return v.enabled > 0 ? Math.round((10000 * v.running) / v.enabled) / 100 : null;
+        default:
+          return null;
+      }
+    }
+    const m = this.measurements.get(ev.measurement!);
+    if (!m) return null;
+    const c =
+      m.counters.find((x) => x.event === ev.event) ??
+      m.counters.find((x) => x.event.startsWith(`${ev.event}`));
+    if (!c) return null;
+    if (ev.cpu !== undefined) {
+      const p = c.per_cpu?.find((x) => x.cpu === ev.cpu);
+      if (!p) return null;
+      switch (ev.field) {
+        case "count":
+          return p.count;
+        case "enabled":
+          return p.enabled_ns;
+        case "running":
+          return p.running_ns;
+        case "state":
+          return p.state;
+        case "scaled":
+          return p.running_ns > 0 ? Math.trunc((p.count * p.enabled_ns) / p.running_ns) : null;
+        case "percent":
+          return p.enabled_ns > 0 ? Math.round((10000 * p.running_ns) / p.enabled_ns) / 100 : null;
+        default:
+          return null;
+      }
+    }
+    switch (ev.field) {
+      case "count":
+        return c.count;
+      case "scaled":
+        return c.scaled;
+      case "enabled":
+        return c.enabled_ns;
+      case "running":
+        return c.running_ns;
+      case "state":
+        return c.state;
+      case "truth":
+        return c.truth;
+      case "percent":
+        return c.enabled_ns > 0 ? Math.round((10000 * c.running_ns) / c.enabled_ns) / 100 : null;
+    }
+  }
+
+  /** Value of an expectation's subject. */
+  protected observe(e: ExpectationDecl): Observed {
+    const s = e.spec;
+    if (s.truth) {
+      const q = quantityByName(s.truth.event)!;
+      let mask = ALL_MODES;
+      if (s.truth.modes) mask = s.truth.modes.reduce((m, n) => m | (1 << MODE_NAMES.indexOf(n)), 0);
+      const acct = new TruthAccount();
+      const inCpus = (c: number) => e.cpus === undefined || e.cpus.includes(c);
+      if (s.truth.task !== undefined) {
+        const t = this.tasksByName.get(s.truth.task);
+        if (!t) return 0;
+        for (const [cpu, a] of t.truth) if (inCpus(cpu)) acct.merge(a);
+      } else {
+        for (const cpu of this.sys.machine.cpus) if (inCpus(cpu.id)) acct.merge(cpu.truth);
+      }
+      return Math.round(acct.count(q, mask));
+    }
+    if (s.task) {
+      const t = this.tasksByName.get(s.task.name);
+      if (!t) return null;
+      switch (s.task.field) {
+        case "runtime":
+          return t.runtime;
+        case "migrations":
+          return t.nrMigrations;
+        case "switches":
+          return t.nrSwitches;
+        case "cpu":
+          return t.cpu;
+        case "state":
+          return t.state;
+      }
+    }
+    if (s.event) return this.observeEvent(e);
+    if (s.cpu) {
+      const cpu = this.sys.machine.cpus[s.cpu.id]!;
+      switch (s.cpu.field) {
+        case "busy":
+          return Math.round(cpu.truth.runtime);
+        case "idle":
+          return Math.round(cpu.idleTime);
+        case "switches":
+          return this.sys.sched.switchesOn(cpu.id);
+      }
+    }
+    return null;
+  }
+
+  /** The truth to compare an event with (near_truth). */
+  protected truthFor(e: ExpectationDecl): number | null {
+    const ev = e.spec.event;
+    if (!ev || ev.measurement === undefined) return null;
+    const m = this.measurements.get(ev.measurement);
+    const c =
+      m?.counters.find((x) => x.event === ev.event) ??
+      m?.counters.find((x) => x.event.startsWith(`${ev.event}`));
+    return c ? c.truth : null;
+  }
+
+  private evaluate(e: ExpectationDecl): ExpectationResult {
+    const observed = this.observe(e);
+    const c = e.cmp;
+    let ok = false;
+    let expected = "";
+    switch (c.kind) {
+      case "equals":
+        ok = observed === c.value;
+        expected = `= ${JSON.stringify(c.value)}`;
+        break;
+      case "approx": {
+        const tol = tolAbs(c.tolerance, c.value);
+        ok = typeof observed === "number" && Math.abs(observed - c.value) <= tol;
+        expected = `${c.value} ± ${fmtTol(c.tolerance)}`;
+        break;
+      }
+      case "range":
+        ok =
+          typeof observed === "number" &&
+          (c.min === undefined || observed >= c.min) &&
+          (c.max === undefined || observed <= c.max);
+        expected =
+          c.min !== undefined && c.max !== undefined
+            ? `in [${c.min}, ${c.max}]`
+            : c.min !== undefined
+              ? `>= ${c.min}`
+              : `<= ${c.max}`;
+        break;
+      case "one_of":
+        ok = c.values.includes(observed as number | string | boolean);
+        expected = `one of ${JSON.stringify(c.values)}`;
+        break;
+      case "near_truth": {
+        const truth = this.truthFor(e);
+        if (truth === null || typeof observed !== "number") {
+          expected = `within ${fmtTol(c.tolerance)} of the truth (no truth available)`;
+          break;
+        }
+        ok = Math.abs(observed - truth) <= tolAbs(c.tolerance, truth);
+        expected = `${Math.round(truth)} (truth) ± ${fmtTol(c.tolerance)}`;
+        break;
+      }
+    }
+    return { label: e.label, ok, observed, expected };
+  }
+
+  /** Builds the result (after `run`). */
+  protected result(): RunResult {
+    const sys = this.sys;
+    const sc = this.sc;
+    const tasks: TaskResult[] = [];
+    for (const decl of sc.tasks) {
+      const t = this.tasksByName.get(decl.name);
+      if (!t) continue;
+      const truth: Record<string, TruthSlice> = {};
+      for (const [cpu, a] of [...t.truth].sort((x, y) => x[0] - y[0])) {
+        const ct = sys.machine.cpus[cpu]!.coreType.name;
+        const slot = (truth[ct] ??= {
+          runtime_ns: 0,
+          cycles: 0,
+          instructions: 0,
+          user_ns: 0,
+          kernel_ns: 0,
+        });
+        slot.runtime_ns += a.runtime;
+        slot.cycles += a.count(Q.CYCLES, ALL_MODES);
+        slot.instructions += a.count(Q.INSTRUCTIONS, ALL_MODES);
+        slot.user_ns += a.timeIn((1 << Mode.HOST_USER) | (1 << Mode.GUEST_USER));
+        slot.kernel_ns += a.timeIn((1 << Mode.HOST_KERNEL) | (1 << Mode.GUEST_KERNEL));
+      }
+      for (const s of Object.values(truth)) {
+        for (const k of Object.keys(s) as Array<keyof TruthSlice>) s[k] = Math.round(s[k]);
+      }
+      tasks.push({
+        name: decl.name,
+        pid: t.pid,
+        state: t.state,
+        cpu: t.cpu,
+        runtime_ns: t.runtime,
+        migrations: t.nrMigrations,
+        switches: t.nrSwitches,
+        truth,
+      });
+    }
+    const expectations = sc.expect.map((e) => this.evaluate(e));
+    const failedActions = this.actionResults.filter((a) => a.ok === false).length;
+    const passedActions = this.actionResults.filter((a) => a.ok === true).length;
+    const failed = expectations.filter((e) => !e.ok).length + failedActions;
+    const passed = expectations.filter((e) => e.ok).length + passedActions;
+    return {
+      format: 1,
+      vpmu: VERSION,
+      scenario: {
+        name: sc.name,
+        description: sc.description,
+        seed: this.opts.seed ?? sc.seed,
+        duration_ns: this.duration,
+        kernel_profile: sc.kernel.profile,
+        hz: sc.kernel.hz,
+      },
+      machine: {
+        name: sc.machine.name,
+        arch: sc.machine.arch,
+        cpus: sys.machine.cpus.map((c) => ({
+          id: c.id,
+          core_type: c.coreType.name,
+          cluster: c.cluster,
+          pmu: c.coreType.pmu.name,
+          online: c.online,
+        })),
+      },
+      tasks,
+      cpus: sys.machine.cpus.map((c) => ({
+        id: c.id,
+        busy_ns: Math.round(c.truth.runtime),
+        idle_ns: Math.round(c.idleTime),
+        switches: sys.sched.switchesOn(c.id),
+      })),
+      actions: this.actionResults,
+      perf: this.sc.perf.flatMap((m) => {
+        const r = this.measurements.get(m.spec.name);
+        return r ? [r] : [];
+      }),
+      expectations,
+      findings: [],
+      summary: { passed, failed, events_processed: sys.eventsProcessed },
+    };
+  }
+}
+
+const READ_FORMAT_BITS: Record<string, number> = {
+  total_time_enabled: 1,
+  total_time_running: 2,
+  id: 4,
+  group: 8,
+  lost: 16,
+};
+
+function actionMatches(exp: { ret?: number; errno?: string; ok?: boolean }, ret: number): boolean {
+  if (exp.errno !== undefined) return ret < 0 && errnoName(ret) === exp.errno;
+  if (exp.ret !== undefined) return ret === exp.ret;
+  if (exp.ok !== undefined) return ret >= 0 === exp.ok;
+  return true;
+}
+
+function tolAbs(t: Tolerance, ref: number): number {
+  return "abs" in t ? t.abs : (Math.abs(ref) * t.pct) / 100;
+}
+
+function fmtTol(t: Tolerance): string {
+  return "abs" in t ? String(t.abs) : `${t.pct}%`;
+}
+
+function describeAction(a: ActionDecl): string {
+  const s = a.spec;
+  switch (s.do) {
+    case "sched_setaffinity":
+      return `sched_setaffinity(${s.task}, ${s.cpus})`;
+    case "kill":
+      return `kill(${s.task})`;
+    case "cpu_online":
+    case "cpu_offline":
+      return `${s.do}(${s.cpu})`;
+    case "perf_event_open":
+      return `perf_event_open(${s.event ?? "attr"}${s.name ? ` as ${s.name}` : ""})`;
+    case "ioctl":
+      return `ioctl(${s.fd}, ${s.op}${s.group ? " | GROUP" : ""})`;
+    case "read":
+    case "close":
+      return `${s.do}(${s.fd})`;
+  }
+}
+
+/** Runs a scenario and returns its result. */
+export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
+  return new ScenarioRun(sc, opts).run();
+}

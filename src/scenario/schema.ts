@@ -1,0 +1,314 @@
+import { z } from "zod";
+
+/**
+ * The scenario file format, as zod schemas. This is the single source of truth: the
+ * validator, the TypeScript types and the committed JSON Schema
+ * (schema/scenario.schema.json) all come from here. Field docs live in
+ * docs/scenario-format.md. Every object is strict, so a typo is an error.
+ */
+
+const DURATION_RE = /^\s*\d+(\.\d+)?\s*(ns|us|µs|ms|s)\s*$/;
+
+/** A duration: `250ms`, `1.5s`, `100us`, `20ns`, or an integer number of nanoseconds. */
+export const Duration = z.union([z.string().regex(DURATION_RE), z.number().int().nonnegative()], {
+  error: "a duration such as 250ms, 1.5s, 100us or an integer number of ns",
+});
+
+/** A CPU list: `0-3,6`, a single CPU number, or `all`. */
+export const CpuList = z.union(
+  [
+    z.string().regex(/^\s*(all|\d+(\s*-\s*\d+)?(\s*,\s*\d+(\s*-\s*\d+)?)*)\s*$/),
+    z.number().int().nonnegative(),
+  ],
+  {
+    error: 'a CPU list such as "0-3,6", a CPU number, or "all"',
+  },
+);
+
+const Percent = z.union([z.string().regex(/^\s*\d+(\.\d+)?\s*%\s*$/), z.number().nonnegative()], {
+  error: 'a tolerance: an absolute number or a percentage such as "2%"',
+});
+
+const Ratio = z.number().min(0).max(1);
+
+/** A workload rate profile; every field optional so per-core-type overrides can be partial. */
+const ProfileFields = {
+  freq_mhz: z.number().positive().optional(),
+  ipc: z.number().positive().optional(),
+  branch_ratio: Ratio.optional(),
+  branch_miss_ratio: Ratio.optional(),
+  mem_ratio: z.number().min(0).max(4).optional(),
+  load_fraction: Ratio.optional(),
+  l1d_miss_ratio: Ratio.optional(),
+  llc_ref_ratio: Ratio.optional(),
+  llc_miss_ratio: Ratio.optional(),
+  stall_frontend: Ratio.optional(),
+  stall_backend: Ratio.optional(),
+  user_fraction: Ratio.optional(),
+};
+
+export const WorkloadDef = z.strictObject({
+  /** Start from a built-in workload. */
+  base: z.string().optional(),
+  ...ProfileFields,
+  per_core_type: z.record(z.string(), z.strictObject(ProfileFields)).optional(),
+});
+
+const PmuDef = z.strictObject({
+  name: z.string().min(1),
+  counters: z.number().int().min(0).max(31),
+  fixed: z.number().int().min(0).max(3).optional(),
+  width: z.number().int().min(16).max(64).optional(),
+  version: z.number().int().min(1).max(9).optional(),
+  pmuv3p5: z.boolean().optional(),
+  events: z.array(z.number().int().min(0).max(0xffff)).optional(),
+});
+
+const CoreTypeDef = z.strictObject({
+  name: z.string().min(1),
+  freq_mhz: z.number().positive(),
+  ipc_scale: z.number().positive().optional(),
+  ref_mhz: z.number().positive().optional(),
+  pmu: PmuDef,
+});
+
+const CustomMachine = z.strictObject({
+  name: z.string().min(1),
+  arch: z.enum(["x86_64", "arm64"]),
+  core_types: z.array(CoreTypeDef).min(1),
+  cpus: z
+    .array(
+      z.strictObject({
+        core_type: z.string(),
+        count: z.number().int().min(1).max(512).optional(),
+        cluster: z.number().int().min(0).optional(),
+      }),
+    )
+    .min(1),
+  uncore: z.boolean().optional(),
+  probe_order: z.array(z.string()).optional(),
+  offline: z.array(z.number().int().nonnegative()).optional(),
+});
+
+const PresetMachine = z.strictObject({
+  preset: z.string(),
+  probe_order: z.array(z.string()).optional(),
+  offline: z.array(z.number().int().nonnegative()).optional(),
+});
+
+export const MachineSpec = z.union([z.string(), PresetMachine, CustomMachine], {
+  error: "a preset name, { preset: ... } or a custom machine with name, arch, core_types and cpus",
+});
+
+export const KernelSpec = z.strictObject({
+  profile: z.enum(["7.0", "5.18", "rfc-v1"]).optional(),
+  hz: z.number().int().min(100).max(1000).optional(),
+  sched_latency: Duration.optional(),
+  sched_min_granularity: Duration.optional(),
+  nmi_watchdog: z.boolean().optional(),
+  perf_event_paranoid: z.number().int().min(-1).max(4).optional(),
+  perf_event_max_sample_rate: z.number().int().min(1).optional(),
+  perf_event_mux_interval_ms: z.record(z.string(), z.number().int().min(1)).optional(),
+  nr_open: z.number().int().min(8).max(1048576).optional(),
+});
+
+export const TaskSpecSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: "a name of letters, digits, _ . -" }),
+  workload: z.string(),
+  affinity: CpuList.optional(),
+  start: Duration.optional(),
+  duty: z.strictObject({ run: Duration, sleep: Duration }).optional(),
+  exit_after: Duration.optional(),
+});
+
+/** Events in perf's own syntax: a comma-separated string or a list of strings. */
+const EventList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+  error: 'perf events such as "cycles,instructions:u" or a list of them',
+});
+
+export const PerfMeasurement = z.strictObject({
+  name: z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: "a name of letters, digits, _ . -" }),
+  events: EventList,
+  /** System-wide on these CPUs (`all` = every CPU), like perf stat -a / -C. */
+  cpus: CpuList.optional(),
+  /** A task by name, like perf stat -p. */
+  task: z.string().optional(),
+  start: Duration.optional(),
+  stop: Duration.optional(),
+  interval: Duration.optional(),
+  /** Run unprivileged (subject to perf_event_paranoid). */
+  unprivileged: z.boolean().optional(),
+  /**
+   * expand (default): generic hardware events open once per core PMU with an extended
+   * type, like current perf; legacy: once, bound to the first PMU that accepts them.
+   */
+  generic_events: z.enum(["expand", "legacy"]).optional(),
+});
+
+const ActionResultExpect = z.strictObject({
+  ret: z.number().int().optional(),
+  errno: z
+    .string()
+    .regex(/^E[A-Z0-9]+$/, { error: "an errno name such as EBUSY" })
+    .optional(),
+  ok: z.boolean().optional(),
+});
+
+const ActionCommon = {
+  at: Duration,
+  expect: ActionResultExpect.optional(),
+  label: z.string().optional(),
+};
+
+const AttrFields = z.strictObject({
+  type: z.union([z.number().int(), z.string()]).optional(),
+  config: z.union([z.number().int(), z.string()]).optional(),
+  size: z.number().int().optional(),
+  disabled: z.boolean().optional(),
+  pinned: z.boolean().optional(),
+  exclusive: z.boolean().optional(),
+  exclude_user: z.boolean().optional(),
+  exclude_kernel: z.boolean().optional(),
+  exclude_hv: z.boolean().optional(),
+  exclude_idle: z.boolean().optional(),
+  exclude_host: z.boolean().optional(),
+  exclude_guest: z.boolean().optional(),
+  sample_period: z.number().int().nonnegative().optional(),
+  sample_freq: z.number().int().nonnegative().optional(),
+  freq: z.boolean().optional(),
+  read_format: z
+    .array(z.enum(["total_time_enabled", "total_time_running", "id", "group", "lost"]))
+    .optional(),
+  inherit: z.boolean().optional(),
+});
+
+export const Action = z.discriminatedUnion(
+  "do",
+  [
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("sched_setaffinity"),
+      task: z.string(),
+      cpus: CpuList,
+    }),
+    z.strictObject({ ...ActionCommon, do: z.literal("kill"), task: z.string() }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("cpu_online"),
+      cpu: z.number().int().nonnegative(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("cpu_offline"),
+      cpu: z.number().int().nonnegative(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("perf_event_open"),
+      /** Handle name later actions and expectations use for the returned fd. */
+      name: z.string().optional(),
+      /** One event in perf syntax (`cycles:u`), or give `attr` instead. */
+      event: z.string().optional(),
+      attr: AttrFields.optional(),
+      task: z.string().optional(),
+      pid: z.number().int().optional(),
+      cpu: z.number().int().optional(),
+      group: z.string().optional(),
+      group_fd: z.number().int().optional(),
+      flags: z.number().int().optional(),
+      unprivileged: z.boolean().optional(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("ioctl"),
+      fd: z.string(),
+      op: z.enum(["ENABLE", "DISABLE", "RESET", "REFRESH", "PERIOD", "ID"]),
+      arg: z.number().int().optional(),
+      group: z.boolean().optional(),
+    }),
+    z.strictObject({ ...ActionCommon, do: z.literal("read"), fd: z.string() }),
+    z.strictObject({ ...ActionCommon, do: z.literal("close"), fd: z.string() }),
+  ],
+  {
+    error:
+      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close",
+  },
+);
+
+const Value = z.union([z.number(), z.string(), z.boolean()]);
+
+export const Expectation = z.strictObject({
+  label: z.string().optional(),
+  // Subjects: exactly one.
+  truth: z
+    .strictObject({
+      event: z.string(),
+      task: z.string().optional(),
+      cpus: CpuList.optional(),
+      modes: z.array(z.enum(["host-user", "host-kernel", "guest-user", "guest-kernel"])).optional(),
+    })
+    .optional(),
+  task: z
+    .strictObject({
+      name: z.string(),
+      field: z.enum(["runtime", "migrations", "switches", "cpu", "state"]),
+    })
+    .optional(),
+  cpu: z
+    .strictObject({
+      id: z.number().int().nonnegative(),
+      field: z.enum(["busy", "idle", "switches"]),
+    })
+    .optional(),
+  event: z
+    .strictObject({
+      measurement: z.string().optional(),
+      fd: z.string().optional(),
+      event: z.string().optional(),
+      cpu: z.number().int().nonnegative().optional(),
+      field: z.enum(["count", "scaled", "enabled", "running", "state", "truth", "percent"]),
+    })
+    .optional(),
+  // Comparators: exactly one of equals / approx / near_truth / one_of, or min and/or max.
+  equals: Value.optional(),
+  approx: z.union([z.number(), z.string()]).optional(),
+  tolerance: Percent.optional(),
+  min: z.union([z.number(), z.string()]).optional(),
+  max: z.union([z.number(), z.string()]).optional(),
+  one_of: z.array(Value).optional(),
+  near_truth: Percent.optional(),
+});
+
+export const ScenarioSchema = z.strictObject({
+  name: z.string().min(1),
+  description: z.string().optional(),
+  seed: z.number().int().min(0).max(0xffffffff).optional(),
+  duration: Duration.optional(),
+  machine: MachineSpec,
+  kernel: KernelSpec.optional(),
+  workloads: z.record(z.string(), WorkloadDef).optional(),
+  tasks: z.array(TaskSpecSchema).optional(),
+  perf: z.array(PerfMeasurement).optional(),
+  actions: z.array(Action).optional(),
+  expect: z.array(Expectation).optional(),
+  /** Findings the scenario declares as expected (names of invariant rules). */
+  expected_findings: z.array(z.string()).optional(),
+});
+
+/** A parsed (not yet compiled) scenario file. */
+export type ScenarioFile = z.infer<typeof ScenarioSchema>;
+export type ActionSpec = z.infer<typeof Action>;
+export type ExpectationSpec = z.infer<typeof Expectation>;
+export type PerfMeasurementSpec = z.infer<typeof PerfMeasurement>;
+
+/** The JSON Schema of the scenario format. */
+export function scenarioJsonSchema(): unknown {
+  const s = z.toJSONSchema(ScenarioSchema, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return {
+    ...s,
+    title: "vpmu scenario",
+  };
+}

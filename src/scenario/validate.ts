@@ -1,0 +1,283 @@
+import type { z } from "zod";
+import { type Diagnostic, formatPath } from "./diagnostics.js";
+import { type ScenarioFile, ScenarioSchema } from "./schema.js";
+import type { ScenarioSource } from "./source.js";
+
+type Issue = z.core.$ZodIssue;
+type AnySchema = z.core.$ZodType;
+
+/**
+ * Validates parsed scenario data against the schema. Returns the typed file or one
+ * diagnostic per problem, each at the line and column of the offending field.
+ */
+export function validateScenario(
+  src: ScenarioSource,
+): { ok: true; file: ScenarioFile } | { ok: false; diagnostics: Diagnostic[] } {
+  if (src.syntaxErrors.length > 0) return { ok: false, diagnostics: src.syntaxErrors };
+  if (
+    src.data === null ||
+    src.data === undefined ||
+    typeof src.data !== "object" ||
+    Array.isArray(src.data)
+  ) {
+    const pos = src.position([]);
+    return {
+      ok: false,
+      diagnostics: [
+        {
+          file: src.file,
+          ...pos,
+          path: "",
+          message: "the file is not a mapping",
+          expected: "a scenario with at least name and machine",
+        },
+      ],
+    };
+  }
+  const r = ScenarioSchema.safeParse(src.data);
+  if (r.success) return { ok: true, file: r.data };
+  const out: Diagnostic[] = [];
+  for (const issue of r.error.issues) out.push(...issueToDiagnostics(src, issue));
+  out.sort((a, b) => a.line - b.line || a.col - b.col);
+  return { ok: false, diagnostics: dedupe(out) };
+}
+
+/** Friendly descriptions of the schema's string patterns (matched on a fragment of the regex). */
+const FORMAT_HINTS: Array<[string, string]> = [
+  ["(ns|us|µs|ms|s)", "a duration such as 250ms, 1.5s, 100us or an integer number of ns"],
+  ["(all|", 'a CPU list such as "0-3,6", a CPU number, or "all"'],
+  ["%", 'a percentage such as "2%"'],
+  ["E[A-Z0-9]", "an errno name such as EBUSY"],
+  ["[A-Za-z_][\\w.-]", "a name of letters, digits, _ . - starting with a letter"],
+];
+
+function dedupe(ds: Diagnostic[]): Diagnostic[] {
+  const seen = new Set<string>();
+  return ds.filter((d) => {
+    const k = `${d.line}:${d.col}:${d.path}:${d.message}`;
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
+}
+
+function article(t: string): string {
+  if (t === "object") return "a mapping";
+  if (t === "array") return "a list";
+  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return `"${v}"`;
+  return String(v);
+}
+
+function valueAt(data: unknown, path: ReadonlyArray<PropertyKey>): unknown {
+  let v: unknown = data;
+  for (const p of path) {
+    if (v === null || typeof v !== "object") return undefined;
+    v = (v as Record<PropertyKey, unknown>)[p];
+  }
+  return v;
+}
+
+function issueToDiagnostics(src: ScenarioSource, issue: Issue): Diagnostic[] {
+  const path = issue.path as PropertyKey[];
+  const base = { file: src.file, path: formatPath(path) };
+  const actual = valueAt(src.data, path);
+  switch (issue.code) {
+    case "unrecognized_keys": {
+      const allowed = allowedKeys(ScenarioSchema, path, src.data);
+      return issue.keys.map((k) => ({
+        ...base,
+        ...src.keyPosition(path, k),
+        path: formatPath([...path, k]),
+        message: `unknown key "${k}"${suggest(k, allowed)}`,
+        expected: allowed.length ? `one of: ${allowed.join(", ")}` : "no extra keys",
+      }));
+    }
+    case "invalid_type": {
+      if (actual === undefined) {
+        return [
+          {
+            ...base,
+            ...src.position(path),
+            message: "missing required field",
+            expected: article(issue.expected),
+          },
+        ];
+      }
+      return [
+        {
+          ...base,
+          ...src.position(path),
+          message: `wrong type: ${describe(actual)}`,
+          expected: article(issue.expected),
+        },
+      ];
+    }
+    case "invalid_value":
+      return [
+        {
+          ...base,
+          ...src.position(path),
+          message: `${describe(actual)} is not allowed`,
+          expected: `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+        },
+      ];
+    case "invalid_union": {
+      if (actual === undefined) {
+        return [
+          {
+            ...base,
+            ...src.position(path),
+            message: "missing required field",
+            expected: issue.message,
+          },
+        ];
+      }
+      // Report the issues of the one branch whose shape the value has, if there is one.
+      const typed = issue.errors.filter(
+        (errs) =>
+          errs.length > 0 && !errs.some((e) => e.path.length === 0 && e.code === "invalid_type"),
+      );
+      const best =
+        typed.length > 0 ? typed.reduce((a, b) => (b.length < a.length ? b : a)) : undefined;
+      const unique = best && typed.filter((e) => e.length === best.length).length === 1;
+      if (
+        best &&
+        unique &&
+        !(
+          typeof actual === "object" &&
+          best.some((e) => e.code === "unrecognized_keys" && e.path.length === 0) &&
+          typed.length > 1
+        )
+      ) {
+        return best.flatMap((e) =>
+          issueToDiagnostics(src, { ...e, path: [...path, ...e.path] } as Issue),
+        );
+      }
+      return [
+        {
+          ...base,
+          ...src.position(path),
+          message: `invalid value ${describe(actual)}`,
+          expected: issue.message,
+        },
+      ];
+    }
+    case "too_small":
+    case "too_big": {
+      const bound = String(issue.code === "too_small" ? issue.minimum : issue.maximum);
+      const what =
+        issue.origin === "array" ? "items" : issue.origin === "string" ? "characters" : "";
+      const rel = issue.code === "too_small" ? "at least" : "at most";
+      return [
+        {
+          ...base,
+          ...src.position(path),
+          message: `${describe(actual)} is too ${issue.code === "too_small" ? "small" : "large"}`,
+          expected: `${rel} ${bound}${what ? ` ${what}` : ""}`,
+        },
+      ];
+    }
+    case "invalid_format":
+      return [
+        {
+          ...base,
+          ...src.position(path),
+          message: `${describe(actual)} has the wrong format`,
+          expected:
+            FORMAT_HINTS.find(([re]) => "pattern" in issue && issue.pattern?.includes(re))?.[1] ??
+            issue.message,
+        },
+      ];
+    default:
+      return [{ ...base, ...src.position(path), message: issue.message }];
+  }
+}
+
+/** Keys the schema allows at `path` (for "unknown key" messages). */
+export function allowedKeys(
+  schema: AnySchema,
+  path: ReadonlyArray<PropertyKey>,
+  data: unknown,
+): string[] {
+  let nodes: AnySchema[] = [schema];
+  let value: unknown = data;
+  for (const p of path) {
+    const next: AnySchema[] = [];
+    for (const n of nodes.flatMap((s) => unwrap(s, value))) {
+      const def = n._zod.def as unknown as Record<string, unknown>;
+      if (def.type === "object") {
+        const shape = def.shape as Record<string, AnySchema>;
+        if (shape[String(p)]) next.push(shape[String(p)]!);
+      } else if (def.type === "array") next.push(def.element as AnySchema);
+      else if (def.type === "record") next.push(def.valueType as AnySchema);
+    }
+    nodes = next;
+    value =
+      value !== null && typeof value === "object"
+        ? (value as Record<PropertyKey, unknown>)[p]
+        : undefined;
+  }
+  const keys = new Set<string>();
+  for (const n of nodes.flatMap((s) => unwrap(s, value))) {
+    const def = n._zod.def as unknown as Record<string, unknown>;
+    if (def.type === "object") for (const k of Object.keys(def.shape as object)) keys.add(k);
+  }
+  return [...keys];
+}
+
+/** Strips optional wrappers and picks union members (the matching discriminant when there is one). */
+function unwrap(s: AnySchema, value: unknown): AnySchema[] {
+  const def = s._zod.def as unknown as Record<string, unknown>;
+  if (def.type === "optional" || def.type === "nullable" || def.type === "default") {
+    return unwrap(def.innerType as AnySchema, value);
+  }
+  if (def.type === "union") {
+    const opts = (def.options as AnySchema[]).flatMap((o) => unwrap(o, value));
+    const disc = def.discriminator as string | undefined;
+    if (disc && value && typeof value === "object") {
+      const want = (value as Record<string, unknown>)[disc];
+      const match = opts.filter((o) => {
+        const shape = (o._zod.def as unknown as { shape?: Record<string, AnySchema> }).shape;
+        const lit = shape?.[disc]?._zod.def as unknown as { values?: unknown[] } | undefined;
+        return lit?.values?.includes(want);
+      });
+      if (match.length) return match;
+    }
+    return opts;
+  }
+  return [s];
+}
+
+function suggest(k: string, allowed: string[]): string {
+  let best = "";
+  let bestD = 3;
+  for (const a of allowed) {
+    const d = editDistance(k, a);
+    if (d < bestD) {
+      best = a;
+      bestD = d;
+    }
+  }
+  return best ? `; did you mean "${best}"?` : "";
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}
