@@ -38,7 +38,7 @@ export function perfStatLine(c: CounterResult, opts: PerfStatOptions, prefix = "
 /** A whole measurement as perf stat prints it. */
 export function perfStatText(m: MeasurementResult, opts: PerfStatOptions): string {
   const out: string[] = [];
-  out.push(` Performance counter stats for '${m.target}' (measurement ${m.name}):`);
+  out.push(` Performance counter stats for ${m.target} [${m.name}]:`);
   out.push("");
   if (m.error) {
     out.push(`  Error: ${m.error}`);

@@ -1,3 +1,4 @@
+import { formatCpuList } from "../../hw/cpulist.js";
 import { TruthAccount } from "../../hw/ledger.js";
 import { ALL_MODES, modeMaskFromExcludes } from "../../hw/quantity.js";
 import type { CounterResult, MeasurementResult } from "../../report/result.js";
@@ -73,9 +74,11 @@ export class PerfStat {
 
   /** Human-readable target, as perf prints it in the header. */
   target(): string {
-    if (this.spec.task) return `process id '${this.spec.task.pid}' (${this.spec.task.comm})`;
+    if (this.spec.task) return `process id '${this.spec.task.pid}'`;
     const cpus = this.spec.cpus ?? [];
-    return cpus.length === this.sys.machine.nrCpus ? "system wide" : `CPU(s) ${cpus.join(",")}`;
+    return cpus.length === this.sys.machine.nrCpus
+      ? "'system wide'"
+      : `'CPU(s) ${formatCpuList(cpus)}'`;
   }
 
   /** Opens and enables every event. */
