@@ -16,7 +16,8 @@ export class CpuPmuHw {
   readonly fixed: HwCounter[] = [];
   /** Every counter, gp first. */
   readonly all: HwCounter[] = [];
-  private readonly byIdx = new Map<number, HwCounter>();
+  /** Counters by architectural index (sparse). */
+  readonly slot: Array<HwCounter | undefined> = [];
 
   constructor(
     readonly desc: PmuHwDesc,
@@ -28,13 +29,13 @@ export class CpuPmuHw {
     for (const f of desc.fixed) this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue));
     for (const c of [...this.gp, ...this.fixed]) {
       this.all.push(c);
-      this.byIdx.set(c.idx, c);
+      this.slot[c.idx] = c;
     }
   }
 
   /** The counter at an architectural index, or undefined. */
   counter(idx: number): HwCounter | undefined {
-    return this.byIdx.get(idx);
+    return this.slot[idx];
   }
 
   /** Folds every enabled counter to `now` and gives it the rate of `exec`. */
@@ -53,6 +54,15 @@ export class CpuPmuHw {
     c.fold(now);
     c.quantity = quantity;
     c.modeMask = modeMask;
+    c.retarget(exec);
+  }
+
+  /** Programs and starts a counter in one fold (the hot path of pmu->add()). */
+  start(c: HwCounter, quantity: number, modeMask: number, now: Ns, exec: ExecState | null): void {
+    c.fold(now);
+    c.quantity = quantity;
+    c.modeMask = modeMask;
+    c.enabled = true;
     c.retarget(exec);
   }
 

@@ -58,7 +58,6 @@ export type StateListener = (e: PerfEvent, from: number, to: number, now: Ns) =>
 export class PerfCore {
   readonly registry = new PmuRegistry();
   readonly cpuctx: PerfCpuContext[];
-  private readonly cpcs = new Map<Pmu, PerfCpuPmuContext[]>();
   readonly taskCtxs = new Map<Task, PerfEventContext>();
   readonly fds = new Map<number, PerfEvent>();
   readonly stats: PerfStats = { schedOps: 0, passes: 0, rotations: 0 };
@@ -126,21 +125,18 @@ export class PerfCore {
     const ret = this.registry.register(pmu, type);
     if (ret < 0) return ret;
     pmu.core = this;
-    this.cpcs.set(
-      pmu,
-      this.cpuctx.map(
-        (cc) =>
-          new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), (cpc, now) =>
-            this.muxHrtimerHandler(cpc, now),
-          ),
-      ),
+    pmu.cpcs = this.cpuctx.map(
+      (cc) =>
+        new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), (cpc, now) =>
+          this.muxHrtimerHandler(cpc, now),
+        ),
     );
     return 0;
   }
 
   /** The per-(PMU, CPU) context (kernel: this_cpc()). */
   cpc(pmu: Pmu, cpu: number): PerfCpuPmuContext {
-    return this.cpcs.get(pmu)![cpu]!;
+    return pmu.cpcs[cpu]!;
   }
 
   /** A task's perf context, if it has one. */

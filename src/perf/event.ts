@@ -67,6 +67,8 @@ export interface HwPerfEvent {
   config: number;
   /** What the encoding counts (-1: nothing). */
   quantity: number;
+  /** Modes it counts in (from the exclude bits). */
+  modeMask: number;
   /** Driver bookkeeping: counter's lifetime total at the last update. */
   prevCount: number;
   /** Sampling period in use and what is left of it. */
@@ -107,6 +109,7 @@ export class PerfEvent {
     counter: null,
     config: 0,
     quantity: -1,
+    modeMask: 0,
     prevCount: 0,
     samplePeriod: 0,
     periodLeft: 0,

@@ -59,7 +59,8 @@ export class PerfEventGroups {
     return this.items;
   }
 
-  private lowerBound(cpu: number, pmu: number): number {
+  /** First index of the (cpu, pmu) subtree. */
+  lowerBound(cpu: number, pmu: number): number {
     let lo = 0;
     let hi = this.items.length;
     while (lo < hi) {
@@ -71,7 +72,8 @@ export class PerfEventGroups {
     return lo;
   }
 
-  private upperBound(cpu: number, pmu: number): number {
+  /** One past the last index of the (cpu, pmu) subtree. */
+  upperBound(cpu: number, pmu: number): number {
     let lo = 0;
     let hi = this.items.length;
     while (lo < hi) {

@@ -10,8 +10,10 @@ import type { Pmu } from "./pmu.js";
  */
 export class PerfEventPmuContext {
   /** Active pinned and flexible group leaders, in the order they went on. */
-  readonly pinnedActive: PerfEvent[] = [];
-  readonly flexibleActive: PerfEvent[] = [];
+  pinnedActive: PerfEvent[] = [];
+  flexibleActive: PerfEvent[] = [];
+  /** Spare list swapped in while a whole list is scheduled out (no allocation). */
+  spare: PerfEvent[] = [];
   nrEvents = 0;
   rotateNecessary = false;
 

@@ -1,6 +1,7 @@
 import type { Ns } from "../sim/time.js";
 import type { PerfCore } from "./core.js";
 import type { PerfEvent } from "./event.js";
+import type { PerfCpuPmuContext } from "./pmu-context.js";
 
 /** struct pmu capabilities (PERF_PMU_CAP_*, include/linux/perf_event.h). */
 export const PERF_PMU_CAP = {
@@ -49,6 +50,8 @@ export abstract class Pmu {
   /** pmu->exclusive_cnt: < 0 CPU-wide events, > 0 per-task events (exclusive PMUs). */
   exclusiveCnt = 0;
   core!: PerfCore;
+  /** Per-CPU contexts of this PMU (kernel: pmu->cpu_pmu_context), indexed by CPU. */
+  cpcs: PerfCpuPmuContext[] = [];
 
   constructor(
     readonly name: string,

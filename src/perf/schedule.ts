@@ -172,12 +172,14 @@ function visitGroupsMerge(
   now: Ns,
 ): void {
   if (pmu.filter(cpu)) return;
-  let [a, aEnd] = groups.range(cpu, pmu.order);
+  let a = groups.lowerBound(cpu, pmu.order);
+  const aEnd = groups.upperBound(cpu, pmu.order);
   if (ctx.task === null) {
     for (; a < aEnd; a++) mergeSchedIn(core, groups.at(a), cpu, now);
     return;
   }
-  let [b, bEnd] = groups.range(-1, pmu.order);
+  let b = groups.lowerBound(-1, pmu.order);
+  const bEnd = groups.upperBound(-1, pmu.order);
   while (a < aEnd || b < bEnd) {
     if (b >= bEnd || (a < aEnd && groups.at(a).groupIndex < groups.at(b).groupIndex)) {
       mergeSchedIn(core, groups.at(a++), cpu, now);
@@ -211,11 +213,22 @@ export function pmuCtxSchedOut(
   now: Ns,
 ): void {
   if (!eventType) return;
-  if (eventType & EVENT_PINNED) {
-    for (const e of [...epc.pinnedActive]) groupSchedOut(core, e, now);
+  // Swap the whole list out first, so each group leaves an empty list in O(1).
+  if (eventType & EVENT_PINNED && epc.pinnedActive.length > 0) {
+    const list = epc.pinnedActive;
+    epc.pinnedActive = epc.spare;
+    for (let i = 0; i < list.length; i++) groupSchedOut(core, list[i]!, now);
+    list.length = 0;
+    epc.spare = list;
   }
   if (eventType & EVENT_FLEXIBLE) {
-    for (const e of [...epc.flexibleActive]) groupSchedOut(core, e, now);
+    if (epc.flexibleActive.length > 0) {
+      const list = epc.flexibleActive;
+      epc.flexibleActive = epc.spare;
+      for (let i = 0; i < list.length; i++) groupSchedOut(core, list[i]!, now);
+      list.length = 0;
+      epc.spare = list;
+    }
     epc.rotateNecessary = false;
   }
 }

@@ -64,7 +64,7 @@ export class EventQueue {
     this.times[i] = when;
     this.seqs[i] = timer.seq;
     this.siftUp(i);
-    this.siftDown(timer.heapIndex);
+    if (timer.heapIndex === i) this.siftDown(i);
   }
 
   /** Disarms `timer` if it is armed. */
@@ -75,8 +75,9 @@ export class EventQueue {
     timer.heapIndex = -1;
     if (i !== last) {
       this.move(last, i);
+      const moved = this.items[i]!;
       this.siftUp(i);
-      this.siftDown(this.items[i]!.heapIndex);
+      if (moved.heapIndex === i) this.siftDown(i);
     }
     this.items[last] = undefined as unknown as Timer;
   }
@@ -99,12 +100,6 @@ export class EventQueue {
     this.seqs = s;
   }
 
-  private less(a: number, b: number): boolean {
-    const ta = this.times[a]!;
-    const tb = this.times[b]!;
-    return ta < tb || (ta === tb && this.seqs[a]! < this.seqs[b]!);
-  }
-
   private move(from: number, to: number): void {
     const timer = this.items[from]!;
     this.items[to] = timer;
@@ -113,40 +108,61 @@ export class EventQueue {
     timer.heapIndex = to;
   }
 
-  private swap(a: number, b: number): void {
-    const ta = this.items[a]!;
-    const tb = this.items[b]!;
-    this.items[a] = tb;
-    this.items[b] = ta;
-    tb.heapIndex = a;
-    ta.heapIndex = b;
-    const t = this.times[a]!;
-    this.times[a] = this.times[b]!;
-    this.times[b] = t;
-    const s = this.seqs[a]!;
-    this.seqs[a] = this.seqs[b]!;
-    this.seqs[b] = s;
-  }
-
+  /** Moves the entry at `i` up to its place (hole-based: one write per level). */
   private siftUp(i: number): void {
+    const items = this.items;
+    const times = this.times;
+    const seqs = this.seqs;
+    const timer = items[i]!;
+    const t = times[i]!;
+    const s = seqs[i]!;
     while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(i, parent)) break;
-      this.swap(i, parent);
-      i = parent;
+      const p = (i - 1) >> 1;
+      const tp = times[p]!;
+      if (tp < t || (tp === t && seqs[p]! < s)) break;
+      const pt = items[p]!;
+      items[i] = pt;
+      times[i] = tp;
+      seqs[i] = seqs[p]!;
+      pt.heapIndex = i;
+      i = p;
     }
+    items[i] = timer;
+    times[i] = t;
+    seqs[i] = s;
+    timer.heapIndex = i;
   }
 
+  /** Moves the entry at `i` down to its place. */
   private siftDown(i: number): void {
+    const items = this.items;
+    const times = this.times;
+    const seqs = this.seqs;
     const n = this.size;
+    const timer = items[i]!;
+    const t = times[i]!;
+    const s = seqs[i]!;
     for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const m = r < n && this.less(r, l) ? r : l;
-      if (!this.less(m, i)) break;
-      this.swap(i, m);
+      let m = 2 * i + 1;
+      if (m >= n) break;
+      const r = m + 1;
+      if (r < n) {
+        const tr = times[r]!;
+        const tm = times[m]!;
+        if (tr < tm || (tr === tm && seqs[r]! < seqs[m]!)) m = r;
+      }
+      const tm = times[m]!;
+      if (t < tm || (t === tm && s < seqs[m]!)) break;
+      const mt = items[m]!;
+      items[i] = mt;
+      times[i] = tm;
+      seqs[i] = seqs[m]!;
+      mt.heapIndex = i;
       i = m;
     }
+    items[i] = timer;
+    times[i] = t;
+    seqs[i] = s;
+    timer.heapIndex = i;
   }
 }

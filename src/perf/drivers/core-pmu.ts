@@ -1,6 +1,5 @@
 import type { HwCounter } from "../../hw/counter.js";
 import {
-  ARMV8_IDX_CYCLE_COUNTER,
   counterMaskFor,
   eventNames,
   PERF_COUNT_HW_MAX,
@@ -14,7 +13,7 @@ import type { PerfEvent } from "../event.js";
 import { PERF_EVENT_STATE } from "../event.js";
 import { perfEventOverflow } from "../overflow.js";
 import { PERF_PMU_CAP, Pmu } from "../pmu.js";
-import { isSampling, PERF_TYPE_HARDWARE, PERF_TYPE_HW_CACHE, PERF_TYPE_RAW } from "../uapi.js";
+import { PERF_TYPE_HARDWARE, PERF_TYPE_HW_CACHE, PERF_TYPE_RAW } from "../uapi.js";
 
 /** Generic cache events vpmu models: (cache | op << 8 | result << 16) → quantity. */
 const CACHE_EVENTS = new Map<number, number>([
@@ -43,7 +42,8 @@ declare module "../../sim/trace.js" {
  * PMU from scheduling passes elsewhere.
  */
 export class CorePmu extends Pmu {
-  private txn: PerfEvent[] | null = null;
+  /** Counter indices an encoding may use, in preference order (cached per encoding). */
+  private readonly candidateCache = new Map<number, readonly number[]>();
 
   constructor(
     readonly desc: PmuHwDesc,
@@ -105,6 +105,12 @@ export class CorePmu extends Pmu {
       if (e.attr.exclude_idle) return -ERRNO.EOPNOTSUPP; // armv8pmu_set_event_filter()
     }
     e.hw.config = enc;
+    e.hw.modeMask = modeMaskFromExcludes({
+      excludeUser: e.attr.exclude_user,
+      excludeKernel: e.attr.exclude_kernel,
+      excludeHost: e.attr.exclude_host,
+      excludeGuest: e.attr.exclude_guest,
+    });
     e.hw.quantity =
       enc >= CACHE_ENCODING_BASE
         ? CACHE_EVENTS.get(enc - CACHE_ENCODING_BASE)!
@@ -136,23 +142,32 @@ export class CorePmu extends Pmu {
     return 0;
   }
 
-  /** Chooses a counter index for an encoding: the fixed/cycle counter first, then the lowest free GP one. */
-  private pickCounter(encoding: number, busy: (idx: number) => boolean): number {
+  /**
+   * Counter indices an encoding may use, best first: its fixed counter (x86 instructions,
+   * cycles, ref-cycles; the arm64 cycle counter for CPU_CYCLES), then the general-purpose
+   * counters its constraint allows, lowest first.
+   */
+  private candidates(encoding: number): readonly number[] {
+    let c = this.candidateCache.get(encoding);
+    if (c) return c;
+    const list: number[] = [];
+    for (const f of this.desc.fixed) if (f.encoding === encoding) list.push(f.idx);
     const mask = counterMaskFor(this.desc, encoding >= CACHE_ENCODING_BASE ? -1 : encoding);
-    for (const f of this.desc.fixed) {
-      if (f.encoding === encoding && !busy(f.idx)) return f.idx;
-    }
-    if (this.arm && encoding === 0x11 && !busy(ARMV8_IDX_CYCLE_COUNTER))
-      return ARMV8_IDX_CYCLE_COUNTER;
-    for (let i = 0; i < this.desc.nrGp; i++) {
-      if (mask & (2 ** i) && !busy(i)) return i;
-    }
+    for (let i = 0; i < this.desc.nrGp; i++) if (mask & (2 ** i)) list.push(i);
+    c = list;
+    this.candidateCache.set(encoding, c);
+    return c;
+  }
+
+  /** Chooses a free counter for an encoding, or -1. */
+  private pickCounter(encoding: number, busy: (idx: number) => boolean): number {
+    for (const idx of this.candidates(encoding)) if (!busy(idx)) return idx;
     return -1;
   }
 
   override add(e: PerfEvent, _flags: number, now: Ns): number {
     const cpu = e.oncpu;
-    if (!this.cpus.includes(cpu)) return -ERRNO.ENOENT;
+    if (this.heterogeneous && !this.cpus.includes(cpu)) return -ERRNO.ENOENT;
     const hw = this.core.cpu(cpu).pmu;
     const idx = this.pickCounter(e.hw.config, (i) => hw.counter(i)?.owner != null);
     if (idx < 0) return -ERRNO.EAGAIN;
@@ -161,29 +176,16 @@ export class CorePmu extends Pmu {
     c.owner = e;
     c.ownerName = e.name;
     e.hw.counter = c;
-    hw.program(
-      c,
-      e.hw.quantity,
-      modeMaskFromExcludes({
-        excludeUser: e.attr.exclude_user,
-        excludeKernel: e.attr.exclude_kernel,
-        excludeHost: e.attr.exclude_host,
-        excludeGuest: e.attr.exclude_guest,
-      }),
-      now,
-      exec,
-    );
-    if (isSampling(e.attr)) {
+    if (e.hw.samplePeriod > 0) {
       if (e.hw.periodLeft <= 0) e.hw.periodLeft = e.hw.samplePeriod;
       c.onOverflow = (_c, t) => this.handleIrq(e, t);
       c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
     } else {
       c.onOverflow = null;
     }
-    hw.setEnabled(c, true, now, exec);
-    e.hw.prevCount = c.counted(now);
-    if (this.txn) this.txn.push(e);
-    this.traceCounter(cpu, c, e.name);
+    hw.start(c, e.hw.quantity, e.hw.modeMask, now, exec);
+    e.hw.prevCount = c.lifetime;
+    if (this.core.sys.trace.enabled) this.traceCounter(cpu, c, e.name);
     return 0;
   }
 
@@ -197,7 +199,7 @@ export class CorePmu extends Pmu {
     c.owner = null;
     c.ownerName = "";
     e.hw.counter = null;
-    this.traceCounter(e.oncpu, c, null);
+    if (this.core.sys.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
 
   override read(e: PerfEvent, now: Ns): void {
@@ -207,7 +209,7 @@ export class CorePmu extends Pmu {
     const delta = cur - e.hw.prevCount;
     e.hw.prevCount = cur;
     e.count += delta;
-    if (isSampling(e.attr)) e.hw.periodLeft -= delta;
+    if (e.hw.samplePeriod > 0) e.hw.periodLeft -= delta;
   }
 
   /** The counter overflowed: a PMI (kernel: x86_pmu_handle_irq() / armv8pmu_handle_irq()). */
@@ -237,17 +239,6 @@ export class CorePmu extends Pmu {
     this.read(e, now);
     e.hw.periodLeft = e.hw.samplePeriod;
     c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
-  }
-
-  override startTxn(_cpu: number): void {
-    this.txn = [];
-  }
-  override commitTxn(_cpu: number): number {
-    this.txn = null;
-    return 0;
-  }
-  override cancelTxn(_cpu: number): void {
-    this.txn = null;
   }
 
   private traceCounter(cpu: number, c: HwCounter, owner: string | null): void {

@@ -1,0 +1,143 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "dist", "cli", "main.js");
+
+function vpmu(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tmpFile(name: string, text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), "vpmu-"));
+  const f = join(dir, name);
+  writeFileSync(f, text);
+  return f;
+}
+
+describe("vpmu CLI", () => {
+  it("runs the built-in tour", () => {
+    const r = vpmu("run");
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('scenario "tour" on rk3399');
+    expect(r.out).toMatch(/\d+ passed, 0 failed\n$/);
+  });
+
+  it("prints JSON with the documented shape", () => {
+    const r = vpmu("run", "--format", "json");
+    const j = JSON.parse(r.out);
+    expect(j.format).toBe(1);
+    expect(j.scenario.name).toBe("tour");
+    expect(j.machine.cpus).toHaveLength(6);
+    expect(j.summary.failed).toBe(0);
+  });
+
+  it("checks examples and ends with N passed, M failed", () => {
+    const r = vpmu("check", "examples/host-multiplexing.yaml", "examples/pinned-overcommit.yaml");
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^12 passed, 0 failed$/m);
+  });
+
+  it("exits 1 and prints observed and expected values when an expectation fails", () => {
+    const f = tmpFile(
+      "fail.yaml",
+      "name: f\nmachine: rk3399\ntasks:\n  - { name: w, workload: compute, affinity: '4' }\nexpect:\n  - task: { name: w, field: migrations }\n    equals: 3\n",
+    );
+    const r = vpmu("check", f);
+    expect(r.code).toBe(1);
+    expect(r.out).toContain("task w migrations: observed 0, expected = 3");
+    expect(r.out).toMatch(/^0 passed, 1 failed$/m);
+  });
+
+  it("reports bad YAML at file:line:col with exit 2", () => {
+    const f = tmpFile("bad.yaml", "name: x\nmachine: [rk3399\n");
+    const r = vpmu("run", f);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(new RegExp(`^${f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}:\\d+:\\d+: `));
+    expect(r.err).not.toContain("    at ");
+  });
+
+  it("reports an unknown key with a suggestion", () => {
+    const f = tmpFile(
+      "typo.yaml",
+      "name: x\nmachine: rk3399\ntasks:\n  - name: w\n    workload: compute\n    afinity: '1'\n",
+    );
+    const r = vpmu("run", f);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `${f}:6:5: tasks[0].afinity: unknown key "afinity"; did you mean "affinity"? (one of: name, workload, affinity, start, duty, exit_after)\n`,
+    );
+  });
+
+  it("reports a wrong type", () => {
+    const f = tmpFile("type.json", '{"name": "x", "machine": "rk3399", "duration": true}');
+    const r = vpmu("run", f);
+    expect(r.code).toBe(2);
+    expect(r.err).toContain(`${f}:1:48: duration: invalid value true (a duration such as 250ms`);
+  });
+
+  it("reports a semantic error (unknown task) at its line", () => {
+    const f = tmpFile(
+      "ref.yaml",
+      "name: x\nmachine: rk3399\nactions:\n  - at: 1ms\n    do: kill\n    task: nobody\n",
+    );
+    const r = vpmu("run", f);
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      `${f}:6:11: actions[0].task: unknown task "nobody" (a task declared under tasks)\n`,
+    );
+  });
+
+  it("refuses bad flags with exit 2 and no stack trace", () => {
+    for (const args of [
+      ["run", "--format", "xml"],
+      ["run", "--seed", "abc"],
+      ["run", "--duration", "soon"],
+      ["frobnicate"],
+      ["list", "pmus", "--machine", "vax"],
+    ]) {
+      const r = vpmu(...args);
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.err).not.toContain("    at ");
+      expect(r.err.length).toBeGreaterThan(0);
+    }
+  });
+
+  it("a missing file is a diagnostic, not a crash", () => {
+    const r = vpmu("run", "no/such/file.yaml");
+    expect(r.code).toBe(2);
+    expect(r.err).toBe(
+      "no/such/file.yaml:1:1: no such file (a readable YAML or JSON scenario file)\n",
+    );
+  });
+
+  it("lists presets and PMUs with perf type ids and cpulists", () => {
+    expect(vpmu("list", "presets").out).toContain("rk3399");
+    const r = vpmu("list", "pmus", "--machine", "rk3399");
+    expect(r.out).toMatch(/armv8_cortex_a53\s+6\s+0-3\s/);
+    expect(r.out).toMatch(/armv8_cortex_a72\s+7\s+4-5\s/);
+    const x = vpmu("list", "pmus", "--machine", "x86-hybrid");
+    expect(x.out).toMatch(/cpu_core\s+4\s+0-3\s/);
+    expect(x.out).toMatch(/cpu_atom\s+6\s+4-7\s/);
+  });
+
+  it("has --help on every command and --version", () => {
+    for (const c of [[], ["run"], ["check"], ["list"], ["list", "pmus"], ["sysfs"], ["schema"]]) {
+      const r = vpmu(...c, "--help");
+      expect(r.code, c.join(" ")).toBe(0);
+      expect(r.out).toContain("Usage: vpmu");
+    }
+    expect(vpmu("--version").out.trim()).toBe(
+      JSON.parse(readFileSync(join(root, "package.json"), "utf8")).version,
+    );
+  });
+
+  it("prints the committed JSON Schema", () => {
+    const r = vpmu("schema");
+    expect(r.out).toBe(readFileSync(join(root, "schema", "scenario.schema.json"), "utf8"));
+  });
+});

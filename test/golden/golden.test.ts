@@ -1,0 +1,50 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { textReport } from "../../src/report/text.js";
+import { DEFAULT_SCENARIO } from "../../src/scenario/default-scenario.js";
+import { loadScenario } from "../../src/scenario/load.js";
+import { runScenario } from "../../src/scenario/runner.js";
+
+/**
+ * Expect tests: each example's text report (with ground truth) is compared with a
+ * committed golden file. On a mismatch the new output is written next to it as
+ * .actual.txt; accept it with `npm run accept` (or VPMU_ACCEPT=1).
+ */
+const root = join(import.meta.dirname, "..", "..");
+const expectedDir = join(import.meta.dirname, "expected");
+const accept = process.env.VPMU_ACCEPT === "1";
+
+const cases: Array<[string, string]> = [
+  ["tour", DEFAULT_SCENARIO],
+  ...readdirSync(join(root, "examples"))
+    .filter((f) => f.endsWith(".yaml"))
+    .sort()
+    .map((f): [string, string] => [
+      basename(f, ".yaml"),
+      readFileSync(join(root, "examples", f), "utf8"),
+    ]),
+];
+
+describe("golden reports", () => {
+  for (const [name, text] of cases) {
+    it(name, () => {
+      const sc = loadScenario(text, `${name}.yaml`);
+      const out = textReport(runScenario(sc), { truth: true });
+      const file = join(expectedDir, `${name}.txt`);
+      if (accept || !existsSync(file)) {
+        writeFileSync(file, out);
+        return;
+      }
+      const want = readFileSync(file, "utf8");
+      if (out !== want) {
+        const actual = join(expectedDir, `${name}.actual.txt`);
+        writeFileSync(actual, out);
+        expect.fail(
+          `report of ${name} changed; see ${actual}\naccept with: cp ${actual} ${file}   (or npm run accept)`,
+        );
+      }
+      expect(out).toBe(want);
+    });
+  }
+});
