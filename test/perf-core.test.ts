@@ -73,6 +73,10 @@ function recordStates(sys: System): Array<[number, number, number]> {
   return log;
 }
 
+function isRunning(t: Task): boolean {
+  return t.state === "running";
+}
+
 /** Runs the system 1 ms further. */
 function step(sys: System): void {
   sys.run(ns(sys.now + MS));
@@ -83,7 +87,7 @@ function twoTasksOnCpu1(sys: System): { a: Task; b: Task } {
   const a = sys.spawn({ comm: "a", workload: compute, affinity: [1] });
   const b = sys.spawn({ comm: "b", workload: compute, affinity: [1] });
   do step(sys);
-  while (a.state === "running");
+  while (isRunning(a));
   return { a, b };
 }
 
@@ -102,7 +106,7 @@ describe("perf core: perf_event_open validation", () => {
     const { a } = twoTasksOnCpu1(sys);
     const te = ev(sys, sys.perfEventOpen(GP, a.pid, -1));
     expect(te.state).toBe(INACTIVE);
-    while (a.state !== "running") step(sys);
+    while (!isRunning(a)) step(sys);
     expect(te.state).toBe(ACTIVE);
   });
 
@@ -425,12 +429,12 @@ describe("perf core: read, times and ioctls", () => {
     const fd = sys.perfEventOpen({ ...GP, pinned: true }, a.pid, -1);
     const e = ev(sys, fd);
     while (e.state !== ERROR) step(sys);
-    while (a.state === "running") step(sys);
+    while (isRunning(a)) step(sys);
     expect(sys.read(fd).bytes).toBe(0);
     sys.ioctl(fd, "ENABLE");
     expect(e.state).toBe(INACTIVE);
     for (const b of blocker) sys.close(b);
-    while (a.state !== "running") step(sys);
+    while (!isRunning(a)) step(sys);
     expect(e.state).toBe(ACTIVE);
   });
 
@@ -509,6 +513,6 @@ describe("perf core: read, times and ioctls", () => {
     const later = sys.read(fd);
     expect(later.time_enabled).toBe(20_000_000);
     // The next 10 ms count about what the first 10 ms did.
-    expect(later.value / before.value!).toBeCloseTo(1, 2);
+    expect(later.value! / before.value!).toBeCloseTo(1, 2);
   });
 });
