@@ -516,3 +516,53 @@ describe("perf core: read, times and ioctls", () => {
     expect(later.value! / before.value!).toBeCloseTo(1, 2);
   });
 });
+
+describe("perf core: install, group validation and hotplug details", () => {
+  it("opening a disabled event into a busy context does not reschedule it (perf_install_in_context)", () => {
+    const sys = x86();
+    const a = openGroup(sys, 8, -1, 1);
+    const b = sys.perfEventOpen(GP, -1, 1);
+    expect(ev(sys, b).state).toBe(INACTIVE);
+    sys.run(MS);
+    sys.close(a[0]!);
+    for (const fd of a.slice(1)) sys.close(fd);
+    sys.perfEventOpen({ ...GP, disabled: true }, -1, 1);
+    // B only goes on at the next rotation (4 ms), not at the disabled open.
+    expect(ev(sys, b).state).toBe(INACTIVE);
+    sys.run(msToNs(10));
+    expect(sys.read(b).time_running).toBe(6 * MS);
+  });
+
+  it("arm64 group validation skips OFF members without enable_on_exec (validate_event)", () => {
+    const sys = new System({ machine: preset("rk3399")! });
+    const inst: PerfEventAttr = { type: PERF_TYPE_RAW, config: 0x08 };
+    const lfd = sys.perfEventOpen(inst, -1, 0);
+    for (let i = 0; i < 5; i++) sys.perfEventOpen(inst, -1, 0, lfd);
+    sys.perfEventOpen({ type: PERF_TYPE_RAW, config: 0x11 }, -1, 0, lfd);
+    // Six event counters and the cycle counter are used; a seventh 0x08 does not fit...
+    expect(errOf(() => sys.perfEventOpen(inst, -1, 0, lfd))).toBe("EINVAL");
+    // ...unless it is disabled (then it does not count), but not with enable_on_exec.
+    expect(errOf(() => sys.perfEventOpen({ ...inst, disabled: true }, -1, 0, lfd))).toBe("OK");
+    expect(
+      errOf(() => sys.perfEventOpen({ ...inst, disabled: true, enable_on_exec: true }, -1, 0, lfd)),
+    ).toBe("EINVAL");
+  });
+
+  it("x86 group validation always counts the new event, even disabled (collect_events)", () => {
+    const sys = x86();
+    const fds = openGroup(sys, 8, -1, 2);
+    expect(errOf(() => sys.perfEventOpen({ ...GP, disabled: true }, -1, 2, fds[0]))).toBe("EINVAL");
+  });
+
+  it("a CPU going offline takes its events off (OFF) and new CPU events get ENODEV", () => {
+    const sys = x86();
+    const fd = sys.perfEventOpen(GP, -1, 5);
+    expect(ev(sys, fd).state).toBe(ACTIVE);
+    expect(sys.sched.setOnline(5, false, sys.now)).toBe(0);
+    expect(ev(sys, fd).state).toBe(OFF);
+    expect(errOf(() => sys.perfEventOpen(GP, -1, 5))).toBe("ENODEV");
+    sys.sched.setOnline(5, true, sys.now);
+    expect(errOf(() => sys.perfEventOpen(GP, -1, 5))).toBe("OK");
+    expect(ev(sys, fd).state).toBe(OFF);
+  });
+});

@@ -9,7 +9,7 @@ import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
 import { perfRotateContext } from "./rotate.js";
-import { perfEventExitTask, perfEventTaskSchedIn, perfEventTaskSchedOut } from "./task-switch.js";
+import { perfEventExitTask, perfEventHotplug, perfEventTaskSchedIn, perfEventTaskSchedOut } from "./task-switch.js";
 
 declare module "../sim/trace.js" {
   interface TraceRecordMap {
@@ -106,6 +106,7 @@ export class PerfCore {
         this.migrated.add(task);
       },
       exit: (task, now) => perfEventExitTask(this, task, now),
+      hotplug: (cpu, online, now) => perfEventHotplug(this, cpu.id, online, now),
     };
     sys.sched.hooks.push(hook);
   }

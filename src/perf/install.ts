@@ -3,6 +3,7 @@ import type { PerfEventContext } from "./context.js";
 import { EVENT_TIME } from "./context.js";
 import type { PerfCore } from "./core.js";
 import {
+  effectiveState,
   freeEvent,
   PERF_ATTACH_CONTEXT,
   PERF_ATTACH_GROUP,
@@ -73,6 +74,12 @@ export function perfInstallInContext(
   now: Ns,
 ): void {
   e.ctx = ctx;
+  // An event that is effectively OFF joining a context that already has events needs no
+  // reprogramming: the later IOC_ENABLE reschedules.
+  if (effectiveState(e) === PERF_EVENT_STATE.OFF && ctx.nrEvents > 0) {
+    addEventToCtx(e, ctx);
+    return;
+  }
   if (ctx.task === null) {
     const cpuctx = core.cpuctx[ctx.cpu]!;
     updateContextTime(ctx, now);

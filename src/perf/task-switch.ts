@@ -3,7 +3,7 @@ import type { Ns } from "../sim/time.js";
 import { EVENT_ALL, EVENT_FLEXIBLE } from "./context.js";
 import type { PerfCore } from "./core.js";
 import { PERF_EVENT_STATE } from "./event.js";
-import { perfRemoveFromContext } from "./install.js";
+import { DETACH_GROUP, perfRemoveFromContext } from "./install.js";
 import { ctxSchedOut, perfEventSchedIn } from "./schedule.js";
 import { perfEventSetState } from "./time.js";
 import { PERF_COUNT_SW_CONTEXT_SWITCHES, PERF_COUNT_SW_CPU_MIGRATIONS } from "./uapi.js";
@@ -61,4 +61,18 @@ export function perfEventExitTask(core: PerfCore, task: Task, now: Ns): void {
     if (e.state > PERF_EVENT_STATE.EXIT) perfEventSetState(core, e, PERF_EVENT_STATE.EXIT);
   }
   ctx.dead = true;
+}
+
+/**
+ * kernel: perf_event_exit_cpu() / perf_event_init_cpu(). Going offline, the CPU context
+ * stops and every event leaves it (OFF, groups split); new CPU events on it then fail with
+ * ENODEV until it is back online.
+ */
+export function perfEventHotplug(core: PerfCore, cpu: number, online: boolean, now: Ns): void {
+  const cpuctx = core.cpuctx[cpu]!;
+  if (!online) {
+    ctxSchedOut(core, cpuctx, cpuctx.ctx, null, EVENT_ALL, now);
+    for (const e of [...cpuctx.ctx.eventList]) perfRemoveFromContext(core, e, DETACH_GROUP, now);
+  }
+  cpuctx.online = online;
 }

@@ -92,7 +92,7 @@ export class ScenarioRun {
       if (pmu) pmu.hrtimerIntervalMs = ms;
     }
     for (const s of opts.traceSinks ?? []) this.sys.trace.attach(s);
-    for (const c of sc.offline) this.sys.machine.cpus[c]!.online = false;
+    for (const c of sc.offline) this.sys.sched.setOnline(c, false, this.sys.now);
     for (const t of sc.tasks) {
       const start = (): void => {
         const task = this.sys.spawn({

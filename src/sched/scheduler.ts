@@ -31,6 +31,8 @@ export interface SchedHook {
   migrate?(task: Task, from: number, to: number, now: Ns): void;
   /** A task exited. */
   exit?(task: Task, now: Ns): void;
+  /** A CPU went offline (after its tasks left) or came online (kernel: cpuhp callbacks). */
+  hotplug?(cpu: Cpu, online: boolean, now: Ns): void;
 }
 
 /** Scheduler tunables (model parameters with CFS-like defaults). */
@@ -203,6 +205,7 @@ export class Scheduler {
       }
       for (const t of movers) this.enqueueAndKick(t, now);
     }
+    for (const h of this.hooks) h.hotplug?.(c, online, now);
     return 0;
   }
 

@@ -126,13 +126,19 @@ export class CorePmu extends Pmu {
   private validateGroup(e: PerfEvent): number {
     const leader = e.groupLeader;
     const members: PerfEvent[] = [];
+    // x86 collect_events(): the leader and the new event always count, OFF siblings do not.
+    // arm64 validate_event(): any member below OFF, or OFF without enable_on_exec, passes.
+    const skip = (m: PerfEvent, always: boolean): boolean =>
+      this.arm
+        ? m.state < PERF_EVENT_STATE.OFF || (m.state === PERF_EVENT_STATE.OFF && !m.attr.enable_on_exec)
+        : !always && m.state <= PERF_EVENT_STATE.OFF;
     for (const m of [leader, ...leader.siblings]) {
       if (m.pmu.taskCtxNr === "sw") continue;
       if (m.pmu !== this) return -ERRNO.EINVAL;
-      if (m !== leader && m.state <= PERF_EVENT_STATE.OFF) continue;
+      if (skip(m, m === leader)) continue;
       members.push(m);
     }
-    members.push(e);
+    if (!skip(e, true)) members.push(e);
     const used = new Set<number>();
     for (const m of members) {
       const idx = this.pickCounter(m.hw.config, (i) => used.has(i));
