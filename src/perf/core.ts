@@ -9,7 +9,12 @@ import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
 import { perfRotateContext } from "./rotate.js";
-import { perfEventExitTask, perfEventHotplug, perfEventTaskSchedIn, perfEventTaskSchedOut } from "./task-switch.js";
+import {
+  perfEventExitTask,
+  perfEventHotplug,
+  perfEventTaskSchedIn,
+  perfEventTaskSchedOut,
+} from "./task-switch.js";
 
 declare module "../sim/trace.js" {
   interface TraceRecordMap {

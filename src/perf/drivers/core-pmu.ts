@@ -130,7 +130,8 @@ export class CorePmu extends Pmu {
     // arm64 validate_event(): any member below OFF, or OFF without enable_on_exec, passes.
     const skip = (m: PerfEvent, always: boolean): boolean =>
       this.arm
-        ? m.state < PERF_EVENT_STATE.OFF || (m.state === PERF_EVENT_STATE.OFF && !m.attr.enable_on_exec)
+        ? m.state < PERF_EVENT_STATE.OFF ||
+          (m.state === PERF_EVENT_STATE.OFF && !m.attr.enable_on_exec)
         : !always && m.state <= PERF_EVENT_STATE.OFF;
     for (const m of [leader, ...leader.siblings]) {
       if (m.pmu.taskCtxNr === "sw") continue;
@@ -183,9 +184,8 @@ export class CorePmu extends Pmu {
     c.ownerName = e.name;
     e.hw.counter = c;
     if (e.hw.samplePeriod > 0) {
-      if (e.hw.periodLeft <= 0) e.hw.periodLeft = e.hw.samplePeriod;
       c.onOverflow = (_c, t) => this.handleIrq(e, t);
-      c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+      this.setPeriod(e, c, now);
     } else {
       c.onOverflow = null;
     }
@@ -232,19 +232,30 @@ export class CorePmu extends Pmu {
         cpu: e.oncpu,
         pmu: this.name,
       });
-    e.hw.periodLeft = 0;
     if (perfEventOverflow(this.core, e, now)) return;
     if (e.hw.counter !== c) return;
-    e.hw.periodLeft = e.hw.samplePeriod;
-    c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+    this.setPeriod(e, c, now);
+  }
+
+  /**
+   * kernel: x86_perf_event_set_period() / armpmu_event_set_period(): what was counted past
+   * the period carries into the next one, and the counter is written to -left.
+   */
+  private setPeriod(e: PerfEvent, c: HwCounter, now: Ns): void {
+    const period = e.hw.samplePeriod;
+    let left = e.hw.periodLeft;
+    if (left <= -period) left = period;
+    else if (left <= 0) left += period;
+    e.hw.periodLeft = left;
+    c.write(c.modulus - Math.min(Math.max(1, Math.ceil(left)), c.modulus - 1), now);
   }
 
   override restartPeriod(e: PerfEvent, now: Ns): void {
     const c = e.hw.counter;
     if (!c) return;
     this.read(e, now);
-    e.hw.periodLeft = e.hw.samplePeriod;
-    c.write(c.modulus - Math.min(e.hw.periodLeft, c.modulus - 1), now);
+    e.hw.periodLeft = 0;
+    this.setPeriod(e, c, now);
   }
 
   private traceCounter(cpu: number, c: HwCounter, owner: string | null): void {
