@@ -5,5 +5,6 @@ export default defineConfig({
     include: ["test/**/*.test.ts"],
     pool: "threads",
     testTimeout: 60_000,
+    setupFiles: ["test/setup.ts"],
   },
 });

@@ -1,3 +1,4 @@
+import { InvariantChecker } from "./check/invariants.js";
 import { Machine, type MachineDesc } from "./hw/machine.js";
 import type { Workload } from "./hw/workload.js";
 import { WorkloadExec } from "./hw/workload-exec.js";
@@ -22,6 +23,11 @@ export interface SystemOptions {
   seed?: number;
   sched?: Partial<SchedOptions>;
   perf?: Partial<PerfOptions>;
+  /**
+   * Invariant checking: "record" keeps findings, "throw" stops at the first one, false is
+   * off. Defaults to System.defaultInvariantMode (off; the test suite sets "throw").
+   */
+  checkInvariants?: "record" | "throw" | false;
 }
 
 /**
@@ -37,8 +43,14 @@ export class System {
   readonly sched: Scheduler;
   /** The host perf_events core. */
   readonly perf: PerfCore;
+  /** Default of SystemOptions.checkInvariants. */
+  static defaultInvariantMode: "record" | "throw" | false = false;
+  /** The invariant checker, when enabled. */
+  readonly invariants: InvariantChecker | null;
   /** Timer events processed so far. */
   eventsProcessed = 0;
+  /** Called after each timer callback and each API call (the invariant checker's structural rules). */
+  readonly afterStep: Array<() => void> = [];
 
   constructor(opts: SystemOptions) {
     this.rng = new Rng(opts.seed ?? 1);
@@ -50,6 +62,8 @@ export class System {
       this.trace,
     );
     this.perf = perfInit(this, opts.machine, opts.perf);
+    const mode = opts.checkInvariants ?? System.defaultInvariantMode;
+    this.invariants = mode ? new InvariantChecker(this, mode) : null;
   }
 
   /** Current simulated time. */
@@ -65,6 +79,7 @@ export class System {
       this.clock.advance(timer.when);
       this.eventsProcessed++;
       timer.fire(timer.when);
+      for (const f of this.afterStep) f();
     }
     this.clock.advance(until);
   }
@@ -95,9 +110,18 @@ export class System {
     return t;
   }
 
+  /** Runs one API call, then the after-step checks (also when the call throws). */
+  private step<T>(fn: () => T): T {
+    try {
+      return fn();
+    } finally {
+      for (const f of this.afterStep) f();
+    }
+  }
+
   /** sched_setaffinity(2): throws KernelError (ESRCH, EINVAL) like the syscall. */
   schedSetaffinity(pid: number, cpus: readonly number[]): void {
-    check(this.sched.setAffinity(pid, cpus, this.now), "sched_setaffinity");
+    this.step(() => check(this.sched.setAffinity(pid, cpus, this.now), "sched_setaffinity"));
   }
 
   /** kill(pid, SIGKILL): throws KernelError ESRCH for an unknown pid. */
@@ -125,7 +149,7 @@ export class System {
 
   /** read(2) on a perf fd; `bytes` is 0 for an event in ERROR. Throws KernelError. */
   read(fd: number, count = 4096): PerfReadResult {
-    const r = sysRead(this.perf, fd, count);
+    const r = this.step(() => sysRead(this.perf, fd, count));
     if (typeof r === "number") {
       check(r, "read");
       throw new Error("unreachable");
@@ -135,12 +159,12 @@ export class System {
 
   /** ioctl(2) on a perf fd (PERF_EVENT_IOC_*). Returns the id for ID, else 0. */
   ioctl(fd: number, cmd: PerfIoctl, arg = 0): number {
-    return check(sysIoctl(this.perf, fd, cmd, arg), "ioctl");
+    return this.step(() => check(sysIoctl(this.perf, fd, cmd, arg), "ioctl"));
   }
 
   /** close(2) of a perf fd. */
   close(fd: number): void {
-    check(sysClose(this.perf, fd), "close");
+    this.step(() => check(sysClose(this.perf, fd), "close"));
   }
 
   /** Brings ledgers and runtimes up to date (before reading results). */

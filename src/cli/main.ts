@@ -72,6 +72,7 @@ function runOne(file: string | undefined, o: RunOpts): RunResult {
     return runScenario(loaded.scenario, {
       seed: parseSeed(o.seed),
       duration: parseDur(o.duration),
+      checkInvariants: o.checkInvariants ?? false,
       onProgress: (now, total) => progress.update(now, total),
     });
   } finally {
@@ -155,6 +156,13 @@ program
                 : "failure");
           process.stdout.write(
             `FAIL ${f}: action at ${a.at_ns}ns ${a.label}: got ${got}, expected ${want}\n`,
+          );
+        }
+      }
+      for (const x of r.findings) {
+        if (!x.expected) {
+          process.stdout.write(
+            `FAIL ${f}: invariant ${x.rule} at ${x.t_ns}ns on CPU ${x.cpu}: ${x.subject}: ${x.before} -> ${x.after}: ${x.message}\n`,
           );
         }
       }

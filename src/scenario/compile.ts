@@ -1,3 +1,4 @@
+import { INVARIANT_RULES } from "../check/invariants.js";
 import { parseCpuList } from "../hw/cpulist.js";
 import type { CoreType, MachineDesc } from "../hw/machine.js";
 import { armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
@@ -479,8 +480,13 @@ export function compileScenario(
   });
 
   for (const [i, name] of (f.expected_findings ?? []).entries()) {
-    if (!/^[a-z][a-z0-9-]*$/.test(name))
-      err(["expected_findings", i], `"${name}" is not a rule name`, "e.g. sibling-state");
+    if (!(INVARIANT_RULES as readonly string[]).includes(name)) {
+      err(
+        ["expected_findings", i],
+        `"${name}" is not an invariant rule`,
+        `one of: ${INVARIANT_RULES.join(", ")}`,
+      );
+    }
   }
 
   if (diags.length > 0 || !machine) return { ok: false, diagnostics: diags };

@@ -13,6 +13,7 @@ import { startNmiWatchdog } from "../perf/watchdog.js";
 import type {
   ActionResult,
   ExpectationResult,
+  FindingResult,
   MeasurementResult,
   RunResult,
   TaskResult,
@@ -43,6 +44,8 @@ export interface RunOptions {
   traceSinks?: TraceSink[];
   /** Called between chunks of simulated time (for progress bars). */
   onProgress?: (now: Ns, total: Ns) => void;
+  /** Run the invariant checker and report its findings. */
+  checkInvariants?: boolean;
 }
 
 /** A value an expectation can observe. */
@@ -518,9 +521,30 @@ export class ScenarioRun {
       });
     }
     const expectations = sc.expect.map((e) => this.evaluate(e));
+    const findings: FindingResult[] = (sys.invariants?.findings ?? []).map((f) => ({
+      t_ns: f.t,
+      rule: f.rule,
+      cpu: f.cpu,
+      subject: f.subject,
+      before: f.before,
+      after: f.after,
+      message: f.message,
+      expected: sc.expectedFindings.includes(f.rule),
+    }));
+    // A rule the scenario expects must show up; any other finding is a failure.
+    for (const rule of sys.invariants ? sc.expectedFindings : []) {
+      const hit = findings.some((f) => f.rule === rule);
+      expectations.push({
+        label: `invariant finding ${rule} (expected)`,
+        ok: hit,
+        observed: hit ? "found" : "none",
+        expected: "at least one finding",
+      });
+    }
+    const unexpected = findings.filter((f) => !f.expected).length;
     const failedActions = this.actionResults.filter((a) => a.ok === false).length;
     const passedActions = this.actionResults.filter((a) => a.ok === true).length;
-    const failed = expectations.filter((e) => !e.ok).length + failedActions;
+    const failed = expectations.filter((e) => !e.ok).length + failedActions + unexpected;
     const passed = expectations.filter((e) => e.ok).length + passedActions;
     return {
       format: 1,
@@ -557,7 +581,7 @@ export class ScenarioRun {
         return r ? [r] : [];
       }),
       expectations,
-      findings: [],
+      findings,
       summary: { passed, failed, events_processed: sys.eventsProcessed },
     };
   }

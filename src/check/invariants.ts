@@ -1,0 +1,206 @@
+import { PERF_EVENT_STATE, PerfEvent, stateName } from "../perf/event.js";
+import type { Ns } from "../sim/time.js";
+import type { System } from "../system.js";
+
+/** A violated invariant: when, where, which rule, and the state before and after. */
+export interface Finding {
+  t: Ns;
+  cpu: number;
+  /** The event or counter concerned ("cycles#12", "cpu3/ctr33"). */
+  subject: string;
+  rule: InvariantRule;
+  before: string;
+  after: string;
+  message: string;
+}
+
+/** The rules the checker knows. */
+export type InvariantRule =
+  | "counter-owner"
+  | "guest-owned-pmu"
+  | "running-le-enabled"
+  | "time-monotonic"
+  | "legal-transition"
+  | "sibling-without-leader"
+  | "guest-counter-backwards"
+  | "exclude-guest-in-guest";
+
+/** All rule names (for scenario validation of expected findings). */
+export const INVARIANT_RULES: readonly InvariantRule[] = [
+  "counter-owner",
+  "guest-owned-pmu",
+  "running-le-enabled",
+  "time-monotonic",
+  "legal-transition",
+  "sibling-without-leader",
+  "guest-counter-backwards",
+  "exclude-guest-in-guest",
+];
+
+const S = PERF_EVENT_STATE;
+
+/**
+ * Transitions the kernel allows (the state diagram in include/linux/perf_event.h):
+ * sched_in INACTIVE → ACTIVE | ERROR, sched_out ACTIVE → INACTIVE, disable ACTIVE |
+ * INACTIVE → OFF (ACTIVE → OFF also through a pending disable), enable OFF → INACTIVE and
+ * ERROR → OFF, and the defunct states EXIT and DEAD from any live state.
+ */
+function legal(from: number, to: number): boolean {
+  if (to === S.DEAD) return true;
+  if (to === S.EXIT) return from >= S.ERROR;
+  if (to === S.REVOKED) return from !== S.DEAD;
+  switch (from) {
+    case S.INACTIVE:
+      return to === S.ACTIVE || to === S.ERROR || to === S.OFF;
+    case S.ACTIVE:
+      return to === S.INACTIVE || to === S.OFF;
+    case S.OFF:
+      return to === S.INACTIVE;
+    case S.ERROR:
+      return to === S.OFF;
+    default:
+      return false;
+  }
+}
+
+function label(e: PerfEvent): string {
+  return `${e.name || "event"}#${e.id}`;
+}
+
+/**
+ * The invariant checker. Per-transition rules run at every event state change; structural
+ * rules (one owner per counter, no ACTIVE sibling under a non-ACTIVE leader) run once the
+ * operation that caused the change is complete, since the kernel itself passes through
+ * such states inside group_sched_out(). Violations become findings; in "throw" mode (the
+ * test suite's default) the first one stops the run.
+ */
+export class InvariantChecker {
+  readonly findings: Finding[] = [];
+  private dirty = false;
+
+  constructor(
+    private readonly sys: System,
+    readonly mode: "record" | "throw" = "record",
+  ) {
+    sys.perf.stateListeners.push((e, from, to, now) => this.onState(e, from, to, now));
+    sys.clock.onBackwards = (from, to) =>
+      this.report({
+        t: from,
+        cpu: -1,
+        subject: "clock",
+        rule: "time-monotonic",
+        before: `${from}ns`,
+        after: `${to}ns`,
+        message: "simulated time went backwards",
+      });
+    sys.afterStep.push(() => this.structural());
+  }
+
+  /** Records (or throws) a finding. */
+  report(f: Finding): void {
+    this.findings.push(f);
+    if (this.mode === "throw") {
+      throw new Error(
+        `invariant ${f.rule} violated at ${f.t}ns on CPU ${f.cpu} (${f.subject}: ${f.before} -> ${f.after}): ${f.message}`,
+      );
+    }
+  }
+
+  private onState(e: PerfEvent, from: number, to: number, now: Ns): void {
+    this.dirty = true;
+    const cpu = e.oncpu >= 0 ? e.oncpu : e.cpu;
+    const base = { t: now, cpu, subject: label(e), before: stateName(from), after: stateName(to) };
+    if (!legal(from, to)) {
+      this.report({
+        ...base,
+        rule: "legal-transition",
+        message: `${stateName(from)} -> ${stateName(to)} is not a transition the kernel makes`,
+      });
+    }
+    if (e.totalTimeRunning > e.totalTimeEnabled + 1e-6) {
+      this.report({
+        ...base,
+        rule: "running-le-enabled",
+        message: `running ${e.totalTimeRunning}ns > enabled ${e.totalTimeEnabled}ns`,
+      });
+    }
+    if (
+      to === S.ACTIVE &&
+      e.pmu.taskCtxNr === "hw" &&
+      this.sys.perf.pmuOwnedByGuest(e.pmu, e.oncpu, 0)
+    ) {
+      this.report({
+        ...base,
+        rule: "guest-owned-pmu",
+        message: `${e.pmu.name} is owned by a guest on CPU ${e.oncpu}`,
+      });
+    }
+  }
+
+  /** Rules over whole structures, checked when an operation is complete. */
+  structural(): void {
+    if (!this.dirty) return;
+    this.dirty = false;
+    const now = this.sys.now;
+    for (const cpu of this.sys.machine.cpus) {
+      for (const c of cpu.pmu.all) {
+        const owner = c.owner as PerfEvent | null;
+        if (owner instanceof PerfEvent && (owner.state !== S.ACTIVE || owner.hw.counter !== c)) {
+          const why =
+            owner.state !== S.ACTIVE
+              ? "an event that is not ACTIVE"
+              : "an event placed on another counter";
+          this.report({
+            t: now,
+            cpu: cpu.id,
+            subject: `cpu${cpu.id}/ctr${c.idx}`,
+            rule: "counter-owner",
+            before: label(owner),
+            after: stateName(owner.state),
+            message: `the counter is held by ${why}`,
+          });
+        }
+      }
+    }
+    const seen = new Map<unknown, PerfEvent>();
+    for (const e of this.sys.perf.events.values()) {
+      if (e.state === S.ACTIVE && e.hw.counter) {
+        const other = seen.get(e.hw.counter);
+        if (other) {
+          this.report({
+            t: now,
+            cpu: e.oncpu,
+            subject: label(e),
+            rule: "counter-owner",
+            before: label(other),
+            after: label(e),
+            message: "two ACTIVE events on one hardware counter",
+          });
+        }
+        seen.set(e.hw.counter, e);
+      }
+      if (!e.isLeader && e.state === S.ACTIVE && e.groupLeader.state !== S.ACTIVE) {
+        this.report({
+          t: now,
+          cpu: e.oncpu,
+          subject: label(e),
+          rule: "sibling-without-leader",
+          before: stateName(e.groupLeader.state),
+          after: "ACTIVE",
+          message: `sibling ACTIVE while its leader ${label(e.groupLeader)} is ${stateName(e.groupLeader.state)}`,
+        });
+      }
+      if (e.totalTimeRunning > e.totalTimeEnabled + 1e-6) {
+        this.report({
+          t: now,
+          cpu: e.oncpu,
+          subject: label(e),
+          rule: "running-le-enabled",
+          before: `${e.totalTimeEnabled}`,
+          after: `${e.totalTimeRunning}`,
+          message: "running time exceeds enabled time",
+        });
+      }
+    }
+  }
+}
