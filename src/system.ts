@@ -71,8 +71,12 @@ export class System {
     return this.clock.now;
   }
 
-  /** Runs every timer due up to and including `until`, then leaves the clock at `until`. */
+  /**
+   * Runs every timer due up to and including `until`, then leaves the clock at `until`.
+   * A time that is not after now does nothing.
+   */
   run(until: Ns): void {
+    if (!(until > this.clock.now) || !Number.isFinite(until)) return;
     const q = this.queue;
     while (q.peekTime() <= until) {
       const timer = q.pop()!;
@@ -126,7 +130,12 @@ export class System {
 
   /** kill(pid, SIGKILL): throws KernelError ESRCH for an unknown pid. */
   kill(pid: number): void {
-    check(this.sched.kill(pid, this.now), "kill");
+    this.step(() => check(this.sched.kill(pid, this.now), "kill"));
+  }
+
+  /** CPU hotplug (echo 0|1 > /sys/devices/system/cpu/cpuN/online). Throws EINVAL or EBUSY. */
+  setCpuOnline(cpu: number, online: boolean): void {
+    this.step(() => check(this.sched.setOnline(cpu, online, this.now), "cpu_online"));
   }
 
   /**

@@ -160,7 +160,10 @@ export class Scheduler {
   setAffinity(pid: number, cpus: readonly number[], now: Ns): number {
     const t = this.tasks.get(pid);
     if (!t || t.state === "dead") return -ERRNO.ESRCH;
-    const valid = [...new Set(cpus)].filter((c) => c >= 0 && c < this.machine.nrCpus);
+    if (!Array.isArray(cpus)) return -ERRNO.EFAULT;
+    const valid = [...new Set(cpus)].filter(
+      (c) => Number.isInteger(c) && c >= 0 && c < this.machine.nrCpus,
+    );
     if (!valid.some((c) => this.machine.cpus[c]!.online)) return -ERRNO.EINVAL;
     t.affinity = valid.sort((a, b) => a - b);
     if (t.state === "running" && !t.allowed(t.cpu)) {
@@ -188,7 +191,7 @@ export class Scheduler {
 
   /** CPU hotplug. Returns 0, -EBUSY (last online CPU) or -EINVAL. */
   setOnline(cpu: number, online: boolean, now: Ns): number {
-    const c = this.machine.cpus[cpu];
+    const c = Number.isInteger(cpu) ? this.machine.cpus[cpu] : undefined;
     if (!c) return -ERRNO.EINVAL;
     if (c.online === online) return 0;
     if (!online && this.onlineCpus().length === 1) return -ERRNO.EBUSY;
