@@ -1,7 +1,7 @@
 import { INVARIANT_RULES } from "../check/invariants.js";
 import { parseCpuList } from "../hw/cpulist.js";
 import type { CoreType, MachineDesc } from "../hw/machine.js";
-import { armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
+import { ARMV8_COMMON_EVENTS, armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
 import { PRESETS, preset } from "../hw/presets.js";
 import { MODE_NAMES, QUANTITY_NAMES, quantityByName } from "../hw/quantity.js";
 import { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "../hw/workload.js";
@@ -181,6 +181,7 @@ export function compileScenario(
   if (machine) {
     const pmuNames = new Set(machine.coreTypes.map((t) => t.pmu.name));
     for (const u of machine.uncore) pmuNames.add(u.name);
+    if (machine.tracePmu) pmuNames.add(machine.tracePmu);
     pmuNames.add("software");
     for (const name of Object.keys(kernel.muxIntervalMs)) {
       if (!pmuNames.has(name)) {
@@ -286,6 +287,10 @@ export function compileScenario(
     const start = dur(m.start, ["perf", i, "start"], 0 as Ns);
     const stop = dur(m.stop, ["perf", i, "stop"], duration);
     if (stop <= start) err(["perf", i, "stop"], "stops before it starts", "stop after start");
+    if (stop > duration)
+      err(["perf", i, "stop"], "after the end of the run", `at most the duration, ${duration}ns`);
+    if (start >= duration)
+      err(["perf", i, "start"], "at or after the end of the run", `before ${duration}ns`);
     const interval =
       m.interval === undefined ? null : dur(m.interval, ["perf", i, "interval"], 0 as Ns);
     if (interval !== null && interval <= 0)
@@ -325,6 +330,20 @@ export function compileScenario(
         break;
       case "perf_event_open":
         needTask(a.task, ["actions", i, "task"]);
+        if (machine && typeof a.attr?.type === "string") {
+          const names = [
+            ...machine.coreTypes.map((t) => t.pmu.name),
+            ...machine.uncore.map((u) => u.name),
+            ...(machine.tracePmu ? [machine.tracePmu] : []),
+            "software",
+          ];
+          if (!names.includes(a.attr.type))
+            err(
+              ["actions", i, "attr", "type"],
+              `no PMU named "${a.attr.type}" on ${machine.name}`,
+              `one of: ${names.join(", ")} or a type id`,
+            );
+        }
         if ((a.event === undefined) === (a.attr === undefined)) {
           err(["actions", i], "give exactly one of event (perf syntax) or attr", "event or attr");
         }
@@ -422,6 +441,19 @@ export function compileScenario(
           "the name of a perf_event_open action",
         );
       }
+      if (ev.fd !== undefined && (ev.event !== undefined || ev.cpu !== undefined)) {
+        err(
+          p("event", ev.event !== undefined ? "event" : "cpu"),
+          "an fd names one event on one CPU already",
+          "only fd and field",
+        );
+      }
+      if (ev.fd !== undefined && ev.field === "truth")
+        err(
+          p("event", "field"),
+          "no ground truth is kept for a raw fd",
+          "count, scaled, enabled, running, state or percent",
+        );
       if (ev.measurement !== undefined && ev.event === undefined) {
         err(p("event", "event"), "which event of the measurement?", "event: as written under perf");
       }
@@ -469,8 +501,13 @@ export function compileScenario(
     } else if (e.one_of !== undefined) {
       decl.cmp = { kind: "one_of", values: e.one_of };
     } else if (e.near_truth !== undefined) {
-      if (!e.event)
-        err(p("near_truth"), "near_truth applies to perf events only", "an event subject");
+      if (!e.event || e.event.measurement === undefined) {
+        err(
+          p("near_truth"),
+          "near_truth compares a measurement's event with its ground truth",
+          "an event subject with measurement",
+        );
+      }
       decl.cmp = { kind: "near_truth", tolerance: tolerance(e.near_truth) };
     } else {
       decl.cmp = { kind: "range", min: num(e.min, "min"), max: num(e.max, "max") };
@@ -628,12 +665,36 @@ function compileMachine(m: ScenarioFile["machine"], err: ErrFn): MachineDesc | u
         "unique names",
       );
     names.add(ct.name);
+    const pp = ["machine", "core_types", i, "pmu"];
     if (m.arch === "x86_64" && ct.pmu.pmuv3p5)
+      err([...pp, "pmuv3p5"], "PMUv3p5 is an arm64 feature", "arch: arm64");
+    if (m.arch === "x86_64" && ct.pmu.events)
       err(
-        ["machine", "core_types", i, "pmu", "pmuv3p5"],
-        "PMUv3p5 is an arm64 feature",
+        [...pp, "events"],
+        "x86 PMUs offer the architectural events; events lists arm64 PMUv3 event numbers",
         "arch: arm64",
       );
+    if (m.arch === "arm64" && ct.pmu.fixed !== undefined)
+      err(
+        [...pp, "fixed"],
+        "arm64 PMUs have exactly one fixed counter, the cycle counter",
+        "fixed only on x86_64",
+      );
+    if (m.arch === "arm64" && ct.pmu.width !== undefined)
+      err(
+        [...pp, "width"],
+        "arm64 counter widths are architectural (32-bit, 64-bit with pmuv3p5)",
+        "pmuv3p5: true for 64-bit event counters",
+      );
+    for (const [k, ev] of (ct.pmu.events ?? []).entries()) {
+      if (!ARMV8_COMMON_EVENTS.some(([n]) => n === ev)) {
+        err(
+          [...pp, "events", k],
+          `0x${ev.toString(16)} is not a PMUv3 common event vpmu models`,
+          `one of: ${ARMV8_COMMON_EVENTS.map(([n]) => `0x${n.toString(16)}`).join(", ")}`,
+        );
+      }
+    }
   });
   const cpus: MachineDesc["cpus"] = [];
   m.cpus.forEach((c, i) => {

@@ -167,6 +167,10 @@ export class ScenarioRun {
       this.opts.onProgress?.(t as Ns, total);
       if (t >= total) break;
     }
+    // A run cut short (--duration) still reports its measurements, stopped at the end.
+    for (const [name, stat] of this.stats) {
+      if (!this.measurements.has(name)) this.measurements.set(name, stat.stop());
+    }
     this.sys.sync();
     return this.result();
   }

@@ -161,8 +161,17 @@ const ActionCommon = {
 };
 
 const AttrFields = z.strictObject({
-  type: z.union([z.number().int(), z.string()]).optional(),
-  config: z.union([z.number().int(), z.string()]).optional(),
+  /** A perf type id, or a PMU name (resolved on the scenario's machine). */
+  type: z
+    .union([z.number().int().nonnegative(), z.string().regex(/^[A-Za-z_][\w.-]*$/)], {
+      error: "a perf type id or a PMU name",
+    })
+    .optional(),
+  config: z
+    .union([z.number().int(), z.string().regex(/^\s*(0x[0-9a-fA-F]{1,16}|\d{1,20})\s*$/)], {
+      error: 'a number, or a string such as "0x3c" for values above 2^53',
+    })
+    .optional(),
   size: z.number().int().optional(),
   disabled: z.boolean().optional(),
   pinned: z.boolean().optional(),

@@ -120,6 +120,16 @@ function issueToDiagnostics(src: ScenarioSource, issue: Issue): Diagnostic[] {
       ];
     }
     case "invalid_value":
+      if (actual === undefined) {
+        return [
+          {
+            ...base,
+            ...src.position(path),
+            message: "missing required field",
+            expected: `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
+          },
+        ];
+      }
       return [
         {
           ...base,

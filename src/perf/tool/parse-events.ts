@@ -24,7 +24,8 @@ import {
  * Modifier mapping used by vpmu (the kernel only sees the attr bits):
  * - `u`, `k`, `h`: the first one excludes the other two privilege levels
  *   (`cycles:u` = exclude_kernel + exclude_hv); more letters add levels back.
- * - `G` sets exclude_host (guest only), `H` sets exclude_guest (host only).
+ * - `G` and `H` work the same way: the first excludes both host and guest, then each lets
+ *   its own mode back in (`:G` = exclude_host, `:H` = exclude_guest, `:GH` = both counted).
  * - With neither G nor H, both exclude bits stay 0, as in a zero-initialised attr (what
  *   the kernel's own NMI watchdog uses). Recent perf releases default host tools to
  *   exclude_guest = 1; vpmu keeps the raw-syscall meaning so both cases can be written.
@@ -121,6 +122,7 @@ export function isGenericHw(e: ParsedEvent): boolean {
 
 function applyMods(e: ParsedEvent, mods: string): string | null {
   let privSeen = false;
+  let ghSeen = false;
   for (let i = 0; i < mods.length; i++) {
     const m = mods[i]!;
     switch (m) {
@@ -136,10 +138,14 @@ function applyMods(e: ParsedEvent, mods: string): string | null {
         if (m === "h") e.excludeHv = false;
         break;
       case "G":
-        e.excludeHost = true;
-        break;
       case "H":
-        e.excludeGuest = true;
+        // Like u/k/h: the first of G/H excludes both, then each letter lets its mode back in.
+        if (!ghSeen) {
+          e.excludeHost = e.excludeGuest = true;
+          ghSeen = true;
+        }
+        if (m === "G") e.excludeGuest = false;
+        else e.excludeHost = false;
         break;
       case "D":
         e.pinned = true;
@@ -241,12 +247,9 @@ export function parseEventList(list: readonly string[]): ParsedGroup[] | string 
       if (inner.length === 0) return `empty group ${s}`;
       const events: ParsedEvent[] = [];
       for (const part of inner) {
-        const e = parseEvent(part);
+        // Group modifiers append to each member's own (perf: {a:u,b}:k).
+        const e = parseEvent(g[2] ? withMods(part, g[2]) : part);
         if (typeof e === "string") return e;
-        if (g[2]) {
-          const err = applyMods(e, (e.mods.slice(1) ?? "") + g[2]);
-          if (err) return err;
-        }
         events.push(e);
       }
       groups.push({ events, braced: true });
@@ -258,6 +261,13 @@ export function parseEventList(list: readonly string[]): ParsedGroup[] | string 
     }
   }
   return groups;
+}
+
+/** The event text with extra modifier letters appended. */
+function withMods(text: string, extra: string): string {
+  const t = text.trim();
+  if (/\/[A-Za-z]*$/.test(t) && t.includes("/")) return `${t}${extra}`;
+  return t.includes(":") ? `${t}${extra}` : `${t}:${extra}`;
 }
 
 function splitTop(s: string): string[] {

@@ -1,6 +1,6 @@
 import { PERF_PMU_CAP, type Pmu } from "../pmu.js";
 import type { PmuRegistry } from "../registry.js";
-import { PERF_PMU_TYPE_SHIFT, PERF_TYPE_HARDWARE, type PerfEventAttr } from "../uapi.js";
+import { PERF_PMU_TYPE_SHIFT, type PerfEventAttr } from "../uapi.js";
 import { isGenericHw, type ParsedEvent, parseEvent } from "./parse-events.js";
 
 /** An event ready to open: its attr, the name perf prints, and the CPUs its PMU covers. */
@@ -25,6 +25,7 @@ function modsAttr(e: ParsedEvent): Partial<PerfEventAttr> {
     exclude_guest: e.excludeGuest,
     pinned: e.pinned,
     exclusive: e.exclusive,
+    ...(e.precise > 0 ? { precise_ip: e.precise } : {}),
   };
 }
 
@@ -70,7 +71,7 @@ export function resolveEvent(
   if (!pmu) return `Cannot find PMU \`${e.pmu}'. Missing kernel support?`;
   let config = 0n;
   let type = pmu.type;
-  let named = "";
+  let display = e.text;
   for (const [k, v] of e.terms) {
     if (v === null) {
       const sysfs = pmu.sysfsEvents()[k];
@@ -79,7 +80,6 @@ export function resolveEvent(
           const [tk, tv] = part.split("=");
           config |= termBits(tk!, num(tv!));
         }
-        named = k;
         continue;
       }
       const generic = parseEvent(k);
@@ -90,33 +90,19 @@ export function resolveEvent(
       ) {
         type = generic.type;
         config = (BigInt(pmu.type) << BigInt(PERF_PMU_TYPE_SHIFT)) | generic.config;
-        named = k;
         continue;
       }
       return `unknown term '${k}' for pmu '${pmu.name}' (valid terms: ${Object.keys(pmu.sysfsFormat()).concat(Object.keys(pmu.sysfsEvents())).join(",")})`;
     }
     if (k === "name") {
-      named = v;
+      display = v;
       continue;
     }
     if (k === "config") config = BigInt(num(v));
     else if (["event", "umask", "edge", "inv", "cmask"].includes(k)) config |= termBits(k, num(v));
     else return `unknown term '${k}' for pmu '${pmu.name}'`;
   }
-  void named;
-  const attr: PerfEventAttr = {
-    ...base,
-    type: type === PERF_TYPE_HARDWARE ? PERF_TYPE_HARDWARE : type,
-    config,
-  };
-  return [
-    {
-      attr,
-      name: e.text,
-      cpus: pmu.taskCtxNr === "invalid" ? pmu.supportedCpus() : pmu.supportedCpus(),
-      parsed: e,
-    },
-  ];
+  return [{ attr: { ...base, type, config }, name: display, cpus: pmu.supportedCpus(), parsed: e }];
 }
 
 function termBits(term: string, v: number): bigint {

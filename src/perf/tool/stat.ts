@@ -53,6 +53,8 @@ interface Counter {
   status: "counted" | "not supported" | "error";
   error?: string;
   truthStart: number;
+  /** CPUs where the open failed with ENOENT/EOPNOTSUPP/ENODEV. */
+  failed: number;
 }
 
 /**
@@ -66,6 +68,8 @@ export class PerfStat {
   private readonly intervals: MeasurementResult["intervals"] = [];
   private startNs: Ns = 0 as Ns;
   private error: string | undefined;
+  private lastIntervalAt = -1;
+  private stopped = false;
 
   constructor(
     private readonly sys: System,
@@ -92,8 +96,9 @@ export class PerfStat {
       return;
     }
     const pid = this.spec.task ? this.spec.task.pid : -1;
+    // Resolve every event first: a bad one stops the session before anything is opened.
+    const plan: Array<{ braced: boolean; lists: ResolvedEvent[][] }> = [];
     for (const g of groups) {
-      // Resolve every member; a group is expanded per core PMU as a whole.
       const resolved = g.events.map((e) =>
         resolveEvent(core.registry, e, this.spec.legacy ?? false),
       );
@@ -102,14 +107,26 @@ export class PerfStat {
         this.error = bad as string;
         return;
       }
-      const lists = resolved as ResolvedEvent[][];
+      plan.push({ braced: g.braced, lists: resolved as ResolvedEvent[][] });
+    }
+    for (const { braced, lists } of plan) {
       const width = Math.max(...lists.map((l) => l.length));
       for (let k = 0; k < width; k++) {
         const members = lists.map((l) => l[Math.min(k, l.length - 1)]!);
         const cs = members.map(
-          (ev) => ({ ev, name: ev.name, fds: [], status: "counted", truthStart: 0 }) as Counter,
+          (ev) =>
+            ({
+              ev,
+              name: ev.name,
+              fds: [],
+              status: "counted",
+              truthStart: 0,
+              failed: 0,
+            }) as Counter,
         );
         const cpus = this.targetCpus(members);
+        // Like perf, an event whose PMU covers none of the requested CPUs is dropped.
+        if (cpus.length === 0) continue;
         for (const cpu of cpus) {
           let leaderFd = -1;
           cs.forEach((c, i) => {
@@ -119,15 +136,8 @@ export class PerfStat {
               disabled: true,
               read_format: PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING,
             };
-            let fd = sysPerfEventOpen(
-              core,
-              attr,
-              pid,
-              cpu,
-              g.braced && i > 0 ? leaderFd : -1,
-              0,
-              this.spec.cred,
-            );
+            const group = braced && i > 0 ? leaderFd : -1;
+            let fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
             if (
               fd === -ERRNO.EACCES &&
               !attr.exclude_kernel &&
@@ -140,20 +150,12 @@ export class PerfStat {
               c.ev.attr.exclude_kernel = true;
               c.ev.attr.exclude_hv = true;
               if (!c.name.endsWith(":u")) c.name = `${c.name}:u`;
-              fd = sysPerfEventOpen(
-                core,
-                attr,
-                pid,
-                cpu,
-                g.braced && i > 0 ? leaderFd : -1,
-                0,
-                this.spec.cred,
-              );
+              fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
             }
             if (fd < 0) {
               const name = errnoName(fd) ?? String(fd);
               if (fd === -ERRNO.ENOENT || fd === -ERRNO.EOPNOTSUPP || fd === -ERRNO.ENODEV) {
-                c.status = "not supported";
+                c.failed++;
               } else {
                 c.status = "error";
                 c.error = `perf_event_open for event (${c.name}) returned ${name}`;
@@ -166,6 +168,9 @@ export class PerfStat {
           });
         }
         for (const c of cs) {
+          // <not supported> only when the event could be opened nowhere.
+          if (c.status === "counted" && c.fds.length === 0 && c.failed > 0)
+            c.status = "not supported";
           c.truthStart = this.truth(c);
           this.counters.push(c);
         }
@@ -227,6 +232,8 @@ export class PerfStat {
 
   /** Prints one interval (perf stat -I): deltas since the previous one. */
   interval(): void {
+    if (this.stopped || this.sys.now === this.lastIntervalAt) return;
+    this.lastIntervalAt = this.sys.now;
     const core = this.sys.perf;
     const row: MeasurementResult["intervals"][number] = {
       t_ns: this.sys.now - this.startNs,
@@ -251,6 +258,9 @@ export class PerfStat {
 
   /** Reads the final values, closes every fd and returns the result. */
   stop(): MeasurementResult {
+    // perf stat -I prints the last, possibly partial, interval at the end.
+    if (this.spec.interval && this.sys.now > this.startNs) this.interval();
+    this.stopped = true;
     const core = this.sys.perf;
     const now = this.sys.now;
     const counters: CounterResult[] = [];
