@@ -566,3 +566,56 @@ describe("perf core: install, group validation and hotplug details", () => {
     expect(ev(sys, fd).state).toBe(OFF);
   });
 });
+
+describe("perf core: more open paths", () => {
+  it("a hardware event joining a software group moves the group to the hardware context (move_group)", () => {
+    const sys = x86();
+    sys.spawn({ comm: "w", workload: compute, affinity: [3] });
+    const lfd = sys.perfEventOpen({ ...SW_CLOCK, read_format: RF_TIMES }, -1, 3);
+    const cs = sys.perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: 3 }, -1, 3, lfd);
+    const hw = sys.perfEventOpen({ type: PERF_TYPE_HARDWARE, config: 0 }, -1, 3, lfd);
+    const leader = ev(sys, lfd);
+    expect(leader.pmuCtx!.pmu.name).toBe("cpu");
+    expect(ev(sys, cs).pmuCtx).toBe(leader.pmuCtx);
+    expect(leader.siblings.map((s) => s.id)).toEqual([ev(sys, cs).id, ev(sys, hw).id]);
+    expect([leader.state, ev(sys, cs).state, ev(sys, hw).state]).toEqual([ACTIVE, ACTIVE, ACTIVE]);
+    sys.run(msToNs(10));
+    expect(sys.read(hw).value).toBe(30_000_000);
+  });
+
+  it("exclusive PMUs refuse CPU-wide and per-task users at once, and two matching events in a context (EBUSY)", () => {
+    const sys = x86();
+    const t = sys.spawn({ comm: "w", workload: compute, affinity: [3] });
+    const pt = sys.perf.registry.byName("intel_pt")!.type;
+    const a = sys.perfEventOpen({ type: pt }, -1, 0);
+    expect(errOf(() => sys.perfEventOpen({ type: pt }, t.pid, -1))).toBe("EBUSY");
+    expect(errOf(() => sys.perfEventOpen({ type: pt }, -1, 0))).toBe("EBUSY");
+    expect(errOf(() => sys.perfEventOpen({ type: pt }, -1, 1))).toBe("OK");
+    sys.close(a);
+    expect(errOf(() => sys.perfEventOpen({ type: pt }, t.pid, -1))).toBe("EBUSY");
+  });
+
+  it("runs out of fds with EMFILE at RLIMIT_NOFILE", () => {
+    const sys = new System({ machine: preset("x86-server")!, perf: { nrOpen: 8 } });
+    const fds = [3, 4, 5, 6, 7].map(() => sys.perfEventOpen(SW_CLOCK, -1, 0));
+    expect(fds).toEqual([3, 4, 5, 6, 7]);
+    expect(errOf(() => sys.perfEventOpen(SW_CLOCK, -1, 0))).toBe("EMFILE");
+    sys.close(5);
+    expect(sys.perfEventOpen(SW_CLOCK, -1, 0)).toBe(5);
+  });
+
+  it("paranoid 2 refuses unprivileged kernel counting and CPU-wide events (EACCES); paranoid -1 allows both", () => {
+    const user = { perfmon: false };
+    const strict = x86(2);
+    const t = strict.spawn({ comm: "w", workload: compute, affinity: [3] });
+    expect(errOf(() => strict.perfEventOpen({ ...GP }, t.pid, -1, -1, 0, user))).toBe("EACCES");
+    expect(
+      errOf(() => strict.perfEventOpen({ ...GP, exclude_kernel: true }, t.pid, -1, -1, 0, user)),
+    ).toBe("OK");
+    expect(
+      errOf(() => strict.perfEventOpen({ ...GP, exclude_kernel: true }, -1, 0, -1, 0, user)),
+    ).toBe("EACCES");
+    const open = x86(-1);
+    expect(errOf(() => open.perfEventOpen({ ...GP }, -1, 0, -1, 0, user))).toBe("OK");
+  });
+});

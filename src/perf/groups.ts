@@ -2,7 +2,8 @@ import type { PerfEvent } from "./event.js";
 
 /**
  * The group tree of a context (struct perf_event_groups): group leaders ordered by
- * {cpu, pmu, group_index}, so a scheduling pass visits one (cpu, pmu) subtree in insertion
+ * {cpu, pmu, group_index} (the pmu of the event's pmu context, so a software event in a
+ * hardware group sorts with that hardware PMU), so a scheduling pass visits one (cpu, pmu) subtree in insertion
  * order and a rotated group goes to the tail. vpmu models no cgroups, so the cgroup part of
  * the kernel's key is always "none". A sorted array keeps the subtree walk linear.
  */
@@ -23,13 +24,13 @@ export class PerfEventGroups {
   /** kernel: perf_event_groups_insert(): gives the event a new group_index (so it sorts last). */
   insert(e: PerfEvent): void {
     e.groupIndex = ++this.index;
-    const i = this.upperBound(e.cpu, e.pmu.order);
+    const i = this.upperBound(e.cpu, e.pmuCtx!.pmu.order);
     this.items.splice(i, 0, e);
   }
 
   /** kernel: perf_event_groups_delete(). */
   delete(e: PerfEvent): void {
-    const lo = this.lowerBound(e.cpu, e.pmu.order);
+    const lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
     for (let i = lo; i < this.items.length; i++) {
       if (this.items[i] === e) {
         this.items.splice(i, 1);
@@ -66,7 +67,7 @@ export class PerfEventGroups {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const e = this.items[mid]!;
-      if (e.cpu < cpu || (e.cpu === cpu && e.pmu.order < pmu)) lo = mid + 1;
+      if (e.cpu < cpu || (e.cpu === cpu && e.pmuCtx!.pmu.order < pmu)) lo = mid + 1;
       else hi = mid;
     }
     return lo;
@@ -79,7 +80,7 @@ export class PerfEventGroups {
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
       const e = this.items[mid]!;
-      if (e.cpu < cpu || (e.cpu === cpu && e.pmu.order <= pmu)) lo = mid + 1;
+      if (e.cpu < cpu || (e.cpu === cpu && e.pmuCtx!.pmu.order <= pmu)) lo = mid + 1;
       else hi = mid;
     }
     return lo;

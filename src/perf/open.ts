@@ -11,7 +11,7 @@ import {
   PERF_EVENT_STATE,
   PerfEvent,
 } from "./event.js";
-import { findGetPmuContext, perfInstallInContext } from "./install.js";
+import { findGetPmuContext, perfInstallInContext, perfRemoveFromContext } from "./install.js";
 import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import { readSize } from "./read.js";
 import {
@@ -272,6 +272,7 @@ export function sysPerfEventOpen(
   if (typeof ctx === "number") return fail(ctx);
   if (ctx.dead) return fail(-ERRNO.ESRCH);
   if (!task && !core.cpuctx[e.cpu]!.online) return fail(-ERRNO.ENODEV);
+  let moveGroup = false;
   if (groupLeader) {
     if (groupLeader.groupLeader !== groupLeader) return fail(-ERRNO.EINVAL);
     if (groupLeader.cpu !== e.cpu) return fail(-ERRNO.EINVAL);
@@ -285,7 +286,7 @@ export function sysPerfEventOpen(
       if (leaderPmu.taskCtxNr !== "sw" && leaderPmu !== pmu) return fail(-ERRNO.EINVAL);
       if (leaderPmu.taskCtxNr === "sw" && groupLeader.groupCaps & PERF_EV_CAP_SOFTWARE) {
         // kernel: move_group: a hardware event joining a software group moves it over.
-        return fail(moveGroupUnsupported());
+        moveGroup = true;
       }
     }
   }
@@ -294,16 +295,26 @@ export function sysPerfEventOpen(
   if (!exclusiveEventInstallable(e, ctx)) return fail(-ERRNO.EBUSY);
   core.events.set(e.id, e);
   core.fds.set(fd, e);
+  if (moveGroup && groupLeader) {
+    // Take the software group out of its context, give every member the hardware PMU's
+    // context, and install it back: siblings first, then the leader, each in its
+    // initial state (kernel: perf_event__state_init()).
+    const epc = e.pmuCtx;
+    perfRemoveFromContext(core, groupLeader, 0, now);
+    for (const s of groupLeader.siblings) perfRemoveFromContext(core, s, 0, now);
+    for (const s of groupLeader.siblings) {
+      s.pmuCtx = epc;
+      s.state = s.attr.disabled ? PERF_EVENT_STATE.OFF : PERF_EVENT_STATE.INACTIVE;
+      perfInstallInContext(core, ctx, s, now);
+    }
+    groupLeader.pmuCtx = epc;
+    groupLeader.state = groupLeader.attr.disabled
+      ? PERF_EVENT_STATE.OFF
+      : PERF_EVENT_STATE.INACTIVE;
+    perfInstallInContext(core, ctx, groupLeader, now);
+  }
   perfInstallInContext(core, ctx, e, now);
   return fd;
-}
-
-/**
- * vpmu does not move existing software groups to a hardware context (the kernel's
- * move_group); such a call fails with EINVAL rather than silently doing something else.
- */
-function moveGroupUnsupported(): number {
-  return -ERRNO.EINVAL;
 }
 
 /**
