@@ -3,6 +3,7 @@ import { Machine, type MachineDesc } from "./hw/machine.js";
 import type { Workload } from "./hw/workload.js";
 import { WorkloadExec } from "./hw/workload-exec.js";
 import type { PerfCore, PerfOptions } from "./perf/core.js";
+import type { VpmuProfile } from "./perf/guest.js";
 import { perfInit } from "./perf/init.js";
 import { sysClose, sysIoctl } from "./perf/ioctl.js";
 import { type Credentials, ROOT, sysPerfEventOpen } from "./perf/open.js";
@@ -23,6 +24,10 @@ export interface SystemOptions {
   seed?: number;
   sched?: Partial<SchedOptions>;
   perf?: Partial<PerfOptions>;
+  /** Kernel profile: "7.0" (default, mediated vPMU), "rfc-v1" (2024 passthrough RFC) or "5.18". */
+  profile?: VpmuProfile;
+  /** rfc-v1 only: apply the evident fix to the RFC's sibling loop. */
+  fixSiblingLoop?: boolean;
   /**
    * Invariant checking: "record" keeps findings, "throw" stops at the first one, false is
    * off. Defaults to System.defaultInvariantMode (off; the test suite sets "throw").
@@ -61,7 +66,13 @@ export class System {
       { ...DEFAULT_SCHED, ...opts.sched },
       this.trace,
     );
-    this.perf = perfInit(this, opts.machine, opts.perf);
+    this.perf = perfInit(
+      this,
+      opts.machine,
+      opts.perf,
+      opts.profile ?? "7.0",
+      opts.fixSiblingLoop ?? false,
+    );
     const mode = opts.checkInvariants ?? System.defaultInvariantMode;
     this.invariants = mode ? new InvariantChecker(this, mode) : null;
   }

@@ -1,4 +1,5 @@
 import { PERF_EVENT_STATE, PerfEvent, stateName } from "../perf/event.js";
+import { PERF_PMU_CAP } from "../perf/pmu.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 
@@ -94,6 +95,35 @@ export class InvariantChecker {
         message: "simulated time went backwards",
       });
     sys.afterStep.push(() => this.structural());
+    sys.perf.guestListeners.push((cpu, what, now) => {
+      if (what === "enter") this.afterGuestEnter(cpu, now);
+    });
+  }
+
+  /**
+   * The RFC's contract at guest entry: every event of a passthrough-capable PMU that counts
+   * the guest (exclude_guest = 0) in this CPU's contexts is out of the way, in ERROR or OFF.
+   */
+  private afterGuestEnter(cpu: number, now: Ns): void {
+    const cpuctx = this.sys.perf.cpuctx[cpu]!;
+    for (const ctx of cpuctx.taskCtx ? [cpuctx.ctx, cpuctx.taskCtx] : [cpuctx.ctx]) {
+      for (const e of ctx.eventList) {
+        if (!(e.pmu.capabilities & PERF_PMU_CAP.VPMU_PASSTHROUGH) || e.attr.exclude_guest) continue;
+        if (e.state < S.INACTIVE) continue;
+        const leader = e.isLeader
+          ? ""
+          : ` (its leader ${label(e.groupLeader)} is ${stateName(e.groupLeader.state)})`;
+        this.report({
+          t: now,
+          cpu,
+          subject: label(e),
+          rule: "exclude-guest-in-guest",
+          before: stateName(e.state),
+          after: stateName(e.state),
+          message: `an exclude_guest=0 event of ${e.pmu.name} is still ${stateName(e.state)} after perf_guest_enter()${leader}`,
+        });
+      }
+    }
   }
 
   /** Records (or throws) a finding. */

@@ -29,11 +29,8 @@ export class PerfEventContext {
   timestamp = 0;
   /** Guest time (mediated vPMU): context time spent with a guest PMU context loaded. */
   timeguest = 0;
-  guestTimestamp = 0;
-  /** A guest PMU context is loaded on this context's CPU (mediated vPMU). */
+  /** A mediated guest PMU context is loaded on this context's CPU: guest time runs. */
   guestLoaded = false;
-  /** exclude_guest events see time minus guest time (the 7.0 kernel profile). */
-  guestTimeApplies = false;
   nrFreq = 0;
   rotateDisable = false;
   /** The task exited (kernel: TASK_TOMBSTONE). */

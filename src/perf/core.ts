@@ -85,6 +85,12 @@ export class PerfCore {
   epcFilter: ((epc: PerfEventPmuContext, eventType: number) => boolean) | null = null;
   /** Extra checks at event allocation (RFC EBUSY, mediated EOPNOTSUPP). */
   readonly allocChecks: Array<(e: PerfEvent) => number> = [];
+  /** State of the vPMU kernel profile (guest enter/exit, mediated PMU), once installed. */
+  guest: import("./guest.js").GuestPmuState | null = null;
+  /** Called after each guest PMU switch on a CPU (enter/exit: RFC; load/put: mediated). */
+  readonly guestListeners: Array<
+    (cpu: number, what: "enter" | "exit" | "load" | "put", now: Ns) => void
+  > = [];
   /** Called when an event is freed. */
   readonly freeHooks: Array<(e: PerfEvent) => void> = [];
 

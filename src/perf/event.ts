@@ -129,6 +129,8 @@ export class PerfEvent {
   name = "";
   /** Anything the creator wants to attach (KVM: its pmc). */
   ownerData: unknown = null;
+  /** Counted in nr_include_guest_events (mediated vPMU accounting). */
+  mediatedAccounted = false;
 
   constructor(
     readonly id: number,

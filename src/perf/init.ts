@@ -4,6 +4,7 @@ import { DEFAULT_PERF, PerfCore, type PerfOptions } from "./core.js";
 import { CORE_PMU_CAPS, CorePmu } from "./drivers/core-pmu.js";
 import { SoftwarePmu } from "./drivers/software.js";
 import { ExclusivePmu, UncorePmu } from "./drivers/uncore.js";
+import { installVpmuProfile, type VpmuProfile } from "./guest.js";
 import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE } from "./uapi.js";
 
 /**
@@ -16,6 +17,8 @@ export function perfInit(
   sys: System,
   desc: MachineDesc,
   opts: Partial<PerfOptions> = {},
+  profile: VpmuProfile = "7.0",
+  fixSiblingLoop = false,
 ): PerfCore {
   const core = new PerfCore(sys, { ...DEFAULT_PERF, ...opts });
   const sw = new SoftwarePmu(desc.cpus.length);
@@ -31,5 +34,6 @@ export function perfInit(
   }
   for (const u of desc.uncore) core.registerPmu(new UncorePmu(u), -1);
   if (desc.tracePmu) core.registerPmu(new ExclusivePmu(desc.tracePmu), -1);
+  installVpmuProfile(core, profile, fixSiblingLoop);
   return core;
 }

@@ -173,13 +173,19 @@ export function perfEventAlloc(
   for (const check of core.allocChecks) {
     const r = check(e);
     if (r < 0) {
-      freeEvent(e);
+      releaseEvent(core, e);
       return r;
     }
   }
   core.nextEventId++;
   e.name = defaultName(e);
   return e;
+}
+
+/** Frees an event that never got installed: undo allocation-time accounting. */
+function releaseEvent(core: PerfCore, e: PerfEvent): void {
+  freeEvent(e);
+  for (const h of core.freeHooks) h(e);
 }
 
 /** kernel: exclusive_event_installable(). */
@@ -261,7 +267,7 @@ export function sysPerfEventOpen(
   const e = perfEventAlloc(core, attr, cpu, task, groupLeader);
   if (typeof e === "number") return e;
   const fail = (err: number): number => {
-    freeEvent(e);
+    releaseEvent(core, e);
     return err;
   };
   if (isSampling(e.attr) && e.pmu.capabilities & PERF_PMU_CAP.NO_INTERRUPT)
@@ -340,12 +346,12 @@ export function perfEventCreateKernelCounter(
   if (e.pmu.taskCtxNr === "sw") e.eventCaps |= PERF_EV_CAP_SOFTWARE;
   const ctx = task ? findGetTaskCtx(core, task) : core.cpuctx[cpu]!.ctx;
   if (ctx.dead) {
-    freeEvent(e);
+    releaseEvent(core, e);
     return -ERRNO.ESRCH;
   }
   e.pmuCtx = findGetPmuContext(core, e.pmu, ctx);
   if (!exclusiveEventInstallable(e, ctx)) {
-    freeEvent(e);
+    releaseEvent(core, e);
     return -ERRNO.EBUSY;
   }
   core.events.set(e.id, e);

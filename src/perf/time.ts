@@ -15,7 +15,7 @@ export function updateContextTime(ctx: PerfEventContext, now: number): void {
     const d = now - ctx.timestamp;
     ctx.time += d;
     // Mediated vPMU: guest time runs alongside while a guest context is loaded.
-    if (ctx.guestTimestamp >= 0 && ctx.guestLoaded) ctx.timeguest += d;
+    if (ctx.guestLoaded) ctx.timeguest += d;
   }
   ctx.timestamp = now;
 }
@@ -27,7 +27,7 @@ export function updateContextTime(ctx: PerfEventContext, now: number): void {
 export function perfEventTime(e: PerfEvent): number {
   const ctx = e.ctx;
   if (!ctx) return 0;
-  if (e.attr.exclude_guest && ctx.guestTimeApplies) return ctx.time - ctx.timeguest;
+  if (e.attr.exclude_guest) return ctx.time - ctx.timeguest;
   return ctx.time;
 }
 
