@@ -1,0 +1,538 @@
+import type { MachineDesc } from "../hw/machine.js";
+import { ARMV8_IDX_CYCLE_COUNTER, X86_FIXED_BASE } from "../hw/pmu-desc.js";
+import { formatSeconds, type Ns } from "../sim/time.js";
+import type { TraceRecord, TraceSink } from "../sim/trace.js";
+
+/**
+ * Where every track of a Chrome trace lives: pure functions from simulator objects to the
+ * `pid` and `tid` numbers of the Trace Event Format.
+ *
+ * - One process per domain: the host is pid 1, VM `n` (0-based, in creation order) will be
+ *   pid `2 + n`.
+ * - A track's `tid` is `pid * TID_STRIDE + local`, so tids are unique across processes
+ *   (Perfetto treats tids as global) and `local` doubles as the `thread_sort_index`.
+ * - In the host, CPU `c` owns locals `(c + 1) * 1000` to `(c + 1) * 1000 + 999`: the task
+ *   track, the perf instants track, then one track per hardware counter slot at
+ *   `100 * (pmuOrdinal + 1) + idx`. Uncore slots sit at `900000 + 100 * pmuOrdinal + idx`.
+ * - In a VM process, vCPU `v` will own the same band `(v + 1) * 1000`: its state track
+ *   (in guest / in host / not running) at offset 0, guest perf instants at offset 1, and
+ *   guest counter slots from offset 100, mirroring the host's CPUs.
+ *
+ * A local that falls outside its band (more than 898 CPUs, 9 PMUs or 100 counters) is
+ * moved to an overflow band, so tracks never share a tid.
+ */
+export const TRACE_LAYOUT = {
+  /** The host process. */
+  hostPid: 1,
+  /** The process of VM `vm` (0-based). VMs do not exist yet; this fixes their numbering. */
+  vmPid: (vm: number): number => 2 + vm,
+  /** tids of different processes never collide: `tid = pid * TID_STRIDE + local`. */
+  tidStride: 1_000_000,
+  /** Host CPU `cpu`: which task runs (slices named `comm [pid]`). */
+  cpuTasks: (cpu: number): number => (cpu + 1) * 1000,
+  /** Host CPU `cpu`: perf instants (state changes, rotations, PMIs, samples). */
+  cpuPerf: (cpu: number): number => (cpu + 1) * 1000 + 1,
+  /** Host CPU `cpu`: counter slot `idx` of the PMU with ordinal `pmu` (who holds it). */
+  cpuCounter: (cpu: number, pmu: number, idx: number): number =>
+    (cpu + 1) * 1000 + 100 * (pmu + 1) + idx,
+  /** VM process, vCPU `vcpu`: in guest / in host / not running (reserved for KVM). */
+  vcpuState: (vcpu: number): number => (vcpu + 1) * 1000,
+  /** Uncore PMU with ordinal `pmu`: counter slot `idx`. */
+  uncoreCounter: (pmu: number, idx: number): number => 900_000 + 100 * pmu + idx,
+  /** Host-wide perf instants (events of tasks that are not on a CPU). */
+  hostPerf: 999_000,
+  /** Host-wide scheduler instants (task exits). */
+  hostSched: 999_001,
+  /** First local of the overflow band. */
+  overflow: 990_000,
+} as const;
+
+/** Options of a {@link ChromeTraceSink}. */
+export interface ChromeTraceOptions {
+  /**
+   * The simulated machine: names the host process and labels counter slots (`fixed1`,
+   * `gp3`, `ccnt`, `evcnt2`) and orders PMUs as the machine lists them. Without it slots are
+   * labelled by index only and PMUs are ordered by first appearance.
+   */
+  machine?: MachineDesc;
+  /** End of the run: open slices are closed here (default: the last record's time). */
+  endTime?: Ns;
+  /**
+   * Size cap in bytes (UTF-8) of the whole file, footer included (default 100 MB,
+   * 100 000 000 bytes). Reaching it ends the JSON validly and throws
+   * {@link TraceSizeCapError} out of `write()`, which stops the run.
+   */
+  maxBytes?: number;
+  /** Characters buffered before a `writeChunk` call (default 65536). */
+  chunkChars?: number;
+}
+
+/** Default size cap: 100 MB. */
+export const DEFAULT_TRACE_MAX_BYTES = 100_000_000;
+
+/**
+ * Thrown by {@link ChromeTraceSink.write} when the next event would pass the size cap. By
+ * then the sink has closed every open slice and the JSON, so what was written is a
+ * complete, valid trace of the run up to `t`.
+ */
+export class TraceSizeCapError extends Error {
+  constructor(
+    /** The cap, in bytes. */
+    readonly capBytes: number,
+    /** Simulated time of the first record that did not fit. */
+    readonly t: Ns,
+  ) {
+    super(`trace size cap of ${capBytes / 1_000_000} MB reached at t=${formatSeconds(t)}s`);
+    this.name = "TraceSizeCapError";
+  }
+}
+
+/** Bytes of a string in UTF-8 (no TextEncoder allocation per event). */
+function utf8Length(s: string): number {
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff) i++, (n += 2);
+    else n += 2;
+  }
+  return n;
+}
+
+/** Integer ns as µs with up to three decimals, exact (`1234567` → `1234.567`). */
+function usTs(t: number): string {
+  const us = Math.floor(t / 1000);
+  const frac = t - us * 1000;
+  if (frac === 0) return String(us);
+  return `${us}.${String(frac).padStart(3, "0").replace(/0+$/, "")}`;
+}
+
+/** Longest `ts` text reserved for a closing `E` event (2^53 ns in µs is 13 digits + 4). */
+const TS_RESERVE = 20;
+const HEADER = '{"displayTimeUnit":"ns","traceEvents":[\n';
+const FOOTER = "\n]}\n";
+
+/** A thread track: a slice track (one slice at a time) that may also carry instants. */
+interface Track {
+  readonly pid: number;
+  readonly tid: number;
+  readonly cat: string;
+  /** Slice written to the file and not yet ended. */
+  committed: string | null;
+  /** Slice as of the latest record at the current instant. */
+  current: string | null;
+  /** `current` may differ from `committed`. */
+  dirty: boolean;
+  /** Bytes of this track's closing `E` event, `ts` reserved at its longest. */
+  readonly endBytes: number;
+  /** Args of the `B` event, derived from the slice name. */
+  readonly sliceArgs?: (name: string) => string;
+}
+
+/** A counter track ('C' events): one value per process-wide name. */
+interface CounterTrack {
+  readonly pid: number;
+  readonly tid: number;
+  readonly name: string;
+  readonly key: string;
+  written: number | null;
+  value: number;
+  dirty: boolean;
+}
+
+/**
+ * A trace sink that writes Chrome Trace Event Format JSON (`{"displayTimeUnit":"ns",
+ * "traceEvents":[...]}`), which Perfetto UI and chrome://tracing open.
+ *
+ * It streams: events go out through `writeChunk` in chunks as records arrive, and the sink
+ * keeps only the state of each track (one open slice, one counter value), never the trace.
+ * The output depends only on the records, so it is as deterministic as the run.
+ *
+ * Layout (see {@link TRACE_LAYOUT}): a `host` process; per CPU a task track, a perf
+ * instants track and one track per hardware counter slot whose slices are named after the
+ * holder (`perf_counter.owner`); one track per uncore counter slot; a `counters in use`
+ * counter track per CPU and per uncore PMU. `ts` is in µs with ns decimals.
+ *
+ * Slices reflect the state at the end of each instant: a slot released and taken again by
+ * the same event at the same simulated time (a scheduling pass) stays one slice, and
+ * holders that come and go within one instant leave no zero-length slice. Instants record
+ * every change. Open slices end at `endTime` when the sink closes.
+ */
+export class ChromeTraceSink implements TraceSink {
+  private readonly maxBytes: number;
+  private readonly chunkChars: number;
+  private readonly endTime: Ns | undefined;
+  private readonly machine: MachineDesc | undefined;
+
+  private started = false;
+  private finished = false;
+  private first = true;
+  private buf: string[] = [];
+  private bufChars = 0;
+  private bytes = 0;
+  private events = 0;
+  /** Bytes the closing events and footer need (kept free under the cap). */
+  private reserve = utf8Length(FOOTER);
+  /** Simulated time of the instant being collected. */
+  private now = 0;
+
+  private readonly tracks = new Map<string, Track>();
+  private readonly usedTids = new Set<number>();
+  private nextOverflow: number = TRACE_LAYOUT.overflow;
+  private readonly dirtyTracks: Track[] = [];
+  private readonly counters = new Map<string, CounterTrack>();
+  private readonly dirtyCounters: CounterTrack[] = [];
+  private readonly pmuOrdinals = new Map<string, number>();
+  private readonly uncoreOrdinals = new Map<string, number>();
+  private readonly processes = new Set<number>();
+
+  /**
+   * @param writeChunk Receives the JSON text in order, in chunks (a file in the CLI,
+   *   anything in a browser). Concatenated, the chunks are the whole file.
+   */
+  constructor(
+    private readonly writeChunk: (s: string) => void,
+    opts: ChromeTraceOptions = {},
+  ) {
+    this.maxBytes = opts.maxBytes ?? DEFAULT_TRACE_MAX_BYTES;
+    this.chunkChars = opts.chunkChars ?? 65_536;
+    this.endTime = opts.endTime;
+    this.machine = opts.machine;
+    for (const ct of opts.machine?.coreTypes ?? [])
+      if (!this.pmuOrdinals.has(ct.pmu.name)) this.pmuOrdinals.set(ct.pmu.name, this.pmuOrdinals.size);
+    for (const u of opts.machine?.uncore ?? [])
+      if (!this.uncoreOrdinals.has(u.name)) this.uncoreOrdinals.set(u.name, this.uncoreOrdinals.size);
+  }
+
+  /** Events written so far (metadata included). */
+  get eventsWritten(): number {
+    return this.events;
+  }
+
+  /** Bytes (UTF-8) written so far, buffered ones included. */
+  get bytesWritten(): number {
+    return this.bytes;
+  }
+
+  /** Consumes one trace record. Throws {@link TraceSizeCapError} at the size cap. */
+  write(r: TraceRecord): void {
+    if (this.finished) return;
+    this.start();
+    if (r.t > this.now) {
+      this.flushInstant();
+      this.now = r.t;
+    }
+    switch (r.kind) {
+      case "sched_switch": {
+        const tr = this.cpuTasksTrack(r.cpu);
+        this.setSlice(tr, r.next === 0 ? null : `${r.nextComm} [${r.next}]`);
+        break;
+      }
+      case "sched_wakeup":
+        this.instant(this.cpuTasksTrack(r.cpu), `wakeup ${r.comm} [${r.pid}]`, {
+          pid: r.pid,
+        });
+        break;
+      case "sched_migrate":
+        this.instant(this.cpuTasksTrack(r.to), `migrate ${r.comm} [${r.pid}]`, {
+          pid: r.pid,
+          from: r.from,
+          to: r.to,
+        });
+        break;
+      case "sched_exit":
+        this.instant(this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"), `exit ${r.comm} [${r.pid}]`, {
+          pid: r.pid,
+        });
+        break;
+      case "perf_state":
+        this.instant(this.perfTrack(r.cpu), `${r.name} ${r.from}->${r.to}`, {
+          id: r.id,
+          from: r.from,
+          to: r.to,
+        });
+        break;
+      case "perf_rotate":
+        this.instant(this.perfTrack(r.cpu), `rotate ${r.pmu}`, { pmu: r.pmu });
+        break;
+      case "perf_pmi":
+        this.instant(this.perfTrack(r.cpu), `PMI ${r.name}`, { id: r.id, pmu: r.pmu });
+        break;
+      case "perf_sample":
+        this.instant(this.perfTrack(r.cpu), `sample ${r.name}`, {
+          id: r.id,
+          pid: r.pid,
+          period: r.period,
+        });
+        break;
+      case "perf_counter": {
+        const tr = this.cpuCounterTrack(r.cpu, r.pmu, r.idx);
+        const delta = this.setSlice(tr, r.owner);
+        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, this.cpuTasksTrack(r.cpu).tid, `CPU ${r.cpu}`, delta);
+        break;
+      }
+      case "uncore_counter": {
+        const tr = this.uncoreCounterTrack(r.pmu, r.idx);
+        const delta = this.setSlice(tr, r.owner);
+        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, tr.tid, r.pmu, delta);
+        break;
+      }
+      // Extension point for KVM: a vCPU state record (in guest / in host / not running)
+      // maps to setSlice(track in vmProcess(vm) at TRACE_LAYOUT.vcpuState(vcpu), state),
+      // and guest counter slots to slices named "guest" on the host counter tracks.
+      default:
+        break;
+    }
+  }
+
+  /**
+   * Ends the trace: closes every open slice at the end of the run (`endTime`, or `end`, or
+   * the last record's time, whichever is latest), writes the footer and flushes. Later
+   * calls do nothing.
+   */
+  close(end?: Ns): void {
+    if (this.finished) return;
+    this.start();
+    try {
+      this.flushInstant();
+    } catch (e) {
+      if (e instanceof TraceSizeCapError) return;
+      throw e;
+    }
+    this.finish(Math.max(this.now, end ?? 0, this.endTime ?? 0));
+  }
+
+  // --- tracks -------------------------------------------------------------------------
+
+  private processMeta(pid: number, name: string, sort: number): void {
+    if (this.processes.has(pid)) return;
+    this.processes.add(pid);
+    const tid = pid * TRACE_LAYOUT.tidStride;
+    this.emit(
+      `{"ph":"M","name":"process_name","pid":${pid},"tid":${tid},"args":{"name":${JSON.stringify(name)}}}`,
+    );
+    this.emit(
+      `{"ph":"M","name":"process_sort_index","pid":${pid},"tid":${tid},"args":{"sort_index":${sort}}}`,
+    );
+  }
+
+  private hostProcess(): number {
+    const pid = TRACE_LAYOUT.hostPid;
+    this.processMeta(pid, this.machine ? `host (${this.machine.name})` : "host", 0);
+    return pid;
+  }
+
+  /** The track `key`, created (with its metadata) on first use. */
+  private track(
+    key: string,
+    pid: number,
+    local: number,
+    name: string,
+    cat: string,
+    sliceArgs?: (name: string) => string,
+  ): Track {
+    const have = this.tracks.get(key);
+    if (have) return have;
+    const band = local >= 0 && local < TRACE_LAYOUT.tidStride;
+    let tid = pid * TRACE_LAYOUT.tidStride + local;
+    if (!band || this.usedTids.has(tid)) {
+      while (this.usedTids.has(pid * TRACE_LAYOUT.tidStride + this.nextOverflow)) this.nextOverflow++;
+      local = this.nextOverflow++;
+      tid = pid * TRACE_LAYOUT.tidStride + local;
+    }
+    this.usedTids.add(tid);
+    const endBytes = utf8Length(`,\n{"ph":"E","pid":${pid},"tid":${tid},"ts":}`) + TS_RESERVE;
+    const tr: Track = { pid, tid, cat, committed: null, current: null, dirty: false, endBytes };
+    if (sliceArgs) (tr as { sliceArgs?: (n: string) => string }).sliceArgs = sliceArgs;
+    this.tracks.set(key, tr);
+    this.emit(
+      `{"ph":"M","name":"thread_name","pid":${pid},"tid":${tid},"args":{"name":${JSON.stringify(name)}}}`,
+    );
+    this.emit(
+      `{"ph":"M","name":"thread_sort_index","pid":${pid},"tid":${tid},"args":{"sort_index":${local}}}`,
+    );
+    return tr;
+  }
+
+  private hostTrack(local: number, name: string, cat: string): Track {
+    return this.track(`h${local}`, this.hostProcess(), local, name, cat);
+  }
+
+  private cpuTasksTrack(cpu: number): Track {
+    return this.track(
+      `t${cpu}`,
+      this.hostProcess(),
+      TRACE_LAYOUT.cpuTasks(cpu),
+      `CPU ${cpu} / tasks`,
+      "sched",
+      (name) => `{"pid":${name.slice(name.lastIndexOf("[") + 1, -1)}}`,
+    );
+  }
+
+  private perfTrack(cpu: number): Track {
+    if (cpu < 0) return this.hostTrack(TRACE_LAYOUT.hostPerf, "host / perf (no CPU)", "perf");
+    return this.track(
+      `p${cpu}`,
+      this.hostProcess(),
+      TRACE_LAYOUT.cpuPerf(cpu),
+      `CPU ${cpu} / perf`,
+      "perf",
+    );
+  }
+
+  private cpuCounterTrack(cpu: number, pmu: string, idx: number): Track {
+    const key = `c${cpu}/${pmu}/${idx}`;
+    const have = this.tracks.get(key);
+    if (have) return have;
+    let ord = this.pmuOrdinals.get(pmu);
+    if (ord === undefined) this.pmuOrdinals.set(pmu, (ord = this.pmuOrdinals.size));
+    const local = idx < 100 && ord < 9 ? TRACE_LAYOUT.cpuCounter(cpu, ord, idx) : -1;
+    const label = this.counterLabel(pmu, idx);
+    const name = `CPU ${cpu} / ${pmu} ctr ${idx}${label ? ` (${label})` : ""}`;
+    return this.track(key, this.hostProcess(), local, name, "counter");
+  }
+
+  private uncoreCounterTrack(pmu: string, idx: number): Track {
+    const key = `u${pmu}/${idx}`;
+    const have = this.tracks.get(key);
+    if (have) return have;
+    let ord = this.uncoreOrdinals.get(pmu);
+    if (ord === undefined) this.uncoreOrdinals.set(pmu, (ord = this.uncoreOrdinals.size));
+    const local = idx < 100 && ord < 9 ? TRACE_LAYOUT.uncoreCounter(ord, idx) : -1;
+    return this.track(key, this.hostProcess(), local, `${pmu} ctr ${idx}`, "uncore");
+  }
+
+  /** `fixed1`, `gp3` (x86) or `ccnt`, `evcnt2` (arm64); "" when the PMU is unknown. */
+  private counterLabel(pmu: string, idx: number): string {
+    const desc = this.machine?.coreTypes.find((c) => c.pmu.name === pmu)?.pmu;
+    if (!desc) return "";
+    if (desc.arch === "x86") return idx >= X86_FIXED_BASE ? `fixed${idx - X86_FIXED_BASE}` : `gp${idx}`;
+    return idx === ARMV8_IDX_CYCLE_COUNTER ? "ccnt" : `evcnt${idx}`;
+  }
+
+  // --- slices, instants, counters -----------------------------------------------------
+
+  /**
+   * Sets the slice a track shows from now on (null: none). Returns +1 when the track went
+   * from empty to held, -1 from held to empty, else 0 (for "counters in use").
+   */
+  private setSlice(tr: Track, name: string | null): number {
+    const before = tr.current;
+    tr.current = name;
+    if (!tr.dirty) {
+      tr.dirty = true;
+      this.dirtyTracks.push(tr);
+    }
+    if (before === null && name !== null) return 1;
+    if (before !== null && name === null) return -1;
+    return 0;
+  }
+
+  private instant(tr: Track, name: string, args: Record<string, string | number>): void {
+    this.emit(
+      `{"ph":"i","s":"t","cat":"${tr.cat}","name":${JSON.stringify(name)},"pid":${tr.pid},"tid":${tr.tid},"ts":${usTs(this.now)},"args":${JSON.stringify(args)}}`,
+    );
+  }
+
+  private addCounter(pid: number, tid: number, name: string, delta: number): void {
+    let c = this.counters.get(name);
+    if (!c) {
+      c = { pid, tid, name, key: "counters in use", written: null, value: 0, dirty: false };
+      this.counters.set(name, c);
+    }
+    c.value += delta;
+    if (!c.dirty) {
+      c.dirty = true;
+      this.dirtyCounters.push(c);
+    }
+  }
+
+  /** Writes what changed during the instant `now`: slice ends and begins, counter values. */
+  private flushInstant(): void {
+    const ts = usTs(this.now);
+    for (const tr of this.dirtyTracks) {
+      tr.dirty = false;
+      if (tr.current === tr.committed) continue;
+      if (tr.committed !== null) this.endSlice(tr, ts);
+      if (tr.current !== null) {
+        const args = tr.sliceArgs ? `,"args":${tr.sliceArgs(tr.current)}` : "";
+        this.emit(
+          `{"ph":"B","cat":"${tr.cat}","name":${JSON.stringify(tr.current)},"pid":${tr.pid},"tid":${tr.tid},"ts":${ts}${args}}`,
+          tr.endBytes,
+        );
+        tr.committed = tr.current;
+        this.reserve += tr.endBytes;
+      }
+    }
+    this.dirtyTracks.length = 0;
+    for (const c of this.dirtyCounters) {
+      c.dirty = false;
+      if (c.value === c.written) continue;
+      this.emit(
+        `{"ph":"C","cat":"counter","name":${JSON.stringify(c.name)},"pid":${c.pid},"tid":${c.tid},"ts":${ts},"args":{${JSON.stringify(c.key)}:${c.value}}}`,
+      );
+      c.written = c.value;
+    }
+    this.dirtyCounters.length = 0;
+  }
+
+  private endSlice(tr: Track, ts: string): void {
+    this.reserve -= tr.endBytes;
+    tr.committed = null;
+    this.put(`{"ph":"E","pid":${tr.pid},"tid":${tr.tid},"ts":${ts}}`);
+  }
+
+  // --- output ---------------------------------------------------------------------------
+
+  private start(): void {
+    if (this.started) return;
+    this.started = true;
+    this.bytes += utf8Length(HEADER);
+    this.buf.push(HEADER);
+    this.bufChars += HEADER.length;
+    this.hostProcess();
+  }
+
+  /**
+   * Writes one event unless it (plus `extraReserve`, the closing event it will need, plus
+   * the closing events already owed) would pass the cap; then ends the trace and throws.
+   */
+  private emit(ev: string, extraReserve = 0): void {
+    const need = utf8Length(ev) + (this.first ? 0 : 2);
+    if (this.bytes + need + this.reserve + extraReserve > this.maxBytes) {
+      this.finish(this.now);
+      throw new TraceSizeCapError(this.maxBytes, this.now as Ns);
+    }
+    this.put(ev);
+  }
+
+  /** Appends an event without the cap check (closing events are reserved for). */
+  private put(ev: string): void {
+    const s = this.first ? ev : `,\n${ev}`;
+    this.first = false;
+    this.events++;
+    this.bytes += utf8Length(s);
+    this.buf.push(s);
+    this.bufChars += s.length;
+    if (this.bufChars >= this.chunkChars) this.flushBuffer();
+  }
+
+  private flushBuffer(): void {
+    if (this.buf.length === 0) return;
+    const s = this.buf.join("");
+    this.buf = [];
+    this.bufChars = 0;
+    this.writeChunk(s);
+  }
+
+  /** Ends every committed slice at `end`, writes the footer and flushes. */
+  private finish(end: number): void {
+    this.finished = true;
+    const ts = usTs(end);
+    for (const tr of this.tracks.values()) if (tr.committed !== null) this.endSlice(tr, ts);
+    this.bytes += utf8Length(FOOTER);
+    this.buf.push(FOOTER);
+    this.flushBuffer();
+  }
+}
