@@ -33,7 +33,12 @@ function sys(profile: VpmuProfile, fixSiblingLoop = false): System {
   // The RFC as written breaks its own contract (the sibling loop): record those findings
   // instead of stopping, and assert on them where it matters.
   const checkInvariants = profile === "rfc-v1" ? "record" : "throw";
-  const s = new System({ machine: preset("x86-server")!, profile, fixSiblingLoop, checkInvariants });
+  const s = new System({
+    machine: preset("x86-server")!,
+    profile,
+    fixSiblingLoop,
+    checkInvariants,
+  });
   s.spawn({ comm: "host", workload: BUILTIN_WORKLOADS.compute!, affinity: [2] });
   return s;
 }

@@ -17,6 +17,7 @@ import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
 import { loadScenarioFile } from "./io.js";
 import { Progress } from "./progress.js";
+import { registerTraceCommand } from "./trace.js";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
 const EXIT_FAIL = 1;
@@ -235,6 +236,8 @@ program
   .action(() => {
     process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + "\n");
   });
+
+registerTraceCommand(program);
 
 try {
   program.parse(process.argv);

@@ -44,13 +44,15 @@ export function eventSchedOut(core: PerfCore, e: PerfEvent, now: Ns): void {
   const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
   if (e.isLeader) removeFrom(eventList(e), e);
   e.pmu.del(e, now);
-  e.oncpu = -1;
   let state: number = PERF_EVENT_STATE.INACTIVE;
   if (e.pendingDisable) {
     e.pendingDisable = false;
     state = PERF_EVENT_STATE.OFF;
   }
+  // The kernel clears oncpu first; vpmu sets the state first so listeners and traces
+  // still see the CPU the event left.
   perfEventSetState(core, e, state);
+  e.oncpu = -1;
   if (!isSoftwareEvent(e)) cpc.activeOncpu--;
   if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
   if (e.attr.exclusive || cpc.activeOncpu === 0) cpc.exclusive = false;

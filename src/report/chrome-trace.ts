@@ -32,6 +32,8 @@ export const TRACE_LAYOUT = {
   cpuTasks: (cpu: number): number => (cpu + 1) * 1000,
   /** Host CPU `cpu`: perf instants (state changes, rotations, PMIs, samples). */
   cpuPerf: (cpu: number): number => (cpu + 1) * 1000 + 1,
+  /** Host CPU `cpu`: the host perf core's view of guest runs (perf_guest records). */
+  cpuGuest: (cpu: number): number => (cpu + 1) * 1000 + 2,
   /** Host CPU `cpu`: counter slot `idx` of the PMU with ordinal `pmu` (who holds it). */
   cpuCounter: (cpu: number, pmu: number, idx: number): number =>
     (cpu + 1) * 1000 + 100 * (pmu + 1) + idx,
@@ -94,8 +96,11 @@ function utf8Length(s: string): number {
     const c = s.charCodeAt(i);
     if (c < 0x80) continue;
     if (c < 0x800) n += 1;
-    else if (c >= 0xd800 && c <= 0xdbff) i++, (n += 2);
-    else n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      // A surrogate pair: 4 bytes for 2 UTF-16 units.
+      n += 2;
+      i++;
+    } else n += 2;
   }
   return n;
 }
@@ -122,18 +127,17 @@ interface Track {
   committed: string | null;
   /** Slice as of the latest record at the current instant. */
   current: string | null;
+  /** `,"args":{...}` of the current slice's `B` event, or "". */
+  currentArgs: string;
   /** `current` may differ from `committed`. */
   dirty: boolean;
   /** Bytes of this track's closing `E` event, `ts` reserved at its longest. */
   readonly endBytes: number;
-  /** Args of the `B` event, derived from the slice name. */
-  readonly sliceArgs?: (name: string) => string;
 }
 
 /** A counter track ('C' events): one value per process-wide name. */
 interface CounterTrack {
   readonly pid: number;
-  readonly tid: number;
   readonly name: string;
   readonly key: string;
   written: number | null;
@@ -150,7 +154,7 @@ interface CounterTrack {
  * The output depends only on the records, so it is as deterministic as the run.
  *
  * Layout (see {@link TRACE_LAYOUT}): a `host` process; per CPU a task track, a perf
- * instants track and one track per hardware counter slot whose slices are named after the
+ * instants track, a guest track (perf_guest windows) and one track per hardware counter slot whose slices are named after the
  * holder (`perf_counter.owner`); one track per uncore counter slot; a `counters in use`
  * counter track per CPU and per uncore PMU. `ts` is in µs with ns decimals.
  *
@@ -186,6 +190,7 @@ export class ChromeTraceSink implements TraceSink {
   private readonly pmuOrdinals = new Map<string, number>();
   private readonly uncoreOrdinals = new Map<string, number>();
   private readonly processes = new Set<number>();
+  private readonly vms = new Map<string, number>();
 
   /**
    * @param writeChunk Receives the JSON text in order, in chunks (a file in the CLI,
@@ -200,9 +205,11 @@ export class ChromeTraceSink implements TraceSink {
     this.endTime = opts.endTime;
     this.machine = opts.machine;
     for (const ct of opts.machine?.coreTypes ?? [])
-      if (!this.pmuOrdinals.has(ct.pmu.name)) this.pmuOrdinals.set(ct.pmu.name, this.pmuOrdinals.size);
+      if (!this.pmuOrdinals.has(ct.pmu.name))
+        this.pmuOrdinals.set(ct.pmu.name, this.pmuOrdinals.size);
     for (const u of opts.machine?.uncore ?? [])
-      if (!this.uncoreOrdinals.has(u.name)) this.uncoreOrdinals.set(u.name, this.uncoreOrdinals.size);
+      if (!this.uncoreOrdinals.has(u.name))
+        this.uncoreOrdinals.set(u.name, this.uncoreOrdinals.size);
   }
 
   /** Events written so far (metadata included). */
@@ -226,7 +233,8 @@ export class ChromeTraceSink implements TraceSink {
     switch (r.kind) {
       case "sched_switch": {
         const tr = this.cpuTasksTrack(r.cpu);
-        this.setSlice(tr, r.next === 0 ? null : `${r.nextComm} [${r.next}]`);
+        if (r.next === 0) this.setSlice(tr, null);
+        else this.setSlice(tr, `${r.nextComm} [${r.next}]`, `,"args":{"pid":${r.next}}`);
         break;
       }
       case "sched_wakeup":
@@ -242,9 +250,13 @@ export class ChromeTraceSink implements TraceSink {
         });
         break;
       case "sched_exit":
-        this.instant(this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"), `exit ${r.comm} [${r.pid}]`, {
-          pid: r.pid,
-        });
+        this.instant(
+          this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"),
+          `exit ${r.comm} [${r.pid}]`,
+          {
+            pid: r.pid,
+          },
+        );
         break;
       case "perf_state":
         this.instant(this.perfTrack(r.cpu), `${r.name} ${r.from}->${r.to}`, {
@@ -269,13 +281,26 @@ export class ChromeTraceSink implements TraceSink {
       case "perf_counter": {
         const tr = this.cpuCounterTrack(r.cpu, r.pmu, r.idx);
         const delta = this.setSlice(tr, r.owner);
-        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, this.cpuTasksTrack(r.cpu).tid, `CPU ${r.cpu}`, delta);
+        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, `CPU ${r.cpu}`, delta);
         break;
       }
       case "uncore_counter": {
         const tr = this.uncoreCounterTrack(r.pmu, r.idx);
         const delta = this.setSlice(tr, r.owner);
-        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, tr.tid, r.pmu, delta);
+        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, r.pmu, delta);
+        break;
+      }
+      case "perf_guest": {
+        const tr = this.track(
+          `g${r.cpu}`,
+          this.hostProcess(),
+          TRACE_LAYOUT.cpuGuest(r.cpu),
+          `CPU ${r.cpu} / guest`,
+          "guest",
+        );
+        if (r.what === "enter") this.setSlice(tr, "guest (perf_guest_enter)");
+        else if (r.what === "load") this.setSlice(tr, "guest context loaded");
+        else this.setSlice(tr, null);
         break;
       }
       // Extension point for KVM: a vCPU state record (in guest / in host / not running)
@@ -289,17 +314,13 @@ export class ChromeTraceSink implements TraceSink {
   /**
    * Ends the trace: closes every open slice at the end of the run (`endTime`, or `end`, or
    * the last record's time, whichever is latest), writes the footer and flushes. Later
-   * calls do nothing.
+   * calls do nothing. Throws {@link TraceSizeCapError} if the last instant does not fit
+   * (the JSON is then closed before it).
    */
   close(end?: Ns): void {
     if (this.finished) return;
     this.start();
-    try {
-      this.flushInstant();
-    } catch (e) {
-      if (e instanceof TraceSizeCapError) return;
-      throw e;
-    }
+    this.flushInstant();
     this.finish(Math.max(this.now, end ?? 0, this.endTime ?? 0));
   }
 
@@ -317,6 +338,21 @@ export class ChromeTraceSink implements TraceSink {
     );
   }
 
+  /**
+   * The process of the VM named `vm`: VMs get `TRACE_LAYOUT.vmPid(n)` in the order they are
+   * first seen, and a `VM <name>` process name. Used once KVM emits records; the vCPU
+   * tracks of a VM go at `TRACE_LAYOUT.vcpuState(vcpu)` in this process.
+   */
+  vmProcess(vm: string): number {
+    let n = this.vms.get(vm);
+    if (n === undefined) this.vms.set(vm, (n = this.vms.size));
+    const pid = TRACE_LAYOUT.vmPid(n);
+    if (this.finished) return pid;
+    this.start();
+    this.processMeta(pid, `VM ${vm}`, 1 + n);
+    return pid;
+  }
+
   private hostProcess(): number {
     const pid = TRACE_LAYOUT.hostPid;
     this.processMeta(pid, this.machine ? `host (${this.machine.name})` : "host", 0);
@@ -324,27 +360,29 @@ export class ChromeTraceSink implements TraceSink {
   }
 
   /** The track `key`, created (with its metadata) on first use. */
-  private track(
-    key: string,
-    pid: number,
-    local: number,
-    name: string,
-    cat: string,
-    sliceArgs?: (name: string) => string,
-  ): Track {
+  private track(key: string, pid: number, local: number, name: string, cat: string): Track {
     const have = this.tracks.get(key);
     if (have) return have;
     const band = local >= 0 && local < TRACE_LAYOUT.tidStride;
     let tid = pid * TRACE_LAYOUT.tidStride + local;
     if (!band || this.usedTids.has(tid)) {
-      while (this.usedTids.has(pid * TRACE_LAYOUT.tidStride + this.nextOverflow)) this.nextOverflow++;
+      while (this.usedTids.has(pid * TRACE_LAYOUT.tidStride + this.nextOverflow))
+        this.nextOverflow++;
       local = this.nextOverflow++;
       tid = pid * TRACE_LAYOUT.tidStride + local;
     }
     this.usedTids.add(tid);
     const endBytes = utf8Length(`,\n{"ph":"E","pid":${pid},"tid":${tid},"ts":}`) + TS_RESERVE;
-    const tr: Track = { pid, tid, cat, committed: null, current: null, dirty: false, endBytes };
-    if (sliceArgs) (tr as { sliceArgs?: (n: string) => string }).sliceArgs = sliceArgs;
+    const tr: Track = {
+      pid,
+      tid,
+      cat,
+      committed: null,
+      current: null,
+      currentArgs: "",
+      dirty: false,
+      endBytes,
+    };
     this.tracks.set(key, tr);
     this.emit(
       `{"ph":"M","name":"thread_name","pid":${pid},"tid":${tid},"args":{"name":${JSON.stringify(name)}}}`,
@@ -366,7 +404,6 @@ export class ChromeTraceSink implements TraceSink {
       TRACE_LAYOUT.cpuTasks(cpu),
       `CPU ${cpu} / tasks`,
       "sched",
-      (name) => `{"pid":${name.slice(name.lastIndexOf("[") + 1, -1)}}`,
     );
   }
 
@@ -407,7 +444,8 @@ export class ChromeTraceSink implements TraceSink {
   private counterLabel(pmu: string, idx: number): string {
     const desc = this.machine?.coreTypes.find((c) => c.pmu.name === pmu)?.pmu;
     if (!desc) return "";
-    if (desc.arch === "x86") return idx >= X86_FIXED_BASE ? `fixed${idx - X86_FIXED_BASE}` : `gp${idx}`;
+    if (desc.arch === "x86")
+      return idx >= X86_FIXED_BASE ? `fixed${idx - X86_FIXED_BASE}` : `gp${idx}`;
     return idx === ARMV8_IDX_CYCLE_COUNTER ? "ccnt" : `evcnt${idx}`;
   }
 
@@ -417,9 +455,10 @@ export class ChromeTraceSink implements TraceSink {
    * Sets the slice a track shows from now on (null: none). Returns +1 when the track went
    * from empty to held, -1 from held to empty, else 0 (for "counters in use").
    */
-  private setSlice(tr: Track, name: string | null): number {
+  private setSlice(tr: Track, name: string | null, args = ""): number {
     const before = tr.current;
     tr.current = name;
+    tr.currentArgs = args;
     if (!tr.dirty) {
       tr.dirty = true;
       this.dirtyTracks.push(tr);
@@ -435,10 +474,10 @@ export class ChromeTraceSink implements TraceSink {
     );
   }
 
-  private addCounter(pid: number, tid: number, name: string, delta: number): void {
+  private addCounter(pid: number, name: string, delta: number): void {
     let c = this.counters.get(name);
     if (!c) {
-      c = { pid, tid, name, key: "counters in use", written: null, value: 0, dirty: false };
+      c = { pid, name, key: "counters in use", written: null, value: 0, dirty: false };
       this.counters.set(name, c);
     }
     c.value += delta;
@@ -456,9 +495,8 @@ export class ChromeTraceSink implements TraceSink {
       if (tr.current === tr.committed) continue;
       if (tr.committed !== null) this.endSlice(tr, ts);
       if (tr.current !== null) {
-        const args = tr.sliceArgs ? `,"args":${tr.sliceArgs(tr.current)}` : "";
         this.emit(
-          `{"ph":"B","cat":"${tr.cat}","name":${JSON.stringify(tr.current)},"pid":${tr.pid},"tid":${tr.tid},"ts":${ts}${args}}`,
+          `{"ph":"B","cat":"${tr.cat}","name":${JSON.stringify(tr.current)},"pid":${tr.pid},"tid":${tr.tid},"ts":${ts}${tr.currentArgs}}`,
           tr.endBytes,
         );
         tr.committed = tr.current;
@@ -470,7 +508,7 @@ export class ChromeTraceSink implements TraceSink {
       c.dirty = false;
       if (c.value === c.written) continue;
       this.emit(
-        `{"ph":"C","cat":"counter","name":${JSON.stringify(c.name)},"pid":${c.pid},"tid":${c.tid},"ts":${ts},"args":{${JSON.stringify(c.key)}:${c.value}}}`,
+        `{"ph":"C","cat":"counter","name":${JSON.stringify(c.name)},"pid":${c.pid},"tid":${c.pid * TRACE_LAYOUT.tidStride},"ts":${ts},"args":{${JSON.stringify(c.key)}:${c.value}}}`,
       );
       c.written = c.value;
     }

@@ -164,6 +164,8 @@ export class PerfStat {
               return;
             }
             if (i === 0) leaderFd = fd;
+            const ev = core.fds.get(fd);
+            if (ev) ev.name = c.name;
             c.fds.push({ fd, cpu, last: { count: 0, ena: 0, run: 0 } });
           });
         }

@@ -1,0 +1,174 @@
+import { quantityOf } from "../hw/pmu-desc.js";
+import { Mode } from "../hw/quantity.js";
+import { GuestPmuOps, type KvmVcpu } from "../kvm/vcpu.js";
+import { EVENTSEL, MSR } from "../kvm/x86/msr.js";
+import { Timer } from "../sim/queue.js";
+import type { Ns } from "../sim/time.js";
+
+/** A guest event: its name and x86 encoding (event | umask << 8). */
+export interface GuestEvent {
+  name: string;
+  encoding: number;
+}
+
+/** The x86 architectural events by perf name. */
+export const GUEST_ARCH_EVENTS: Record<string, number> = {
+  cycles: 0x003c,
+  instructions: 0x00c0,
+  "ref-cycles": 0x013c,
+  "cache-references": 0x4f2e,
+  "cache-misses": 0x412e,
+  branches: 0x00c4,
+  "branch-misses": 0x00c5,
+};
+
+/** One counter of the guest's report. */
+export interface GuestCounterResult {
+  event: string;
+  count: number;
+  enabled_ns: number;
+  running_ns: number;
+  scaled: number | null;
+  /** The vCPU's guest-mode ground truth for the event over the same window. */
+  truth: number;
+}
+
+interface Slot {
+  ev: GuestEvent;
+  count: number;
+  enabled: number;
+  running: number;
+  /** When it went on a counter (or -1). */
+  on: number;
+}
+
+/**
+ * perf stat inside the guest: the guest kernel's perf programs the virtual PMU through
+ * MSRs the same way in every vPMU mode (event selects, counter resets, GLOBAL_CTRL), reads
+ * the counters with RDPMC, and, with more events than counters, rotates them every guest
+ * tick (4 ms) like the host's multiplexing. What exits and what it costs is up to the vPMU.
+ */
+export class GuestPerfStat {
+  private readonly ops: GuestPmuOps;
+  private readonly slots: Slot[];
+  /** Which slot each GP counter holds. */
+  private onCounter: number[] = [];
+  private next = 0;
+  private readonly timer: Timer;
+  private startNs = 0;
+  private stopNs = 0;
+  private truthStart: number[] = [];
+  /** "<not supported>": the guest has no PMU (version 0: the first WRMSR took #GP). */
+  noPmu = false;
+
+  constructor(
+    readonly vcpu: KvmVcpu,
+    events: GuestEvent[],
+    readonly muxIntervalNs: number = 4_000_000,
+  ) {
+    this.ops = new GuestPmuOps(vcpu);
+    this.slots = events.map((ev) => ({ ev, count: 0, enabled: 0, running: 0, on: -1 }));
+    this.timer = new Timer(`guest perf ${vcpu.label}`, (now) => this.rotate(now));
+  }
+
+  private get nrGp(): number {
+    return this.vcpu.pmu?.nrGp ?? 0;
+  }
+
+  /** Programs the counters and starts counting. */
+  start(now: Ns): void {
+    this.startNs = now;
+    this.truthStart = this.slots.map((s) => this.truth(s.ev));
+    if ((this.vcpu.pmu?.version ?? 0) === 0) {
+      this.noPmu = true;
+      return;
+    }
+    const n = Math.min(this.nrGp, this.slots.length);
+    this.onCounter = [];
+    for (let i = 0; i < n; i++) this.program(i, i, now);
+    this.next = n % this.slots.length;
+    this.setGlobal(true, now);
+    if (this.slots.length > this.nrGp)
+      this.vcpu.vm.kvm.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+  }
+
+  private setGlobal(on: boolean, now: Ns): void {
+    if ((this.vcpu.pmu?.version ?? 0) < 2) return;
+    this.ops.wrmsr(MSR.IA32_PERF_GLOBAL_CTRL, on ? BigInt(2 ** this.nrGp - 1) : 0n, now);
+  }
+
+  /** Puts slot `s` on GP counter `i`: counter reset, then the event select. */
+  private program(i: number, s: number, now: Ns): void {
+    this.onCounter[i] = s;
+    const slot = this.slots[s]!;
+    this.ops.wrmsr(MSR.IA32_PMC0 + i, 0, now);
+    const sel = slot.ev.encoding | EVENTSEL.USR | EVENTSEL.OS | EVENTSEL.ENABLE;
+    this.ops.wrmsr(MSR.IA32_PERFEVTSEL0 + i, sel, now, () => {
+      slot.on = this.vcpu.vm.kvm.sys.now;
+    });
+  }
+
+  /** Reads counter `i` into its slot (RDPMC) and takes the slot off. */
+  private collect(i: number, now: Ns, then?: () => void): void {
+    const s = this.onCounter[i];
+    if (s === undefined) return;
+    const slot = this.slots[s]!;
+    this.ops.rdpmc(i, now, (v) => {
+      const t = this.vcpu.vm.kvm.sys.now;
+      if (v !== null) slot.count += Number(v);
+      if (slot.on >= 0) slot.running += t - slot.on;
+      slot.on = -1;
+      then?.();
+    });
+  }
+
+  /** The guest's multiplexing tick: the events on the counters give way to the next ones. */
+  private rotate(now: Ns): void {
+    this.setGlobal(false, now);
+    for (let i = 0; i < this.onCounter.length; i++) {
+      this.collect(i, now);
+      this.program(i, this.next, now);
+      this.next = (this.next + 1) % this.slots.length;
+    }
+    this.setGlobal(true, now);
+    this.vcpu.vm.kvm.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+  }
+
+  /** Stops: reads every counter. */
+  stop(now: Ns): void {
+    this.stopNs = now;
+    const q = this.vcpu.vm.kvm.sys.queue;
+    if (this.timer.armed) q.cancel(this.timer);
+    if (this.noPmu) return;
+    this.setGlobal(false, now);
+    for (let i = 0; i < this.onCounter.length; i++) this.collect(i, now);
+  }
+
+  /** Guest-mode ground truth of the vCPU for an event, now. */
+  private truth(ev: GuestEvent): number {
+    const sys = this.vcpu.vm.kvm.sys;
+    sys.sync();
+    const q = quantityOf(sys.machine.desc.coreTypes[0]!.pmu, ev.encoding) ?? -1;
+    const mask = (1 << Mode.GUEST_USER) | (1 << Mode.GUEST_KERNEL);
+    let s = 0;
+    for (const a of this.vcpu.task.truth.values()) s += a.count(q, mask);
+    return s;
+  }
+
+  /** The report (after stop). Enabled time is the whole window, like perf's accounting. */
+  result(): GuestCounterResult[] {
+    const enabled = this.stopNs - this.startNs;
+    return this.slots.map((s, k) => {
+      const running = this.noPmu ? 0 : s.running;
+      const scaled = running > 0 ? Math.trunc((s.count * enabled) / running) : null;
+      return {
+        event: s.ev.name,
+        count: s.count,
+        enabled_ns: enabled,
+        running_ns: running,
+        scaled,
+        truth: Math.round(this.truth(s.ev) - (this.truthStart[k] ?? 0)),
+      };
+    });
+  }
+}

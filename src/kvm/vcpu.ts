@@ -1,0 +1,298 @@
+import type { Cpu } from "../hw/cpu.js";
+import type { ExecState } from "../hw/exec.js";
+import { BUILTIN_WORKLOADS, type Workload } from "../hw/workload.js";
+import { WorkloadExec } from "../hw/workload-exec.js";
+import { PF_VCPU, type Task } from "../sched/task.js";
+import { Timer } from "../sim/queue.js";
+import type { Ns } from "../sim/time.js";
+import type { KvmVm } from "./vm.js";
+import type { EmulatedBackend } from "./x86/emulated.js";
+import type { MediatedBackend } from "./x86/mediated.js";
+import type { KvmX86Pmu } from "./x86/pmu.js";
+
+declare module "../sim/trace.js" {
+  interface TraceRecordMap {
+    kvm_entry: { vm: string; vcpu: number; cpu: number };
+    kvm_exit: { vm: string; vcpu: number; cpu: number; reason: string };
+  }
+}
+
+/** Why the vCPU left the guest. */
+export type ExitReason = "tick" | "io" | "msr" | "rdpmc" | "pmi" | "preempt";
+
+/** A guest instruction that touches the PMU, run when the vCPU is in guest mode. */
+export interface GuestOp {
+  /** Does the instruction exit (an intercepted MSR or RDPMC)? */
+  intercepted: boolean;
+  reason: ExitReason;
+  /** Extra KVM work (ns) when it exits. */
+  costNs: number;
+  run(now: Ns): void;
+}
+
+/** The work KVM does on the host side of an exit: kernel-mode code. */
+const KVM_EXIT_WORKLOAD: Workload = {
+  ...BUILTIN_WORKLOADS.syscall!,
+  name: "kvm",
+  base: { ...BUILTIN_WORKLOADS.syscall!.base, userFraction: 0 },
+};
+
+/**
+ * A vCPU: a host task (PF_VCPU while in guest mode) whose run loop enters the guest, runs
+ * the guest workload until an exit (the host tick, a configured exit rate, an intercepted
+ * PMU access, a PMI), pays the exit cost on the host side and re-enters. The PMU switch
+ * for the passthrough (RFC) or mediated (7.0) vPMU wraps every guest run.
+ */
+export class KvmVcpu {
+  readonly task: Task;
+  /** out: not running; guest: in guest mode; host: handling an exit. */
+  state: "out" | "guest" | "host" = "out";
+  /** Exits by reason. */
+  readonly exits: Record<string, number> = {};
+  nrEntries = 0;
+  /** Time in guest mode and in exit handling (ns). */
+  guestNs = 0;
+  hostNs = 0;
+  /** The guest ran at least once (KVM_RUN). */
+  hasRun = false;
+  private since: Ns = 0 as Ns;
+  private readonly guestExec: WorkloadExec;
+  private readonly hostExec = new WorkloadExec(KVM_EXIT_WORKLOAD, "kvm", false);
+  private readonly entryTimer: Timer;
+  private readonly exitTimer: Timer;
+  private readonly ops: GuestOp[] = [];
+  private cpu: Cpu | null = null;
+  /** Extra host work (ns) to add to the next exit (perf event creation in a reprogram). */
+  pendingCostNs = 0;
+  pmu: KvmX86Pmu | null = null;
+  emulated: EmulatedBackend | null = null;
+  mediated: MediatedBackend | null = null;
+
+  constructor(
+    readonly vm: KvmVm,
+    readonly id: number,
+    guestWorkload: Workload,
+    affinity: number[] | undefined,
+    /** Configured exits per second from guest mode (I/O, timers), 0 for none. */
+    readonly exitRate: number,
+  ) {
+    this.guestExec = new WorkloadExec(guestWorkload, `${vm.name}/${id}`, true);
+    const sys = vm.kvm.sys;
+    this.task = sys.sched.spawn({
+      comm: `${vm.name}/vcpu${id}`,
+      exec: { execOn: (cpu: Cpu) => this.execOn(cpu) },
+      affinity,
+      isVcpu: true,
+    });
+    this.task.owner = this;
+    this.entryTimer = new Timer(`entry ${vm.name}/${id}`, (now) => this.enter(now));
+    this.exitTimer = new Timer(`exit ${vm.name}/${id}`, (now) => this.exit(now, "io", 0));
+  }
+
+  /** Label for traces. */
+  get label(): string {
+    return `${this.vm.name}/${this.id}`;
+  }
+
+  /** What the CPU executes for this task now. */
+  execOn(cpu: Cpu): ExecState {
+    return this.state === "guest" ? this.guestExec.execOn(cpu) : this.hostExec.execOn(cpu);
+  }
+
+  /** The vCPU thread got a CPU (kvm_sched_in): it goes back into the guest. */
+  scheduledIn(cpu: Cpu, now: Ns): void {
+    this.cpu = cpu;
+    this.state = "host";
+    this.since = now;
+    this.vm.kvm.vcpuLoaded(this, cpu, now);
+    this.enter(now);
+  }
+
+  /** The vCPU thread loses its CPU (kvm_sched_out): leave guest mode first. */
+  scheduledOut(now: Ns): void {
+    if (this.state === "guest") this.leaveGuest(now, "preempt");
+    this.account(now);
+    const q = this.vm.kvm.sys.queue;
+    if (this.entryTimer.armed) q.cancel(this.entryTimer);
+    if (this.exitTimer.armed) q.cancel(this.exitTimer);
+    this.state = "out";
+    this.cpu = null;
+  }
+
+  /** The host tick on this vCPU's CPU: an external-interrupt exit. */
+  tick(now: Ns): void {
+    if (this.state === "guest") this.exit(now, "tick", 0);
+  }
+
+  private account(now: Ns): void {
+    const dt = now - this.since;
+    if (this.state === "guest") this.guestNs += dt;
+    else if (this.state === "host") this.hostNs += dt;
+    this.since = now;
+  }
+
+  /** VM-entry: switch the PMU to the guest, then run guest code. */
+  private enter(now: Ns): void {
+    if (this.state !== "host" || !this.cpu) return;
+    this.account(now);
+    this.hasRun = true;
+    const sys = this.vm.kvm.sys;
+    this.vm.kvm.guestPmuLoad(this, this.cpu, now);
+    this.state = "guest";
+    this.task.flags |= PF_VCPU;
+    sys.sched.refreshExec(this.task, now);
+    this.nrEntries++;
+    if (sys.trace.enabled)
+      sys.trace.emit({
+        kind: "kvm_entry",
+        t: now,
+        vm: this.vm.name,
+        vcpu: this.id,
+        cpu: this.cpu.id,
+      });
+    if (this.exitRate > 0)
+      sys.queue.arm(this.exitTimer, (now + Math.round(1e9 / this.exitRate)) as Ns);
+    // Guest PMU instructions that were waiting for the vCPU to run.
+    const op = this.ops.shift();
+    if (op) this.runOp(op, now);
+  }
+
+  /** Leaves guest mode: exec back to the host, PMU back to the host. */
+  private leaveGuest(now: Ns, reason: ExitReason): void {
+    this.account(now);
+    const sys = this.vm.kvm.sys;
+    this.state = "host";
+    this.task.flags &= ~PF_VCPU;
+    sys.sched.refreshExec(this.task, now);
+    this.vm.kvm.guestPmuPut(this, this.cpu!, now);
+    this.exits[reason] = (this.exits[reason] ?? 0) + 1;
+    if (this.exitTimer.armed) sys.queue.cancel(this.exitTimer);
+    if (sys.trace.enabled)
+      sys.trace.emit({
+        kind: "kvm_exit",
+        t: now,
+        vm: this.vm.name,
+        vcpu: this.id,
+        cpu: this.cpu!.id,
+        reason,
+      });
+  }
+
+  /** A VM exit: handle it on the host for its cost, then re-enter. */
+  exit(now: Ns, reason: ExitReason, extraNs: number): void {
+    if (this.state !== "guest") return;
+    this.leaveGuest(now, reason);
+    const cost = this.vm.kvm.exitCost(this) + extraNs;
+    this.vm.kvm.sys.queue.arm(this.entryTimer, (now + Math.max(1, Math.round(cost))) as Ns);
+  }
+
+  /**
+   * The guest executes a PMU instruction. A passthrough access runs at once; an
+   * intercepted one exits and KVM emulates it. When the vCPU is not in guest mode the
+   * instruction waits until it is.
+   */
+  guestOp(op: GuestOp, now: Ns): void {
+    if (this.state !== "guest") {
+      this.ops.push(op);
+      return;
+    }
+    this.runOp(op, now);
+  }
+
+  private runOp(op: GuestOp, now: Ns): void {
+    if (!op.intercepted) {
+      op.run(now);
+      const next = this.ops.shift();
+      if (next) this.runOp(next, now);
+      return;
+    }
+    this.leaveGuest(now, op.reason);
+    op.run(now);
+    const cost = this.vm.kvm.exitCost(this) + op.costNs;
+    this.vm.kvm.sys.queue.arm(this.entryTimer, (now + Math.max(1, Math.round(cost))) as Ns);
+  }
+
+  /** Queues a PMI exit (the host overflow interrupt lands while the guest runs). */
+  pmiExit(now: Ns): void {
+    this.exit(now, "pmi", this.vm.kvm.costs.pmiInjectNs);
+  }
+
+  /** Total exits. */
+  get nrExits(): number {
+    return Object.values(this.exits).reduce((s, x) => s + x, 0);
+  }
+
+  /** Brings time accounting up to `now` (end of run). */
+  sync(now: Ns): void {
+    this.account(now);
+  }
+}
+
+/** Builds the guest instructions that access the PMU of a vCPU (WRMSR, RDMSR, RDPMC). */
+export class GuestPmuOps {
+  /** #GP faults the guest took. */
+  faults = 0;
+
+  constructor(readonly vcpu: KvmVcpu) {}
+
+  private get costs() {
+    return this.vcpu.vm.kvm.costs;
+  }
+
+  /** WRMSR: exits when KVM intercepts the MSR. */
+  wrmsr(msr: number, value: bigint | number, now: Ns, done?: (ok: boolean) => void): void {
+    const pmu = this.vcpu.pmu;
+    this.vcpu.guestOp(
+      {
+        intercepted: !pmu || pmu.intercepts(msr),
+        reason: "msr",
+        costNs: this.costs.pmuMsrNs,
+        run: (t) => {
+          const r = pmu ? pmu.wrmsr(msr, BigInt(value), t) : GP_FAULT_;
+          if (r !== true) this.faults++;
+          done?.(r === true);
+        },
+      },
+      now,
+    );
+  }
+
+  /** RDMSR. */
+  rdmsr(msr: number, now: Ns, done: (v: bigint | null) => void): void {
+    const pmu = this.vcpu.pmu;
+    this.vcpu.guestOp(
+      {
+        intercepted: !pmu || pmu.intercepts(msr),
+        reason: "msr",
+        costNs: this.costs.pmuMsrNs,
+        run: (t) => {
+          const r = pmu ? pmu.rdmsr(msr, t) : GP_FAULT_;
+          if (typeof r !== "bigint") this.faults++;
+          done(typeof r === "bigint" ? r : null);
+        },
+      },
+      now,
+    );
+  }
+
+  /** RDPMC: passes through only with a mediated PMU that has every host counter. */
+  rdpmc(ecx: number, now: Ns, done: (v: bigint | null) => void): void {
+    const pmu = this.vcpu.pmu;
+    const m = this.vcpu.mediated;
+    this.vcpu.guestOp(
+      {
+        intercepted: !(m?.rdpmcPassthrough() ?? false),
+        reason: "rdpmc",
+        costNs: this.costs.pmuMsrNs,
+        run: (t) => {
+          const r = pmu ? pmu.rdpmc(ecx, t) : GP_FAULT_;
+          if (typeof r !== "bigint") this.faults++;
+          done(typeof r === "bigint" ? r : null);
+        },
+      },
+      now,
+    );
+  }
+}
+
+const GP_FAULT_ = Symbol("#GP");

@@ -1,0 +1,131 @@
+import type { HwCounter } from "../../hw/counter.js";
+import type { Cpu } from "../../hw/cpu.js";
+import { quantityOf } from "../../hw/pmu-desc.js";
+import { Mode } from "../../hw/quantity.js";
+import type { Ns } from "../../sim/time.js";
+import { MSR } from "./msr.js";
+import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
+
+/** The holder of a hardware counter while a guest context is loaded. */
+export class GuestOwner {
+  constructor(readonly name: string) {}
+}
+
+/** What the mediated backend asks of its vCPU. */
+export interface MediatedHooks {
+  allowed(pmc: KvmPmc): boolean;
+  /** A guest counter overflowed in hardware: the mediated PMI vector fires (a VM exit). */
+  pmi(pmc: KvmPmc, now: Ns): void;
+}
+
+/**
+ * The guest owns the PMU hardware while its context is loaded (the 2024 passthrough RFC
+ * and the Linux 7.0 mediated vPMU): guest counters and event selects are written to the
+ * real counters at load and read back and zeroed at put (kvm_mediated_pmu_load/put()).
+ * Counter accesses do not exit; event selects and FIXED_CTR_CTRL always do, so KVM can
+ * apply the event filter (a disallowed event is written with EN clear).
+ */
+export class MediatedBackend implements VpmuBackend {
+  /** The CPU whose counters hold the guest state, or null when put. */
+  private cpu: Cpu | null = null;
+  readonly owner: GuestOwner;
+  /** Host counter count: GLOBAL_* and RDPMC pass through only when the guest has them all. */
+  private readonly globalsPassthrough: boolean;
+
+  constructor(
+    private readonly pmu: KvmX86Pmu,
+    label: string,
+    private readonly hooks: MediatedHooks,
+  ) {
+    this.owner = new GuestOwner(`guest ${label}`);
+    this.globalsPassthrough =
+      pmu.version >= 2 && pmu.nrGp === pmu.host.nrGp && pmu.nrFixed === pmu.host.fixed.length;
+  }
+
+  /** True while the guest PMU context is loaded on a CPU. */
+  get loaded(): boolean {
+    return this.cpu !== null;
+  }
+
+  /** kernel: the mediated MSR interception rules (vmx_recalc_pmu_msr_intercepts()). */
+  passthrough(msr: number): boolean {
+    const p = this.pmu;
+    if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + p.nrGp) return true;
+    if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + p.nrGp) return true;
+    if (msr >= MSR.IA32_FIXED_CTR0 && msr < MSR.IA32_FIXED_CTR0 + p.nrFixed) return true;
+    if (
+      msr === MSR.IA32_PERF_GLOBAL_CTRL ||
+      msr === MSR.IA32_PERF_GLOBAL_STATUS ||
+      msr === MSR.IA32_PERF_GLOBAL_OVF_CTRL
+    ) {
+      return this.globalsPassthrough;
+    }
+    return false;
+  }
+
+  /** RDPMC exits unless the guest has every host counter at the host widths. */
+  rdpmcPassthrough(): boolean {
+    return this.globalsPassthrough && this.pmu.gpMask === 2 ** this.pmu.host.gpWidth - 1;
+  }
+
+  private hw(pmc: KvmPmc): HwCounter {
+    return this.cpu!.pmu.slot[pmc.idx]!;
+  }
+
+  read(pmc: KvmPmc, now: Ns): number {
+    if (!this.cpu) return pmc.counter;
+    return this.hw(pmc).value(now) % pmc.modulus;
+  }
+
+  write(pmc: KvmPmc, value: number, now: Ns): void {
+    if (!this.cpu) pmc.counter = value;
+    else this.hw(pmc).write(value, now);
+  }
+
+  reprogram(pmc: KvmPmc, now: Ns): void {
+    if (this.cpu) this.program(pmc, this.hw(pmc), now);
+  }
+
+  /** Writes eventsel_hw: the guest's selection with EN cleared when it is not allowed. */
+  private program(pmc: KvmPmc, c: HwCounter, now: Ns): void {
+    const cpu = this.cpu!;
+    const { usr, os } = this.pmu.controls(pmc);
+    const q = quantityOf(cpu.pmu.desc, this.pmu.encoding(pmc)) ?? -1;
+    const mask = (usr ? 1 << Mode.GUEST_USER : 0) | (os ? 1 << Mode.GUEST_KERNEL : 0);
+    cpu.pmu.program(c, q, mask, now, cpu.exec);
+    const on = this.pmu.counting(pmc) && this.hooks.allowed(pmc);
+    if (c.enabled !== on) cpu.pmu.setEnabled(c, on, now, cpu.exec);
+  }
+
+  /** kernel: kvm_mediated_pmu_load(): guest counters and selects into the hardware. */
+  load(cpu: Cpu, now: Ns): void {
+    this.cpu = cpu;
+    for (const pmc of this.pmu.all()) {
+      const c = this.hw(pmc);
+      c.owner = this.owner;
+      c.ownerName = this.owner.name;
+      c.write(pmc.counter, now);
+      c.onOverflow = (_c, t) => {
+        this.pmu.overflow(pmc);
+        if (this.pmu.controls(pmc).int) this.hooks.pmi(pmc, t);
+      };
+      this.program(pmc, c, now);
+    }
+  }
+
+  /** kernel: kvm_mediated_pmu_put(): read every counter back, then zero counters and selects. */
+  put(now: Ns): void {
+    const cpu = this.cpu;
+    if (!cpu) return;
+    for (const pmc of this.pmu.all()) {
+      const c = this.hw(pmc);
+      pmc.counter = c.value(now) % pmc.modulus;
+      cpu.pmu.setEnabled(c, false, now, cpu.exec);
+      c.onOverflow = null;
+      c.write(0, now);
+      c.owner = null;
+      c.ownerName = "";
+    }
+    this.cpu = null;
+  }
+}

@@ -1,0 +1,56 @@
+/** Intel architectural PMU MSRs (SDM vol. 4) and their bit fields. */
+export const MSR = {
+  IA32_PMC0: 0xc1,
+  IA32_PERFEVTSEL0: 0x186,
+  IA32_PERF_CAPABILITIES: 0x345,
+  IA32_FIXED_CTR0: 0x309,
+  IA32_FIXED_CTR_CTRL: 0x38d,
+  IA32_PERF_GLOBAL_STATUS: 0x38e,
+  IA32_PERF_GLOBAL_CTRL: 0x38f,
+  IA32_PERF_GLOBAL_OVF_CTRL: 0x390,
+  IA32_PERF_GLOBAL_STATUS_SET: 0x391,
+  IA32_A_PMC0: 0x4c1,
+} as const;
+
+/** IA32_PERFEVTSELx bits (ARCH_PERFMON_EVENTSEL_*). */
+export const EVENTSEL = {
+  EVENT: 0xff,
+  UMASK: 0xff00,
+  USR: 1 << 16,
+  OS: 1 << 17,
+  EDGE: 1 << 18,
+  PIN_CONTROL: 1 << 19,
+  INT: 1 << 20,
+  ANY: 1 << 21,
+  ENABLE: 1 << 22,
+  INV: 1 << 23,
+  CMASK: 0xff000000,
+} as const;
+
+/** IA32_PERF_CAPABILITIES.FW_WRITE (bit 13): full-width counter writes through IA32_A_PMCx. */
+export const PERF_CAP_FW_WRITES = 1n << 13n;
+
+/** Reserved bits of PERFEVTSELx on Intel (KVM: 0xffffffff00200000: AnyThread and 63:32). */
+export const EVENTSEL_RESERVED = 0xffffffff00200000n;
+
+/** RDPMC index bits: 30 selects fixed counters, 31 is "fast" mode. */
+export const RDPMC_FIXED = 1 << 30;
+export const RDPMC_FAST = 1 << 31;
+
+/** The pseudo-encodings of the fixed counters (KVM: fixed_pmc_events[]). */
+export const FIXED_PMC_EVENTS = [0x00c0, 0x003c, 0x0300] as const;
+
+/** FIXED_CTR_CTRL nibble bits for counter i (at bit 4i). */
+export const FIXED_OS = 0x1;
+export const FIXED_USR = 0x2;
+export const FIXED_ANY = 0x4;
+export const FIXED_PMI = 0x8;
+
+/** KVM's limits (arch/x86/include/asm/kvm_host.h) and the emulated vPMU's version cap. */
+export const KVM_MAX_NR_INTEL_GP_COUNTERS = 8;
+export const KVM_MAX_NR_FIXED_COUNTERS = 3;
+export const KVM_EMULATED_PMU_VERSION_MAX = 2;
+
+/** A guest MSR access that faults: the guest takes #GP. */
+export const GP_FAULT = Symbol("#GP");
+export type MsrResult = bigint | typeof GP_FAULT;

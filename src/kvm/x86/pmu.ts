@@ -1,0 +1,321 @@
+import type { PmuHwDesc } from "../../hw/pmu-desc.js";
+import type { Ns } from "../../sim/time.js";
+import {
+  EVENTSEL,
+  EVENTSEL_RESERVED,
+  FIXED_OS,
+  FIXED_PMC_EVENTS,
+  FIXED_PMI,
+  FIXED_USR,
+  GP_FAULT,
+  KVM_EMULATED_PMU_VERSION_MAX,
+  KVM_MAX_NR_FIXED_COUNTERS,
+  KVM_MAX_NR_INTEL_GP_COUNTERS,
+  MSR,
+  type MsrResult,
+  PERF_CAP_FW_WRITES,
+  RDPMC_FAST,
+  RDPMC_FIXED,
+} from "./msr.js";
+
+/** One virtual counter (struct kvm_pmc). */
+export interface KvmPmc {
+  /** Architectural index: GP i, or 32 + j for fixed counter j. */
+  idx: number;
+  fixed: boolean;
+  /** GP: IA32_PERFEVTSELx. Fixed: synthesised from FIXED_CTR_CTRL. */
+  eventsel: number;
+  /** The counter value while not live in a backend (masked to the width). */
+  counter: number;
+  /** 2^width. */
+  modulus: number;
+  /** Backend state (a perf event, or the hardware counter while loaded). */
+  backend: unknown;
+}
+
+/** Guest CPUID leaf 0xA as userspace sets it (KVM_SET_CPUID2). */
+export interface CpuidLeafA {
+  version: number;
+  nrGp: number;
+  gpWidth: number;
+  nrFixed: number;
+  fixedWidth: number;
+}
+
+/** What the vPMU's backend provides: the emulated (perf events) or mediated (hardware) model. */
+export interface VpmuBackend {
+  /** Guest-visible value of a counter now. */
+  read(pmc: KvmPmc, now: Ns): number;
+  /** A guest (or host) write of a counter value. */
+  write(pmc: KvmPmc, value: number, now: Ns): void;
+  /** Counter configuration changed (eventsel, FIXED_CTR_CTRL, GLOBAL_CTRL, filter). */
+  reprogram(pmc: KvmPmc, now: Ns): void;
+  /** MSR accesses the backend lets through without a VM exit. */
+  passthrough(msr: number): boolean;
+}
+
+/**
+ * The guest-visible Intel architectural PMU of one vCPU (struct kvm_pmu and
+ * pmu_intel.c): CPUID 0xA clamped as KVM does, the PMU MSRs with KVM's #GP rules, RDPMC,
+ * and GLOBAL_STATUS/PMI on overflow. Counting is delegated to a backend.
+ */
+export class KvmX86Pmu {
+  version = 0;
+  nrGp = 0;
+  nrFixed = 0;
+  gpMask = 0;
+  fixedMask = 0;
+  gp: KvmPmc[] = [];
+  fixed: KvmPmc[] = [];
+  fixedCtrCtrl = 0;
+  globalCtrl = 0n;
+  globalStatus = 0n;
+  perfCapabilities = PERF_CAP_FW_WRITES;
+  backend: VpmuBackend | null = null;
+  /** A PMI is pending for the guest (KVM_REQ_PMI). */
+  pmiPending = false;
+  /** Called when a PMI must be injected. */
+  onPmi: (() => void) | null = null;
+
+  constructor(
+    readonly host: PmuHwDesc,
+    /** The emulated vPMU reports at most version 2 (kvm_pmu_cap.version). */
+    readonly maxVersion: number,
+  ) {}
+
+  /**
+   * kernel: intel_pmu_refresh(): the guest PMU from guest CPUID 0xA, clamped to what KVM
+   * and the host support. Version 0 means no vPMU (every PMU MSR and RDPMC #GP).
+   */
+  refresh(cpuid: CpuidLeafA | null, enablePmu: boolean): void {
+    const v = enablePmu && cpuid ? Math.min(cpuid.version, this.maxVersion, this.host.version) : 0;
+    this.version = v;
+    this.nrGp = v ? Math.min(cpuid!.nrGp, this.host.nrGp, KVM_MAX_NR_INTEL_GP_COUNTERS) : 0;
+    this.nrFixed =
+      v > 1 ? Math.min(cpuid!.nrFixed, this.host.fixed.length, KVM_MAX_NR_FIXED_COUNTERS) : 0;
+    const gw = v ? Math.min(cpuid!.gpWidth, this.host.gpWidth) : 0;
+    const fw = v > 1 ? Math.min(cpuid!.fixedWidth, this.host.fixedWidth) : 0;
+    this.gpMask = gw ? 2 ** gw - 1 : 0;
+    this.fixedMask = fw ? 2 ** fw - 1 : 0;
+    this.gp = Array.from({ length: this.nrGp }, (_, i) => mkPmc(i, false, gw));
+    this.fixed = Array.from({ length: this.nrFixed }, (_, j) => mkPmc(32 + j, true, fw));
+    this.reset();
+  }
+
+  /** kernel: kvm_pmu_reset() + the architectural RESET value of GLOBAL_CTRL for v2+. */
+  reset(): void {
+    for (const p of [...this.gp, ...this.fixed]) {
+      p.counter = 0;
+      p.eventsel = p.fixed ? FIXED_PMC_EVENTS[p.idx - 32]! : 0;
+    }
+    this.fixedCtrCtrl = 0;
+    this.globalStatus = 0n;
+    this.globalCtrl = this.version > 1 ? BigInt(2 ** this.nrGp - 1) : 0n;
+  }
+
+  /** CPUID 0xA as KVM_GET_SUPPORTED_CPUID reports it. */
+  static supportedCpuid(host: PmuHwDesc, maxVersion: number): CpuidLeafA {
+    return {
+      version: Math.min(host.version, maxVersion),
+      nrGp: Math.min(host.nrGp, KVM_MAX_NR_INTEL_GP_COUNTERS),
+      gpWidth: host.gpWidth,
+      nrFixed: Math.min(host.fixed.length, KVM_MAX_NR_FIXED_COUNTERS),
+      fixedWidth: host.fixedWidth,
+    };
+  }
+
+  /** All counters. */
+  all(): KvmPmc[] {
+    return [...this.gp, ...this.fixed];
+  }
+
+  /** The FIXED_CTR_CTRL nibble of fixed counter j. */
+  fixedNibble(j: number): number {
+    return (this.fixedCtrCtrl >> (4 * j)) & 0xf;
+  }
+
+  /** kernel: pmc_is_globally_enabled(). */
+  globallyEnabled(pmc: KvmPmc): boolean {
+    if (this.version < 2) return true;
+    return ((this.globalCtrl >> BigInt(pmc.idx)) & 1n) === 1n;
+  }
+
+  /** kernel: pmc_speculative_in_use() plus the global enable: is the counter counting? */
+  counting(pmc: KvmPmc): boolean {
+    const local = pmc.fixed
+      ? (this.fixedNibble(pmc.idx - 32) & (FIXED_OS | FIXED_USR)) !== 0
+      : (pmc.eventsel & EVENTSEL.ENABLE) !== 0;
+    return local && this.globallyEnabled(pmc);
+  }
+
+  /** USR/OS/INT of a counter, from its eventsel or fixed nibble. */
+  controls(pmc: KvmPmc): { usr: boolean; os: boolean; int: boolean } {
+    if (pmc.fixed) {
+      const n = this.fixedNibble(pmc.idx - 32);
+      return { usr: (n & FIXED_USR) !== 0, os: (n & FIXED_OS) !== 0, int: (n & FIXED_PMI) !== 0 };
+    }
+    return {
+      usr: (pmc.eventsel & EVENTSEL.USR) !== 0,
+      os: (pmc.eventsel & EVENTSEL.OS) !== 0,
+      int: (pmc.eventsel & EVENTSEL.INT) !== 0,
+    };
+  }
+
+  /** The encoding a counter counts (event | umask << 8; fixed counters their pseudo-event). */
+  encoding(pmc: KvmPmc): number {
+    return pmc.fixed ? FIXED_PMC_EVENTS[pmc.idx - 32]! : pmc.eventsel & 0xffff;
+  }
+
+  /** A counter overflowed: GLOBAL_STATUS bit, and a PMI if the counter asks for one. */
+  overflow(pmc: KvmPmc): void {
+    this.globalStatus |= 1n << BigInt(pmc.idx);
+    if (this.controls(pmc).int) {
+      this.pmiPending = true;
+      this.onPmi?.();
+    }
+  }
+
+  private pmcByMsr(
+    msr: number,
+  ): { pmc: KvmPmc; kind: "evtsel" | "pmc" | "apmc" | "fixed" } | "unsupported-p6" | null {
+    if (msr >= MSR.IA32_PERFEVTSEL0 && msr < MSR.IA32_PERFEVTSEL0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
+      const p = this.gp[msr - MSR.IA32_PERFEVTSEL0];
+      return p ? { pmc: p, kind: "evtsel" } : null;
+    }
+    if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
+      const p = this.gp[msr - MSR.IA32_PMC0];
+      // MSR_P6_PERFCTR0/1 read as 0 and drop writes when the counter does not exist.
+      if (!p && this.version > 0 && (msr === 0xc1 || msr === 0xc2)) return "unsupported-p6";
+      return p ? { pmc: p, kind: "pmc" } : null;
+    }
+    if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
+      if (!(this.perfCapabilities & PERF_CAP_FW_WRITES)) return null;
+      const p = this.gp[msr - MSR.IA32_A_PMC0];
+      return p ? { pmc: p, kind: "apmc" } : null;
+    }
+    if (msr >= MSR.IA32_FIXED_CTR0 && msr < MSR.IA32_FIXED_CTR0 + KVM_MAX_NR_FIXED_COUNTERS) {
+      const p = this.fixed[msr - MSR.IA32_FIXED_CTR0];
+      return p ? { pmc: p, kind: "fixed" } : null;
+    }
+    return null;
+  }
+
+  /** True if the MSR belongs to the PMU and the backend intercepts it (a VM exit). */
+  intercepts(msr: number): boolean {
+    return !(this.backend?.passthrough(msr) ?? false);
+  }
+
+  /** kernel: intel_pmu_get_msr(). Returns the value or GP_FAULT. */
+  rdmsr(msr: number, now: Ns): MsrResult {
+    if (this.version === 0) return GP_FAULT;
+    if (this.version > 1) {
+      switch (msr) {
+        case MSR.IA32_FIXED_CTR_CTRL:
+          return BigInt(this.fixedCtrCtrl);
+        case MSR.IA32_PERF_GLOBAL_STATUS:
+          return this.globalStatus;
+        case MSR.IA32_PERF_GLOBAL_CTRL:
+          return this.globalCtrl;
+        case MSR.IA32_PERF_GLOBAL_OVF_CTRL:
+          return 0n;
+      }
+    }
+    const m = this.pmcByMsr(msr);
+    if (m === "unsupported-p6") return 0n;
+    if (!m) return GP_FAULT;
+    if (m.kind === "evtsel") return BigInt(m.pmc.eventsel);
+    const mask = m.pmc.fixed ? this.fixedMask : this.gpMask;
+    return BigInt(this.backend ? this.backend.read(m.pmc, now) & mask : m.pmc.counter);
+  }
+
+  /** kernel: intel_pmu_set_msr(). Returns true, or GP_FAULT. */
+  wrmsr(msr: number, value: bigint, now: Ns, hostInitiated = false): true | typeof GP_FAULT {
+    if (this.version === 0) return GP_FAULT;
+    const v = BigInt.asUintN(64, value);
+    if (this.version > 1) {
+      switch (msr) {
+        case MSR.IA32_FIXED_CTR_CTRL: {
+          let allowed = 0n;
+          for (let j = 0; j < this.nrFixed; j++)
+            allowed |= BigInt((FIXED_OS | FIXED_USR | FIXED_PMI) << (4 * j));
+          if (v & ~allowed) return GP_FAULT;
+          const old = this.fixedCtrCtrl;
+          this.fixedCtrCtrl = Number(v);
+          for (let j = 0; j < this.nrFixed; j++) {
+            if (((old >> (4 * j)) & 0xf) !== this.fixedNibble(j))
+              this.backend?.reprogram(this.fixed[j]!, now);
+          }
+          return true;
+        }
+        case MSR.IA32_PERF_GLOBAL_STATUS:
+          // Read-only for the guest; userspace may restore it (no reserved bits).
+          if (!hostInitiated || v & ~this.globalMask()) return GP_FAULT;
+          this.globalStatus = v;
+          return true;
+        case MSR.IA32_PERF_GLOBAL_CTRL: {
+          if (v & ~this.globalMask()) return GP_FAULT;
+          const diff = this.globalCtrl ^ v;
+          this.globalCtrl = v;
+          for (const p of this.all())
+            if ((diff >> BigInt(p.idx)) & 1n) this.backend?.reprogram(p, now);
+          return true;
+        }
+        case MSR.IA32_PERF_GLOBAL_OVF_CTRL:
+          if (v & ~this.globalMask()) return GP_FAULT;
+          this.globalStatus &= ~v;
+          return true;
+      }
+    }
+    const m = this.pmcByMsr(msr);
+    if (m === "unsupported-p6") return true;
+    if (!m) return GP_FAULT;
+    const pmc = m.pmc;
+    if (m.kind === "evtsel") {
+      if (v & EVENTSEL_RESERVED) return GP_FAULT;
+      const nv = Number(v);
+      if (nv !== pmc.eventsel) {
+        pmc.eventsel = nv;
+        this.backend?.reprogram(pmc, now);
+      }
+      return true;
+    }
+    const mask = BigInt(pmc.fixed ? this.fixedMask : this.gpMask);
+    let w = v;
+    if (m.kind === "pmc" && !hostInitiated) {
+      // Legacy IA32_PMCx: guest writes are sign-extended from bit 31.
+      w = BigInt.asUintN(64, BigInt.asIntN(32, v));
+    } else if (m.kind === "apmc" && v & ~mask) {
+      return GP_FAULT;
+    }
+    const value64 = Number(w & mask);
+    if (this.backend) this.backend.write(pmc, value64, now);
+    else pmc.counter = value64;
+    return true;
+  }
+
+  /** Bits of GLOBAL_CTRL/STATUS/OVF_CTRL that exist: one per counter. */
+  private globalMask(): bigint {
+    let m = BigInt(2 ** this.nrGp - 1);
+    for (let j = 0; j < this.nrFixed; j++) m |= 1n << BigInt(32 + j);
+    return m;
+  }
+
+  /** kernel: kvm_pmu_rdpmc(). Returns the value or GP_FAULT. */
+  rdpmc(ecx: number, now: Ns): MsrResult {
+    if (this.version === 0) return GP_FAULT;
+    if (ecx & RDPMC_FAST) return GP_FAULT;
+    const fixed = (ecx & RDPMC_FIXED) !== 0;
+    const i = ecx & ~RDPMC_FIXED;
+    const pmc = fixed ? this.fixed[i] : this.gp[i];
+    if (!pmc) return GP_FAULT;
+    const mask = fixed ? this.fixedMask : this.gpMask;
+    return BigInt(this.backend ? this.backend.read(pmc, now) & mask : pmc.counter);
+  }
+}
+
+function mkPmc(idx: number, fixed: boolean, width: number): KvmPmc {
+  return { idx, fixed, eventsel: 0, counter: 0, modulus: width ? 2 ** width : 1, backend: null };
+}
+
+/** KVM's emulated vPMU version cap. */
+export const EMULATED_MAX_VERSION = KVM_EMULATED_PMU_VERSION_MAX;

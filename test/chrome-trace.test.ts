@@ -1,0 +1,371 @@
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ChromeTraceSink, TRACE_LAYOUT, TraceSizeCapError } from "../src/report/chrome-trace.js";
+import type { Ns } from "../src/sim/time.js";
+import type { TraceRecord } from "../src/sim/trace.js";
+
+const root = join(import.meta.dirname, "..");
+const bin = join(root, "dist", "cli", "main.js");
+const example = "examples/host-multiplexing.yaml";
+
+interface TraceEvent {
+  ph: string;
+  name?: string;
+  cat?: string;
+  pid: number;
+  tid: number;
+  ts?: number;
+  dur?: number;
+  s?: string;
+  args?: Record<string, unknown>;
+}
+
+interface TraceFile {
+  displayTimeUnit: string;
+  traceEvents: TraceEvent[];
+}
+
+function vpmu(...args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+function tmpPath(name: string): string {
+  return join(mkdtempSync(join(tmpdir(), "vpmu-trace-")), name);
+}
+
+/**
+ * Checks the slice discipline of a trace: per (pid, tid) B/E strictly alternate (never
+ * nested, never overlapping), X intervals do not overlap, every slice is closed, and
+ * timestamps never go back on a track (counters are keyed by pid and name).
+ */
+function checkTracks(events: TraceEvent[]): void {
+  const open = new Map<string, number>();
+  const lastTs = new Map<string, number>();
+  const xEnd = new Map<string, number>();
+  for (const e of events) {
+    if (e.ph === "M") continue;
+    expect(typeof e.ts).toBe("number");
+    const ts = e.ts!;
+    const track = e.ph === "C" ? `C ${e.pid} ${e.name}` : `${e.pid}/${e.tid}`;
+    const last = lastTs.get(track);
+    if (last !== undefined && ts < last)
+      throw new Error(`ts goes back on ${track}: ${ts} after ${last}`);
+    lastTs.set(track, ts);
+    if (e.ph === "B") {
+      if (open.has(track)) throw new Error(`B inside an open slice on ${track} at ${ts}`);
+      open.set(track, ts);
+    } else if (e.ph === "E") {
+      const b = open.get(track);
+      if (b === undefined) throw new Error(`E without B on ${track} at ${ts}`);
+      expect(ts).toBeGreaterThanOrEqual(b);
+      open.delete(track);
+    } else if (e.ph === "X") {
+      if (open.has(track) || ts < (xEnd.get(track) ?? -1))
+        throw new Error(`overlapping X on ${track} at ${ts}`);
+      xEnd.set(track, ts + (e.dur ?? 0));
+    }
+  }
+  expect([...open.keys()]).toEqual([]);
+}
+
+describe("vpmu trace (Chrome Trace Event JSON)", () => {
+  let trace: TraceFile;
+  let text: string;
+  let run: ReturnType<typeof vpmu>;
+  const out = tmpPath("trace.json");
+
+  beforeAll(() => {
+    if (!existsSync(join(root, "dist", "cli", "trace.js")))
+      throw new Error("dist/ is missing the trace command: run `npx tsc -p .` first");
+    run = vpmu("trace", example, "-o", out);
+    text = readFileSync(out, "utf8");
+    trace = JSON.parse(text) as TraceFile;
+  });
+
+  it("exits 0 and prints a one-line summary", () => {
+    expect(run.err).toBe("");
+    expect(run.code).toBe(0);
+    const size = statSync(out).size;
+    expect(run.out).toBe(
+      `wrote ${trace.traceEvents.length} trace events (${size} bytes) to ${out}\n`,
+    );
+  });
+
+  it("uses the object form with ns display and µs timestamps", () => {
+    expect(text.startsWith('{"displayTimeUnit":"ns","traceEvents":[')).toBe(true);
+    expect(trace.displayTimeUnit).toBe("ns");
+    const last = Math.max(...trace.traceEvents.map((e) => e.ts ?? 0));
+    expect(last).toBe(400_000); // 400 ms in µs
+  });
+
+  it("names the host process and every track", () => {
+    const meta = trace.traceEvents.filter((e) => e.ph === "M");
+    const procs = meta.filter((e) => e.name === "process_name").map((e) => e.args!.name);
+    expect(procs).toEqual(["host (x86-server)"]);
+    const threads = meta.filter((e) => e.name === "thread_name");
+    const names = threads.map((e) => e.args!.name as string);
+    expect(names).toContain("CPU 2 / tasks");
+    expect(names).toContain("CPU 2 / perf");
+    expect(names).toContain("CPU 2 / cpu ctr 33 (fixed1)");
+    expect(names).toContain("CPU 2 / cpu ctr 0 (gp0)");
+    expect(names).toContain("CPU 2 / cpu ctr 7 (gp7)");
+    expect(names).toContain("CPU 0 / cpu ctr 33 (fixed1)");
+    // Every named track has a sort index, and no two tracks share a tid.
+    const sorted = new Set(
+      meta.filter((e) => e.name === "thread_sort_index").map((e) => `${e.pid}/${e.tid}`),
+    );
+    for (const t of threads) expect(sorted.has(`${t.pid}/${t.tid}`)).toBe(true);
+    expect(new Set(threads.map((e) => e.tid)).size).toBe(threads.length);
+    // Every event sits on a named track (or on the process's own tid: metadata, counters).
+    const named = new Set(threads.map((e) => `${e.pid}/${e.tid}`));
+    for (const e of trace.traceEvents) {
+      if (e.ph === "M" || e.ph === "C") continue;
+      expect(named.has(`${e.pid}/${e.tid}`)).toBe(true);
+    }
+  });
+
+  it("shows counter slots held by events, named after the event", () => {
+    const slotTids = new Set(
+      trace.traceEvents
+        .filter((e) => e.name === "thread_name" && / ctr \d+/.test(e.args!.name as string))
+        .map((e) => e.tid),
+    );
+    const slices = trace.traceEvents.filter((e) => e.ph === "B" && slotTids.has(e.tid));
+    const names = new Set(slices.map((e) => e.name));
+    expect(names).toContain("nmi_watchdog");
+    // Events are named as the perf core names them ("cycles", or "cpu/0x0" for an event
+    // whose opener gave it no name).
+    expect(names.has("cycles") || names.has("cpu/0x0")).toBe(true);
+    expect(names.size).toBeGreaterThanOrEqual(10);
+    // 14 events multiplexed on 10 free counters: the slots of CPU 2 change hands often.
+    const cpu2 = slices.filter((e) => Math.floor((e.tid % 1_000_000) / 1000) === 3);
+    expect(cpu2.length).toBeGreaterThan(200);
+  });
+
+  it("never overlaps slices on a track, closes every slice, keeps ts monotonic per track", () => {
+    checkTracks(trace.traceEvents);
+  });
+
+  it("shows which task runs on each CPU", () => {
+    const tasks = trace.traceEvents.filter((e) => e.ph === "B" && e.cat === "sched");
+    expect(tasks.map((e) => e.name)).toEqual(["worker [1001]"]);
+    expect(tasks[0]!.args).toEqual({ pid: 1001 });
+  });
+
+  it("has instants for rotations and event state changes", () => {
+    const instants = trace.traceEvents.filter((e) => e.ph === "i");
+    for (const e of instants) expect(e.s).toBe("t");
+    const rotations = instants.filter((e) => e.name === "rotate cpu");
+    expect(rotations.length).toBeGreaterThanOrEqual(90);
+    expect(rotations[0]!.ts).toBe(4000);
+    expect(instants.some((e) => /^nmi_watchdog OFF->INACTIVE$/.test(e.name!))).toBe(true);
+    expect(instants.some((e) => / INACTIVE->ACTIVE$/.test(e.name!))).toBe(true);
+  });
+
+  it("has a 'counters in use' counter track per CPU", () => {
+    const cpu2 = trace.traceEvents.filter((e) => e.ph === "C" && e.name === "CPU 2");
+    expect(cpu2.length).toBeGreaterThan(2);
+    const values = cpu2.map((e) => e.args!["counters in use"] as number);
+    expect(Math.max(...values)).toBe(11); // 8 GP + 3 fixed, the watchdog's included
+    expect(values.at(-1)).toBe(1); // the watchdog after the measurement ends
+    expect(trace.traceEvents.some((e) => e.ph === "C" && e.name === "CPU 0")).toBe(true);
+  });
+
+  it("is deterministic: two runs give byte-identical files", () => {
+    const again = tmpPath("again.json");
+    const r = vpmu("trace", example, "-o", again);
+    expect(r.code).toBe(0);
+    expect(readFileSync(again).equals(readFileSync(out))).toBe(true);
+  });
+
+  it("stops at the size cap with one message, exit 2, and a valid file", () => {
+    const small = tmpPath("small.json");
+    const r = vpmu("trace", example, "-o", small, "--max-size", "0.02");
+    expect(r.code).toBe(2);
+    expect(r.out).toBe("");
+    expect(r.err).toMatch(
+      /^vpmu: trace size cap of 0\.02 MB reached at t=\d+\.\d{9}s; raise it with --max-size\n$/,
+    );
+    const bytes = readFileSync(small);
+    expect(bytes.length).toBeLessThanOrEqual(20_000);
+    expect(bytes.length).toBeGreaterThan(10_000);
+    const j = JSON.parse(bytes.toString("utf8")) as TraceFile;
+    expect(j.traceEvents.length).toBeGreaterThan(10);
+    checkTracks(j.traceEvents);
+  });
+
+  it("honours --duration and --seed, and rejects a bad --max-size", () => {
+    const short = tmpPath("short.json");
+    const r = vpmu("trace", example, "-o", short, "--duration", "20ms", "--seed", "7");
+    expect(r.code).toBe(0);
+    const j = JSON.parse(readFileSync(short, "utf8")) as TraceFile;
+    expect(Math.max(...j.traceEvents.map((e) => e.ts ?? 0))).toBe(20_000);
+    checkTracks(j.traceEvents);
+    const bad = vpmu("trace", example, "-o", tmpPath("x.json"), "--max-size", "lots");
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('vpmu: --max-size: "lots" is not a positive size in MB (e.g. 100, 0.5)\n');
+  });
+
+  it("reports a missing scenario file as a diagnostic with exit 2", () => {
+    const r = vpmu("trace", "no-such.yaml", "-o", tmpPath("x.json"));
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/^no-such\.yaml:1:1: .*no such file/);
+  });
+});
+
+describe("ChromeTraceSink", () => {
+  const rec = (r: Record<string, unknown>): TraceRecord => r as unknown as TraceRecord;
+  const records: TraceRecord[] = [
+    rec({
+      kind: "sched_switch",
+      t: 0,
+      cpu: 1,
+      prev: 0,
+      prevComm: "swapper",
+      next: 7,
+      nextComm: 'a"b',
+    }),
+    rec({ kind: "perf_counter", t: 1000, cpu: 1, pmu: "cpu", idx: 0, owner: "cycles" }),
+    // Released and taken again by the same event in the same instant: one slice.
+    rec({ kind: "perf_counter", t: 1234567, cpu: 1, pmu: "cpu", idx: 0, owner: null }),
+    rec({ kind: "perf_counter", t: 1234567, cpu: 1, pmu: "cpu", idx: 0, owner: "cycles" }),
+    // Taken and released within one instant: no slice at all.
+    rec({ kind: "perf_counter", t: 1234567, cpu: 1, pmu: "cpu", idx: 1, owner: "brief" }),
+    rec({ kind: "perf_counter", t: 1234567, cpu: 1, pmu: "cpu", idx: 1, owner: null }),
+    rec({ kind: "perf_pmi", t: 2000001, id: 3, name: "cycles", cpu: 1, pmu: "cpu" }),
+    rec({ kind: "perf_sample", t: 2000001, id: 3, name: "cycles", cpu: 1, pid: 7, period: 10 }),
+    rec({
+      kind: "perf_state",
+      t: 2500000,
+      id: 4,
+      name: "task-ev",
+      cpu: -1,
+      from: "OFF",
+      to: "INACTIVE",
+    }),
+    rec({
+      kind: "uncore_counter",
+      t: 3000000,
+      pmu: "uncore_imc_0",
+      idx: 2,
+      owner: "cas_count_read",
+    }),
+    rec({ kind: "sched_exit", t: 3500000, pid: 7, comm: 'a"b' }),
+    rec({
+      kind: "sched_switch",
+      t: 3500000,
+      cpu: 1,
+      prev: 7,
+      prevComm: 'a"b',
+      next: 0,
+      nextComm: "swapper",
+    }),
+    rec({ kind: "perf_counter", t: 4000000, cpu: 1, pmu: "cpu", idx: 0, owner: null }),
+    rec({ kind: "perf_guest", t: 4000000, cpu: 1, what: "load" }),
+    rec({ kind: "perf_guest", t: 4500000, cpu: 1, what: "put" }),
+    rec({ kind: "perf_guest", t: 4600000, cpu: 1, what: "enter" }),
+  ];
+
+  function render(opts: ConstructorParameters<typeof ChromeTraceSink>[1] = {}) {
+    const chunks: string[] = [];
+    const sink = new ChromeTraceSink((s) => chunks.push(s), opts);
+    let error: unknown = null;
+    try {
+      for (const r of records) sink.write(r);
+      sink.close();
+    } catch (e) {
+      error = e;
+    }
+    return { sink, chunks, text: chunks.join(""), error };
+  }
+
+  it("streams in chunks that concatenate to the trace", () => {
+    const { chunks, text, sink } = render({ chunkChars: 64, endTime: 5_000_000 as Ns });
+    expect(chunks.length).toBeGreaterThan(5);
+    const j = JSON.parse(text) as TraceFile;
+    expect(sink.eventsWritten).toBe(j.traceEvents.length);
+    expect(sink.bytesWritten).toBe(Buffer.byteLength(text));
+    checkTracks(j.traceEvents);
+  });
+
+  it("writes ns-precise µs timestamps, coalesces same-instant churn, ends slices at endTime", () => {
+    const { text } = render({ endTime: 5_000_000 as Ns });
+    const j = JSON.parse(text) as TraceFile;
+    const ev = j.traceEvents;
+    expect(text).toContain('"ts":2000.001');
+    const slot0 = ev.filter((e) => e.ph !== "M" && e.tid === 1_002_100);
+    expect(slot0.map((e) => [e.ph, e.name ?? "", e.ts])).toEqual([
+      ["B", "cycles", 1],
+      ["E", "", 4000],
+    ]);
+    expect(ev.some((e) => e.name === "brief")).toBe(false);
+    const task = ev.filter((e) => e.ph === "B" || e.ph === "E").filter((e) => e.tid === 1_002_000);
+    expect(task.map((e) => [e.ph, e.ts])).toEqual([
+      ["B", 0],
+      ["E", 3500],
+    ]);
+    expect(task[0]!.name).toBe('a"b [7]');
+    const uncore = ev.filter((e) => e.ph === "E" && e.tid === 1_900_002);
+    expect(uncore.map((e) => e.ts)).toEqual([5000]);
+    const names = ev.filter((e) => e.name === "thread_name").map((e) => e.args!.name);
+    expect(names).toContain("uncore_imc_0 ctr 2");
+    expect(names).toContain("host / perf (no CPU)");
+    expect(names).toContain("CPU 1 / cpu ctr 0"); // no machine: no slot label
+    const guest = ev.filter((e) => (e.ph === "B" || e.ph === "E") && e.tid === 1_002_002);
+    expect(guest.map((e) => [e.ph, e.name ?? "", e.ts])).toEqual([
+      ["B", "guest context loaded", 4000],
+      ["E", "", 4500],
+      ["B", "guest (perf_guest_enter)", 4600],
+      ["E", "", 5000],
+    ]);
+    expect(names).toContain("CPU 1 / guest");
+    const inUse = ev.filter((e) => e.ph === "C" && e.name === "CPU 1");
+    expect(inUse.map((e) => [e.ts, e.args!["counters in use"]])).toEqual([
+      [1, 1],
+      [4000, 0],
+    ]);
+  });
+
+  it("ends validly under any size cap, never passing it", () => {
+    const full = render().text.length;
+    for (let cap = 120; cap < full + 50; cap += 37) {
+      const { text, error } = render({ maxBytes: cap });
+      const j = JSON.parse(text) as TraceFile;
+      checkTracks(j.traceEvents);
+      if (cap >= full) expect(error).toBeNull();
+      else {
+        expect(error).toBeInstanceOf(TraceSizeCapError);
+        expect(Buffer.byteLength(text)).toBeLessThanOrEqual(cap);
+      }
+    }
+  });
+
+  it("gives each VM its own process, numbered in order of appearance", () => {
+    const chunks: string[] = [];
+    const sink = new ChromeTraceSink((s) => chunks.push(s));
+    expect(sink.vmProcess("vm0")).toBe(TRACE_LAYOUT.vmPid(0));
+    expect(sink.vmProcess("web")).toBe(3);
+    expect(sink.vmProcess("vm0")).toBe(2);
+    sink.close();
+    const j = JSON.parse(chunks.join("")) as TraceFile;
+    const procs = j.traceEvents.filter((e) => e.name === "process_name");
+    expect(procs.map((e) => [e.pid, e.args!.name])).toEqual([
+      [1, "host"],
+      [2, "VM vm0"],
+      [3, "VM web"],
+    ]);
+  });
+
+  it("ignores records after close", () => {
+    const chunks: string[] = [];
+    const sink = new ChromeTraceSink((s) => chunks.push(s));
+    sink.close();
+    sink.write(records[0]!);
+    sink.close();
+    expect(JSON.parse(chunks.join(""))).toMatchObject({ traceEvents: [{ ph: "M" }, { ph: "M" }] });
+  });
+});
