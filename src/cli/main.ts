@@ -140,6 +140,7 @@ program
       try {
         r = runScenario(loaded.scenario, {
           seed,
+          checkInvariants: o.checkInvariants ?? false,
           onProgress: (now, total) => progress.update(now, total),
         });
       } finally {

@@ -58,6 +58,7 @@ export class GuestPerfStat {
   private startNs = 0;
   private stopNs = 0;
   private truthStart: number[] = [];
+  private truthEnd: number[] = [];
   /** "<not supported>": the guest has no PMU (version 0: the first WRMSR took #GP). */
   noPmu = false;
 
@@ -137,6 +138,7 @@ export class GuestPerfStat {
   /** Stops: reads every counter. */
   stop(now: Ns): void {
     this.stopNs = now;
+    this.truthEnd = this.slots.map((s) => this.truth(s.ev));
     const q = this.vcpu.vm.kvm.sys.queue;
     if (this.timer.armed) q.cancel(this.timer);
     if (this.noPmu) return;
@@ -167,7 +169,7 @@ export class GuestPerfStat {
         enabled_ns: enabled,
         running_ns: running,
         scaled,
-        truth: Math.round(this.truth(s.ev) - (this.truthStart[k] ?? 0)),
+        truth: Math.round((this.truthEnd[k] ?? this.truth(s.ev)) - (this.truthStart[k] ?? 0)),
       };
     });
   }

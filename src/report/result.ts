@@ -24,6 +24,8 @@ export interface RunResult {
   cpus: Array<{ id: number; busy_ns: number; idle_ns: number; switches: number }>;
   actions: ActionResult[];
   perf: MeasurementResult[];
+  /** KVM guests (format 1 addition; empty without VMs). */
+  vms: VmResult[];
   expectations: ExpectationResult[];
   findings: FindingResult[];
   summary: { passed: number; failed: number; events_processed: number };
@@ -98,6 +100,25 @@ export interface MeasurementResult {
     counters: Array<{ event: string; count: number; enabled_ns: number; running_ns: number }>;
   }>;
   error?: string;
+}
+
+/** One VM and its vCPUs. */
+export interface VmResult {
+  name: string;
+  /** "emulated", "mediated" (7.0) or "passthrough" (rfc-v1); "none" without a vPMU. */
+  vpmu: string;
+  pmu_version: number;
+  vcpus: Array<{
+    id: number;
+    pid: number;
+    cpu: number;
+    entries: number;
+    exits: Record<string, number>;
+    guest_ns: number;
+    host_ns: number;
+    /** Model estimate: host time spent on exits as a percentage of guest time. */
+    overhead_pct: number;
+  }>;
 }
 
 export interface ExpectationResult {

@@ -132,6 +132,37 @@ export function textReport(r: RunResult, opts: TextOptions = {}): string {
   );
   out.push("");
 
+  if (r.vms.length > 0) {
+    out.push("VMs (exit costs are model estimates)");
+    const rows: string[][] = [];
+    for (const vm of r.vms) {
+      for (const v of vm.vcpus) {
+        const exits =
+          Object.entries(v.exits)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ") || "-";
+        rows.push([
+          `${vm.name}/${v.id}`,
+          `${vm.vpmu} v${vm.pmu_version}`,
+          String(v.cpu),
+          String(v.entries),
+          exits,
+          ms(v.guest_ns),
+          ms(v.host_ns),
+          `${v.overhead_pct.toFixed(2)}%`,
+        ]);
+      }
+    }
+    out.push(
+      ...table(
+        ["vCPU", "vPMU", "CPU", "entries", "exits by reason", "in guest", "in host", "overhead"],
+        rows,
+        [2, 3, 5, 6, 7],
+      ),
+    );
+    out.push("");
+  }
+
   for (const m of r.perf) {
     out.push(perfStatText(m, { truth: opts.truth ?? false }));
   }

@@ -1,14 +1,22 @@
 import { INVARIANT_RULES } from "../check/invariants.js";
+import { GUEST_ARCH_EVENTS } from "../guest/perf-stat.js";
 import { parseCpuList } from "../hw/cpulist.js";
 import type { CoreType, MachineDesc } from "../hw/machine.js";
 import { ARMV8_COMMON_EVENTS, armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
 import { PRESETS, preset } from "../hw/presets.js";
 import { MODE_NAMES, QUANTITY_NAMES, quantityByName } from "../hw/quantity.js";
 import { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "../hw/workload.js";
+import { DEFAULT_KVM_COSTS, type KvmCosts } from "../kvm/costs.js";
 import { isErrnoName } from "../sim/errno.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { type Diagnostic, formatPath } from "./diagnostics.js";
-import type { ActionSpec, ExpectationSpec, PerfMeasurementSpec, ScenarioFile } from "./schema.js";
+import type {
+  ActionSpec,
+  ExpectationSpec,
+  PerfMeasurementSpec,
+  ScenarioFile,
+  VmSpecFile,
+} from "./schema.js";
 import type { ScenarioSource } from "./source.js";
 
 /** Kernel options of a scenario, with defaults applied. */
@@ -24,6 +32,22 @@ export interface KernelOptions {
   /** Per-PMU multiplexing interval override (ms), by PMU name. */
   muxIntervalMs: Record<string, number>;
   nrOpen: number;
+  rfcFixSiblingLoop: boolean;
+  kvm: { enablePmu: boolean; enableMediatedPmu: boolean; costs: KvmCosts };
+}
+
+/** A VM as the scenario declares it. */
+export interface VmDecl {
+  index: number;
+  spec: VmSpecFile;
+  workload: Workload;
+  vcpus: Array<{
+    affinity: number[] | undefined;
+    start: Ns;
+    exitRate: number;
+    expect?: { ret?: number; errno?: string; ok?: boolean };
+  }>;
+  perf: Array<{ name: string; vcpu: number; events: string[]; start: Ns; stop: Ns }>;
 }
 
 /** A task as the scenario declares it. */
@@ -88,6 +112,7 @@ export interface Scenario {
   workloads: Map<string, Workload>;
   tasks: TaskDecl[];
   perf: MeasurementDecl[];
+  vms: VmDecl[];
   actions: ActionDecl[];
   expect: ExpectationDecl[];
   expectedFindings: string[];
@@ -177,6 +202,19 @@ export function compileScenario(
     perfEventMaxSampleRate: k.perf_event_max_sample_rate ?? 100_000,
     muxIntervalMs: k.perf_event_mux_interval_ms ?? {},
     nrOpen: k.nr_open ?? 1024,
+    rfcFixSiblingLoop: k.rfc_fix_sibling_loop ?? false,
+    kvm: {
+      enablePmu: k.kvm?.enable_pmu ?? true,
+      enableMediatedPmu: k.kvm?.enable_mediated_pmu ?? false,
+      costs: {
+        exitBaseNs: k.kvm?.costs?.exit_base_ns ?? DEFAULT_KVM_COSTS.exitBaseNs,
+        pmuMsrNs: k.kvm?.costs?.pmu_msr_ns ?? DEFAULT_KVM_COSTS.pmuMsrNs,
+        perfEventCreateNs:
+          k.kvm?.costs?.perf_event_create_ns ?? DEFAULT_KVM_COSTS.perfEventCreateNs,
+        pmuSwitchNs: k.kvm?.costs?.pmu_switch_ns ?? DEFAULT_KVM_COSTS.pmuSwitchNs,
+        pmiInjectNs: k.kvm?.costs?.pmi_inject_ns ?? DEFAULT_KVM_COSTS.pmiInjectNs,
+      },
+    },
   };
   if (machine) {
     const pmuNames = new Set(machine.coreTypes.map((t) => t.pmu.name));
@@ -308,6 +346,87 @@ export function compileScenario(
     });
   });
 
+  // VMs.
+  const vms: VmDecl[] = [];
+  const vmNames = new Set<string>();
+  (f.vms ?? []).forEach((v, i) => {
+    if (vmNames.has(v.name))
+      err(["vms", i, "name"], `VM "${v.name}" is declared twice`, "unique VM names");
+    vmNames.add(v.name);
+    if (measNames.has(v.name))
+      err(["vms", i, "name"], `"${v.name}" is also a measurement name`, "distinct names");
+    if (k.rfc_fix_sibling_loop !== undefined && kernel.profile !== "rfc-v1") {
+      err(
+        ["kernel", "rfc_fix_sibling_loop"],
+        "only meaningful with the rfc-v1 profile",
+        'profile: "rfc-v1"',
+      );
+    }
+    if (machine && machine.arch !== "x86_64")
+      err(["vms", i], "arm64 VMs are not modelled yet", "an x86_64 machine");
+    const wname = v.workload ?? "compute";
+    const w = workloads.get(wname);
+    if (!w)
+      err(
+        ["vms", i, "workload"],
+        `unknown workload "${wname}"`,
+        `one of: ${[...workloads.keys()].join(", ")}`,
+      );
+    const vcpus = v.vcpus.map((c, j) => ({
+      affinity: cpuList(c.affinity, ["vms", i, "vcpus", j, "affinity"]),
+      start: dur(c.start, ["vms", i, "vcpus", j, "start"], 0 as Ns),
+      exitRate: c.exit_rate ?? 0,
+      ...(c.expect ? { expect: c.expect } : {}),
+    }));
+    const perfs = (v.perf ?? []).map((m, j) => {
+      if (measNames.has(m.name))
+        err(
+          ["vms", i, "perf", j, "name"],
+          `measurement "${m.name}" is declared twice`,
+          "unique names",
+        );
+      measNames.add(m.name);
+      const vcpu = m.vcpu ?? 0;
+      if (vcpu >= vcpus.length)
+        err(
+          ["vms", i, "perf", j, "vcpu"],
+          `the VM has ${vcpus.length} vCPUs`,
+          `a vCPU below ${vcpus.length}`,
+        );
+      const events = (Array.isArray(m.events) ? m.events : splitEvents(m.events)).map((e) =>
+        e.trim(),
+      );
+      for (const [k2, e] of events.entries()) {
+        if (!(e in GUEST_ARCH_EVENTS) && !/^r[0-9a-fA-F]{1,4}$/.test(e)) {
+          err(
+            ["vms", i, "perf", j, "events"],
+            `guest event "${e}" is not an architectural event or rNNNN`,
+            `one of: ${Object.keys(GUEST_ARCH_EVENTS).join(", ")} or r00c4`,
+          );
+          void k2;
+        }
+      }
+      const start = dur(m.start, ["vms", i, "perf", j, "start"], 0 as Ns);
+      const stop = dur(m.stop, ["vms", i, "perf", j, "stop"], duration);
+      if (stop <= start || stop > duration)
+        err(
+          ["vms", i, "perf", j, "stop"],
+          "stops before it starts or after the run",
+          "start < stop <= duration",
+        );
+      return { name: m.name, vcpu, events, start, stop };
+    });
+    vms.push({ index: i, spec: v, workload: w ?? BUILTIN_WORKLOADS.compute!, vcpus, perf: perfs });
+  });
+  const needVm = (name: string, path: PropertyKey[]): void => {
+    if (!vmNames.has(name))
+      err(
+        path,
+        `unknown VM "${name}"`,
+        vmNames.size ? `one of: ${[...vmNames].join(", ")}` : "a VM declared under vms",
+      );
+  };
+
   // Actions.
   const actions: ActionDecl[] = [];
   const fdNames = new Set<string>();
@@ -358,6 +477,13 @@ export function compileScenario(
         }
         if (a.name !== undefined) fdNames.add(a.name);
         break;
+      case "kvm_enable_cap":
+      case "kvm_set_pmu_event_filter":
+      case "kvm_create_vcpu":
+      case "kvm_destroy_vm":
+        needVm(a.vm, ["actions", i, "vm"]);
+        if (a.do === "kvm_create_vcpu") decl.cpus = cpuList(a.affinity, ["actions", i, "affinity"]);
+        break;
       case "ioctl":
       case "read":
       case "close":
@@ -391,12 +517,14 @@ export function compileScenario(
   const expect: ExpectationDecl[] = [];
   (f.expect ?? []).forEach((e, i) => {
     const p = (...rest: PropertyKey[]) => ["expect", i, ...rest];
-    const subjects = (["truth", "task", "cpu", "event"] as const).filter((s) => e[s] !== undefined);
+    const subjects = (["truth", "task", "cpu", "event", "vcpu"] as const).filter(
+      (s) => e[s] !== undefined,
+    );
     if (subjects.length !== 1) {
       err(
         p(),
         subjects.length === 0 ? "no subject" : `several subjects (${subjects.join(", ")})`,
-        "exactly one of truth, task, cpu, event",
+        "exactly one of truth, task, cpu, event, vcpu",
       );
       return;
     }
@@ -540,6 +668,7 @@ export function compileScenario(
       workloads,
       tasks,
       perf,
+      vms,
       actions,
       expect,
       expectedFindings: f.expected_findings ?? [],

@@ -1,5 +1,8 @@
+import { GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
+import { Kvm } from "../kvm/kvm.js";
+import { KVM_CAP_PMU_CAPABILITY, type KvmVm } from "../kvm/vm.js";
 import { stateName } from "../perf/event.js";
 import { sysClose, sysIoctl } from "../perf/ioctl.js";
 import { ROOT, sysPerfEventOpen } from "../perf/open.js";
@@ -32,6 +35,7 @@ import type {
   MeasurementDecl,
   Scenario,
   Tolerance,
+  VmDecl,
 } from "./compile.js";
 
 /** Options of a run. */
@@ -69,6 +73,12 @@ export class ScenarioRun {
     { count: number; enabled: number; running: number; state: string }
   >();
   readonly stats = new Map<string, PerfStat>();
+  kvm: Kvm | null = null;
+  readonly vms = new Map<string, KvmVm>();
+  private readonly guestStats = new Map<
+    string,
+    { stat: GuestPerfStat; target: string; start: number }
+  >();
   readonly measurements = new Map<string, MeasurementResult>();
 
   constructor(
@@ -89,7 +99,17 @@ export class ScenarioRun {
         maxSampleRate: sc.kernel.perfEventMaxSampleRate,
         nrOpen: sc.kernel.nrOpen,
       },
+      ...(opts.checkInvariants ? { checkInvariants: "record" as const } : {}),
+      profile: sc.kernel.profile,
+      fixSiblingLoop: sc.kernel.rfcFixSiblingLoop,
     });
+    if (sc.vms.length > 0 || sc.actions.some((a) => a.spec.do.startsWith("kvm_"))) {
+      this.kvm = new Kvm(
+        this.sys,
+        { enablePmu: sc.kernel.kvm.enablePmu, enableMediatedPmu: sc.kernel.kvm.enableMediatedPmu },
+        sc.kernel.kvm.costs,
+      );
+    }
     for (const [name, ms] of Object.entries(sc.kernel.muxIntervalMs)) {
       const pmu = this.sys.perf.registry.byName(name);
       if (pmu) pmu.hrtimerIntervalMs = ms;
@@ -114,6 +134,92 @@ export class ScenarioRun {
     const watchdog = sc.kernel.nmiWatchdog ?? sc.machine.arch === "x86_64";
     if (watchdog) startNmiWatchdog(this.sys.perf, sc.kernel.profile === "rfc-v1");
     for (const m of sc.perf) this.scheduleMeasurement(m);
+    for (const vm of sc.vms) this.scheduleVm(vm);
+  }
+
+  /** Creates a declared VM now, and its vCPUs and guest measurements at their times. */
+  private scheduleVm(d: VmDecl): void {
+    const kvm = this.kvm!;
+    const vm = kvm.createVm(d.spec.name);
+    this.vms.set(d.spec.name, vm);
+    if (d.spec.irqchip === false) vm.irqchip = false;
+    if (d.spec.cpuid) {
+      const c = d.spec.cpuid;
+      vm.cpuid = {
+        version: c.version,
+        nrGp: c.gp,
+        gpWidth: c.gp_width ?? 48,
+        nrFixed: c.fixed ?? 0,
+        fixedWidth: c.fixed_width ?? 48,
+      };
+    }
+    if (d.spec.filter) {
+      const f = d.spec.filter;
+      vm.setPmuEventFilter(
+        {
+          action: f.action === "allow" ? 0 : 1,
+          events: f.events.map((e) => (typeof e === "string" ? BigInt(e.trim()) : e)),
+          fixed_counter_bitmap: f.fixed_counter_bitmap ?? 0,
+          flags: f.masked ? 1 : 0,
+        },
+        this.sys.now,
+      );
+    }
+    d.vcpus.forEach((c, id) => {
+      this.sys.at(c.start, `create ${d.spec.name}/${id}`, (now) => {
+        const r = vm.createVcpu(
+          id,
+          { workload: d.workload, affinity: c.affinity, exitRate: c.exitRate },
+          now,
+        );
+        const ret = typeof r === "number" ? r : 0;
+        const out: ActionResult = {
+          at_ns: now,
+          do: "kvm_create_vcpu",
+          label: `KVM_CREATE_VCPU(${d.spec.name}, ${id})`,
+          result: ret < 0 ? { errno: errnoName(ret) ?? String(ret) } : { ret },
+        };
+        if (c.expect) {
+          out.expected = c.expect;
+          out.ok = actionMatches(c.expect, ret);
+        }
+        this.actionResults.push(out);
+      });
+    });
+    for (const m of d.perf) {
+      let stat: GuestPerfStat | null = null;
+      this.sys.at(m.start, `guest perf ${m.name}`, (now) => {
+        const v = vm.vcpus.find((x) => x.id === m.vcpu);
+        if (!v) return;
+        stat = new GuestPerfStat(
+          v,
+          m.events.map((e) => ({
+            name: e,
+            encoding: GUEST_ARCH_EVENTS[e] ?? Number.parseInt(e.slice(1), 16),
+          })),
+        );
+        stat.start(now);
+      });
+      this.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
+        const target = `guest ${d.spec.name}/vcpu${m.vcpu}`;
+        if (!stat) {
+          this.measurements.set(m.name, {
+            name: m.name,
+            target,
+            start_ns: m.start,
+            stop_ns: now,
+            counters: [],
+            intervals: [],
+            error: `Error: vCPU ${m.vcpu} of ${d.spec.name} does not exist`,
+          });
+          return;
+        }
+        const st = stat;
+        st.stop(now);
+        // Give the stop's reads a chance to run (they may wait for the vCPU).
+        this.guestStats.set(m.name, { stat: st, target, start: m.start });
+      });
+    }
   }
 
   private scheduleMeasurement(m: MeasurementDecl): void {
@@ -167,6 +273,26 @@ export class ScenarioRun {
       this.opts.onProgress?.(t as Ns, total);
       if (t >= total) break;
     }
+    for (const [name, g] of this.guestStats) {
+      const counters = g.stat.result().map((c) => ({
+        event: c.event,
+        count: c.count,
+        enabled_ns: c.enabled_ns,
+        running_ns: c.running_ns,
+        scaled: c.scaled,
+        status: g.stat.noPmu ? "not supported" : c.running_ns > 0 ? "counted" : "not counted",
+        truth: c.truth,
+        state: g.stat.noPmu ? "no vPMU" : "guest",
+      }));
+      this.measurements.set(name, {
+        name,
+        target: g.target,
+        start_ns: g.start,
+        stop_ns: this.sys.now,
+        counters,
+        intervals: [],
+      });
+    }
     // A run cut short (--duration) still reports its measurements, stopped at the end.
     for (const [name, stat] of this.stats) {
       if (!this.measurements.has(name)) this.measurements.set(name, stat.stop());
@@ -194,6 +320,35 @@ export class ScenarioRun {
       case "cpu_online":
       case "cpu_offline":
         ret = this.sys.sched.setOnline(s.cpu, s.do === "cpu_online", now);
+        break;
+      case "kvm_enable_cap":
+        ret = this.vms.get(s.vm)!.enableCap(KVM_CAP_PMU_CAPABILITY, s.args);
+        break;
+      case "kvm_set_pmu_event_filter":
+        ret = this.vms.get(s.vm)!.setPmuEventFilter(
+          {
+            action: s.action === "allow" ? 0 : s.action === "deny" ? 1 : s.action,
+            events: s.events.map((e) => (typeof e === "string" ? BigInt(e.trim()) : e)),
+            ...(s.nevents !== undefined ? { nevents: s.nevents } : {}),
+            fixed_counter_bitmap: s.fixed_counter_bitmap ?? 0,
+            flags: s.flags ?? 0,
+          },
+          now,
+        );
+        break;
+      case "kvm_create_vcpu": {
+        const vm = this.vms.get(s.vm)!;
+        const decl = this.sc.vms.find((v) => v.spec.name === s.vm)!;
+        const r = vm.createVcpu(
+          s.id,
+          { workload: decl.workload, affinity: a.cpus, exitRate: s.exit_rate ?? 0 },
+          now,
+        );
+        ret = typeof r === "number" ? r : 0;
+        break;
+      }
+      case "kvm_destroy_vm":
+        this.vms.get(s.vm)!.destroy(now);
         break;
       default: {
         const r = this.doPerfAction(a);
@@ -415,6 +570,18 @@ export class ScenarioRun {
       }
     }
     if (s.event) return this.observeEvent(e);
+    if (s.vcpu) {
+      const v = this.vms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id);
+      if (s.vcpu.field === "created") return v !== undefined;
+      if (!v) return null;
+      v.sync(this.sys.now);
+      if (s.vcpu.field === "exits") return v.nrExits;
+      if (s.vcpu.field.startsWith("exits.")) return v.exits[s.vcpu.field.slice(6)] ?? 0;
+      if (s.vcpu.field === "entries") return v.nrEntries;
+      if (s.vcpu.field === "guest_time") return Math.round(v.guestNs);
+      if (s.vcpu.field === "host_time") return Math.round(v.hostNs);
+      return null;
+    }
     if (s.cpu) {
       const cpu = this.sys.machine.cpus[s.cpu.id]!;
       switch (s.cpu.field) {
@@ -580,9 +747,41 @@ export class ScenarioRun {
         switches: sys.sched.switchesOn(c.id),
       })),
       actions: this.actionResults,
-      perf: this.sc.perf.flatMap((m) => {
-        const r = this.measurements.get(m.spec.name);
+      perf: [
+        ...this.sc.perf.map((m) => m.spec.name),
+        ...this.sc.vms.flatMap((v) => v.perf.map((p) => p.name)),
+      ].flatMap((n) => {
+        const r = this.measurements.get(n);
         return r ? [r] : [];
+      }),
+      vms: [...this.vms.values()].map((vm) => {
+        const any = vm.vcpus[0];
+        const vpmu =
+          !any?.pmu || any.pmu.version === 0
+            ? "none"
+            : any.mediated
+              ? this.sc.kernel.profile === "rfc-v1"
+                ? "passthrough"
+                : "mediated"
+              : "emulated";
+        return {
+          name: vm.name,
+          vpmu,
+          pmu_version: any?.pmu?.version ?? 0,
+          vcpus: vm.vcpus.map((v) => {
+            v.sync(sys.now);
+            return {
+              id: v.id,
+              pid: v.task.pid,
+              cpu: v.task.cpu,
+              entries: v.nrEntries,
+              exits: Object.fromEntries(Object.entries(v.exits).sort()),
+              guest_ns: Math.round(v.guestNs),
+              host_ns: Math.round(v.hostNs),
+              overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
+            };
+          }),
+        };
       }),
       expectations,
       findings,
@@ -617,6 +816,14 @@ function fmtTol(t: Tolerance): string {
 function describeAction(a: ActionDecl): string {
   const s = a.spec;
   switch (s.do) {
+    case "kvm_enable_cap":
+      return `KVM_ENABLE_CAP(${s.vm}, PMU_CAPABILITY, ${s.args})`;
+    case "kvm_set_pmu_event_filter":
+      return `KVM_SET_PMU_EVENT_FILTER(${s.vm}, ${s.action}, ${s.events.length} events)`;
+    case "kvm_create_vcpu":
+      return `KVM_CREATE_VCPU(${s.vm}, ${s.id})`;
+    case "kvm_destroy_vm":
+      return `destroy VM ${s.vm}`;
     case "sched_setaffinity":
       return `sched_setaffinity(${s.task}, ${s.cpus})`;
     case "kill":

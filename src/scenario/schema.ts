@@ -110,6 +110,81 @@ export const KernelSpec = z.strictObject({
   perf_event_max_sample_rate: z.number().int().min(1).optional(),
   perf_event_mux_interval_ms: z.record(z.string(), z.number().int().min(1)).optional(),
   nr_open: z.number().int().min(8).max(1048576).optional(),
+  /** rfc-v1 only: apply the evident fix to the RFC's sibling loop. */
+  rfc_fix_sibling_loop: z.boolean().optional(),
+  /** KVM module parameters and cost model. */
+  kvm: z
+    .strictObject({
+      enable_pmu: z.boolean().optional(),
+      /** 7.0: kvm-intel.enable_mediated_pmu; rfc-v1: enable_passthrough_pmu. */
+      enable_mediated_pmu: z.boolean().optional(),
+      costs: z
+        .strictObject({
+          exit_base_ns: z.number().nonnegative().optional(),
+          pmu_msr_ns: z.number().nonnegative().optional(),
+          perf_event_create_ns: z.number().nonnegative().optional(),
+          pmu_switch_ns: z.number().nonnegative().optional(),
+          pmi_inject_ns: z.number().nonnegative().optional(),
+        })
+        .optional(),
+    })
+    .optional(),
+});
+
+const Name = z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: "a name of letters, digits, _ . -" });
+
+const FilterSpec = z.strictObject({
+  action: z.enum(["allow", "deny"]),
+  /** eventsel | umask << 8 entries (or masked entries with masked: true). */
+  events: z.array(
+    z.union([z.number().int().nonnegative(), z.string().regex(/^\s*0x[0-9a-fA-F]{1,16}\s*$/)]),
+  ),
+  fixed_counter_bitmap: z.number().int().nonnegative().optional(),
+  masked: z.boolean().optional(),
+});
+
+export const VmSpec = z.strictObject({
+  name: Name,
+  /** An in-kernel irqchip (local APIC); without it the 7.0 mediated vPMU is silently off. */
+  irqchip: z.boolean().optional(),
+  /** Guest CPUID leaf 0xA; defaults to what KVM supports. */
+  cpuid: z
+    .strictObject({
+      version: z.number().int().min(0).max(255),
+      gp: z.number().int().min(0).max(255),
+      gp_width: z.number().int().min(0).max(64).optional(),
+      fixed: z.number().int().min(0).max(31).optional(),
+      fixed_width: z.number().int().min(0).max(64).optional(),
+    })
+    .optional(),
+  filter: FilterSpec.optional(),
+  /** The guest's workload (what its vCPUs execute in guest mode). */
+  workload: z.string().optional(),
+  vcpus: z
+    .array(
+      z.strictObject({
+        affinity: CpuList.optional(),
+        start: Duration.optional(),
+        /** VM exits per second besides the host tick (I/O, timers). */
+        exit_rate: z.number().nonnegative().optional(),
+        expect: z.lazy(() => ActionResultExpect).optional(),
+      }),
+    )
+    .min(1),
+  /** perf stat inside the guest. */
+  perf: z
+    .array(
+      z.strictObject({
+        name: Name,
+        vcpu: z.number().int().nonnegative().optional(),
+        events: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
+          error: 'guest events such as "cycles,instructions,branches" or raw r00c4',
+        }),
+        start: Duration.optional(),
+        stop: Duration.optional(),
+      }),
+    )
+    .optional(),
 });
 
 export const TaskSpecSchema = z.strictObject({
@@ -237,10 +312,39 @@ export const Action = z.discriminatedUnion(
     }),
     z.strictObject({ ...ActionCommon, do: z.literal("read"), fd: z.string() }),
     z.strictObject({ ...ActionCommon, do: z.literal("close"), fd: z.string() }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("kvm_enable_cap"),
+      vm: z.string(),
+      /** KVM_CAP_PMU_CAPABILITY with args[0] (1 = KVM_PMU_CAP_DISABLE). */
+      cap: z.literal("pmu_capability"),
+      args: z.number().int(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("kvm_set_pmu_event_filter"),
+      vm: z.string(),
+      action: z.union([z.enum(["allow", "deny"]), z.number().int()]),
+      events: z.array(
+        z.union([z.number().int().nonnegative(), z.string().regex(/^\s*0x[0-9a-fA-F]{1,16}\s*$/)]),
+      ),
+      nevents: z.number().int().optional(),
+      fixed_counter_bitmap: z.number().int().nonnegative().optional(),
+      flags: z.number().int().optional(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("kvm_create_vcpu"),
+      vm: z.string(),
+      id: z.number().int(),
+      affinity: CpuList.optional(),
+      exit_rate: z.number().nonnegative().optional(),
+    }),
+    z.strictObject({ ...ActionCommon, do: z.literal("kvm_destroy_vm"), vm: z.string() }),
   ],
   {
     error:
-      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close",
+      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close, kvm_enable_cap, kvm_set_pmu_event_filter, kvm_create_vcpu, kvm_destroy_vm",
   },
 );
 
@@ -267,6 +371,22 @@ export const Expectation = z.strictObject({
     .strictObject({
       id: z.number().int().nonnegative(),
       field: z.enum(["busy", "idle", "switches"]),
+    })
+    .optional(),
+  vcpu: z
+    .strictObject({
+      vm: z.string(),
+      id: z.number().int().nonnegative(),
+      /** exits (all), exits.<reason> (tick, io, msr, rdpmc, pmi, preempt), entries, guest_time, host_time. */
+      field: z
+        .string()
+        .regex(
+          /^(exits(\.(tick|io|msr|rdpmc|pmi|preempt))?|entries|guest_time|host_time|created)$/,
+          {
+            error:
+              "exits, exits.<tick|io|msr|rdpmc|pmi|preempt>, entries, guest_time, host_time or created",
+          },
+        ),
     })
     .optional(),
   event: z
@@ -298,6 +418,7 @@ export const ScenarioSchema = z.strictObject({
   workloads: z.record(z.string(), WorkloadDef).optional(),
   tasks: z.array(TaskSpecSchema).optional(),
   perf: z.array(PerfMeasurement).optional(),
+  vms: z.array(VmSpec).optional(),
   actions: z.array(Action).optional(),
   expect: z.array(Expectation).optional(),
   /** Findings the scenario declares as expected (names of invariant rules). */
@@ -309,6 +430,7 @@ export type ScenarioFile = z.infer<typeof ScenarioSchema>;
 export type ActionSpec = z.infer<typeof Action>;
 export type ExpectationSpec = z.infer<typeof Expectation>;
 export type PerfMeasurementSpec = z.infer<typeof PerfMeasurement>;
+export type VmSpecFile = z.infer<typeof VmSpec>;
 
 /** The JSON Schema of the scenario format. */
 export function scenarioJsonSchema(): unknown {
