@@ -54,7 +54,7 @@ describe("scenario validation: one located message per problem", () => {
     [
       "two subjects",
       `${base}tasks: [{ name: w, workload: compute }]\nexpect: [{ task: { name: w, field: cpu }, cpu: { id: 0, field: busy }, equals: 1 }]\n`,
-      "s.yaml:4:10: expect[0]: several subjects (task, cpu) (exactly one of truth, task, cpu, event)",
+      "s.yaml:4:10: expect[0]: several subjects (task, cpu) (exactly one of truth, task, cpu, event, vcpu)",
     ],
     [
       "missing field enum",
