@@ -144,10 +144,13 @@ describe("vpmu CLI", () => {
 
 describe("vpmu check --check-invariants", () => {
   it("fails a scenario whose declared finding does not occur, and passes without the flag", () => {
-    const f = tmpFile("ef.yaml", "name: t\nmachine: rk3399\nexpected_findings: [legal-transition]\n");
+    const f = tmpFile(
+      "ef.yaml",
+      "name: t\nmachine: rk3399\nexpected_findings: [legal-transition]\n",
+    );
     const with_ = vpmu("check", "--check-invariants", f);
     expect(with_.code).toBe(1);
-    expect(with_.out).toContain("invariant finding legal-transition (expected): observed \"none\"");
+    expect(with_.out).toContain('invariant finding legal-transition (expected): observed "none"');
     expect(vpmu("check", f).code).toBe(0);
   });
 });

@@ -78,6 +78,7 @@ function label(e: PerfEvent): string {
 export class InvariantChecker {
   readonly findings: Finding[] = [];
   private dirty = false;
+  private readonly reported = new Set<PerfEvent>();
 
   constructor(
     private readonly sys: System,
@@ -110,6 +111,9 @@ export class InvariantChecker {
       for (const e of ctx.eventList) {
         if (!(e.pmu.capabilities & PERF_PMU_CAP.VPMU_PASSTHROUGH) || e.attr.exclude_guest) continue;
         if (e.state < S.INACTIVE) continue;
+        // One finding per event: the same event is found again at every later entry.
+        if (this.reported.has(e)) continue;
+        this.reported.add(e);
         const leader = e.isLeader
           ? ""
           : ` (its leader ${label(e.groupLeader)} is ${stateName(e.groupLeader.state)})`;

@@ -96,7 +96,7 @@ export class PerfCore {
 
   constructor(
     readonly sys: System,
-    readonly opts: PerfOptions = DEFAULT_PERF,
+    readonly opts: PerfOptions = { ...DEFAULT_PERF },
   ) {
     this.cpuctx = sys.machine.cpus.map((c) => {
       const cc = new PerfCpuContext(c.id);

@@ -3,7 +3,8 @@ import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
 import { Kvm } from "../kvm/kvm.js";
 import { KVM_CAP_PMU_CAPABILITY, type KvmVm } from "../kvm/vm.js";
-import { stateName } from "../perf/event.js";
+import { type PerfEvent, stateName } from "../perf/event.js";
+import { perfEventRelease } from "../perf/install.js";
 import { sysClose, sysIoctl } from "../perf/ioctl.js";
 import { ROOT, sysPerfEventOpen } from "../perf/open.js";
 import { sysRead } from "../perf/read.js";
@@ -74,6 +75,8 @@ export class ScenarioRun {
   >();
   readonly stats = new Map<string, PerfStat>();
   kvm: Kvm | null = null;
+  /** The NMI watchdog's events while it runs. */
+  private watchdog: PerfEvent[] = [];
   readonly vms = new Map<string, KvmVm>();
   private readonly guestStats = new Map<
     string,
@@ -132,7 +135,7 @@ export class ScenarioRun {
     }
     for (const a of sc.actions) this.sys.at(a.at, `action ${a.index}`, () => this.doAction(a));
     const watchdog = sc.kernel.nmiWatchdog ?? sc.machine.arch === "x86_64";
-    if (watchdog) startNmiWatchdog(this.sys.perf, sc.kernel.profile === "rfc-v1");
+    if (watchdog) this.watchdog = startNmiWatchdog(this.sys.perf, sc.kernel.profile === "rfc-v1");
     for (const m of sc.perf) this.scheduleMeasurement(m);
     for (const vm of sc.vms) this.scheduleVm(vm);
   }
@@ -350,6 +353,9 @@ export class ScenarioRun {
       case "kvm_destroy_vm":
         this.vms.get(s.vm)!.destroy(now);
         break;
+      case "sysctl":
+        ret = this.sysctl(s.name, s.value);
+        break;
       default: {
         const r = this.doPerfAction(a);
         ret = r.ret;
@@ -364,6 +370,32 @@ export class ScenarioRun {
       out.ok = actionMatches(s.expect, ret);
     }
     this.actionResults.push(out);
+  }
+
+  /** A runtime sysctl write (echo value > /proc/sys/...). Returns 0 or -EINVAL. */
+  private sysctl(name: string, value: number): number {
+    const now = this.sys.now;
+    const core = this.sys.perf;
+    switch (name) {
+      case "kernel.nmi_watchdog":
+        if (value !== 0 && value !== 1) return -ERRNO.EINVAL;
+        if (value === 0) {
+          for (const e of this.watchdog) perfEventRelease(core, e, now);
+          this.watchdog = [];
+        } else if (this.watchdog.length === 0) {
+          this.watchdog = startNmiWatchdog(core, this.sc.kernel.profile === "rfc-v1");
+        }
+        return 0;
+      case "kernel.perf_event_paranoid":
+        core.opts.paranoid = value;
+        return 0;
+      case "kernel.perf_event_max_sample_rate":
+        if (value < 1) return -ERRNO.EINVAL;
+        core.opts.maxSampleRate = value;
+        return 0;
+      default:
+        return -ERRNO.EINVAL;
+    }
   }
 
   /** perf_event_open, ioctl, read and close actions. */
@@ -824,6 +856,8 @@ function describeAction(a: ActionDecl): string {
       return `KVM_CREATE_VCPU(${s.vm}, ${s.id})`;
     case "kvm_destroy_vm":
       return `destroy VM ${s.vm}`;
+    case "sysctl":
+      return `sysctl ${s.name}=${s.value}`;
     case "sched_setaffinity":
       return `sched_setaffinity(${s.task}, ${s.cpus})`;
     case "kill":

@@ -341,10 +341,20 @@ export const Action = z.discriminatedUnion(
       exit_rate: z.number().nonnegative().optional(),
     }),
     z.strictObject({ ...ActionCommon, do: z.literal("kvm_destroy_vm"), vm: z.string() }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("sysctl"),
+      name: z.enum([
+        "kernel.nmi_watchdog",
+        "kernel.perf_event_paranoid",
+        "kernel.perf_event_max_sample_rate",
+      ]),
+      value: z.number().int(),
+    }),
   ],
   {
     error:
-      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close, kvm_enable_cap, kvm_set_pmu_event_filter, kvm_create_vcpu, kvm_destroy_vm",
+      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close, kvm_enable_cap, kvm_set_pmu_event_filter, kvm_create_vcpu, kvm_destroy_vm, sysctl",
   },
 );
 
