@@ -30,7 +30,7 @@ describe("golden reports", () => {
   for (const [name, text] of cases) {
     it(name, () => {
       const sc = loadScenario(text, `${name}.yaml`);
-      const out = textReport(runScenario(sc), { truth: true });
+      const out = textReport(runScenario(sc, { checkInvariants: true }), { truth: true });
       const file = join(expectedDir, `${name}.txt`);
       if (accept || !existsSync(file)) {
         writeFileSync(file, out);
