@@ -105,6 +105,19 @@ export class HwCounter {
     this.accrued = beyond - Math.floor(beyond);
   }
 
+  /** Stops the counter and clears it to zero in one fold (a PMU put). Returns the value it had. */
+  stopAndClear(now: Ns): number {
+    const v = this.value(now);
+    this.enabled = false;
+    this.rate = 0;
+    this.onOverflow = null;
+    this.base = 0;
+    this.baseIsDistance = false;
+    this.accrued = 0;
+    if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
+    return v;
+  }
+
   /** Current value as a number (exact below 2^53). */
   value(now: Ns): number {
     this.fold(now);
@@ -128,6 +141,20 @@ export class HwCounter {
   /** Writes the register (the value is truncated to the counter width). */
   write(v: number | bigint, now: Ns): void {
     this.fold(now);
+    // Fast path (the hot one: PMU context switches, sampling periods): a plain in-range number.
+    if (
+      typeof v === "number" &&
+      v >= 0 &&
+      v < this.modulus &&
+      this.modulus <= 2 ** 53 &&
+      Number.isInteger(v)
+    ) {
+      this.base = v;
+      this.baseIsDistance = false;
+      this.accrued = 0;
+      this.predict();
+      return;
+    }
     let big = typeof v === "bigint" ? v : BigInt(Math.floor(v));
     const mod = 1n << BigInt(this.width);
     big = ((big % mod) + mod) % mod;

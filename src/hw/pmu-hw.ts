@@ -66,6 +66,22 @@ export class CpuPmuHw {
     c.retarget(exec);
   }
 
+  /** Programs a counter and turns it on or off with a single fold and rate update. */
+  configure(
+    c: HwCounter,
+    quantity: number,
+    modeMask: number,
+    on: boolean,
+    now: Ns,
+    exec: ExecState | null,
+  ): void {
+    c.fold(now);
+    c.quantity = quantity;
+    c.modeMask = modeMask;
+    c.enabled = on;
+    c.retarget(exec);
+  }
+
   /** Starts or stops a counter. */
   setEnabled(c: HwCounter, on: boolean, now: Ns, exec: ExecState | null): void {
     c.fold(now);

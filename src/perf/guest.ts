@@ -227,14 +227,8 @@ export function perfLoadGuestContext(core: PerfCore, cpu: number, now: Ns): void
     return;
   }
   const cpuctx = core.cpuctx[cpu]!;
-  for (const ctx of cpuctx.taskCtx ? [cpuctx.ctx, cpuctx.taskCtx] : [cpuctx.ctx]) {
-    updateContextTime(ctx, now);
-    for (const epc of ctx.pmuCtxList) {
-      if (core.skipEpc(epc, EVENT_GUEST)) continue;
-      pmuCtxSchedOut(core, epc, EVENT_ALL, now);
-    }
-    ctx.guestLoaded = true;
-  }
+  loadCtx(core, cpuctx.ctx, now);
+  if (cpuctx.taskCtx) loadCtx(core, cpuctx.taskCtx, now);
   st.guestCtxLoaded[cpu] = true;
   const trace = core.sys.trace;
   if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what: "load" });
@@ -249,9 +243,11 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   const st = core.guest!;
   if (!st.guestCtxLoaded[cpu]) return;
   const cpuctx = core.cpuctx[cpu]!;
-  for (const ctx of cpuctx.taskCtx ? [cpuctx.ctx, cpuctx.taskCtx] : [cpuctx.ctx]) {
-    updateContextTime(ctx, now);
-    ctx.guestLoaded = false;
+  updateContextTime(cpuctx.ctx, now);
+  cpuctx.ctx.guestLoaded = false;
+  if (cpuctx.taskCtx) {
+    updateContextTime(cpuctx.taskCtx, now);
+    cpuctx.taskCtx.guestLoaded = false;
   }
   // The kernel clears guest_ctx_loaded after the EVENT_GUEST pass; that pass is exempt
   // from the "guest owns the PMU" skip anyway, so clearing it first changes nothing and
@@ -263,26 +259,44 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   for (const l of core.guestListeners) l(cpu, "put", now);
 }
 
-/** The EVENT_GUEST pass of perf_event_sched_in(): every type, mediated PMUs only. */
+/** One context's part of perf_load_guest_context(). */
+function loadCtx(core: PerfCore, ctx: PerfEventContext, now: Ns): void {
+  updateContextTime(ctx, now);
+  for (const epc of ctx.pmuCtxList) {
+    if (core.skipEpc(epc, EVENT_GUEST)) continue;
+    pmuCtxSchedOut(core, epc, EVENT_ALL, now);
+  }
+  ctx.guestLoaded = true;
+}
+
+/** One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). */
+function guestPass(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  cpu: number,
+  pinned: boolean,
+  now: Ns,
+): void {
+  for (const epc of ctx.pmuCtxList) {
+    if (core.skipEpc(epc, EVENT_GUEST)) continue;
+    pmuGroupsSchedIn(
+      core,
+      ctx,
+      pinned ? ctx.pinnedGroups : ctx.flexibleGroups,
+      epc.pmu,
+      cpu,
+      now,
+      EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE),
+    );
+  }
+}
+
+/** The EVENT_GUEST pass of perf_event_sched_in(): every type, mediated PMUs only, in priority order. */
 function guestSchedIn(core: PerfCore, cpu: number, now: Ns): void {
   const cpuctx = core.cpuctx[cpu]!;
   const task = cpuctx.taskCtx;
-  const pass = (ctx: PerfEventContext, pinned: boolean) => {
-    for (const epc of ctx.pmuCtxList) {
-      if (core.skipEpc(epc, EVENT_GUEST)) continue;
-      pmuGroupsSchedIn(
-        core,
-        ctx,
-        pinned ? ctx.pinnedGroups : ctx.flexibleGroups,
-        epc.pmu,
-        cpu,
-        now,
-        EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE),
-      );
-    }
-  };
-  pass(cpuctx.ctx, true);
-  if (task) pass(task, true);
-  pass(cpuctx.ctx, false);
-  if (task) pass(task, false);
+  guestPass(core, cpuctx.ctx, cpu, true, now);
+  if (task) guestPass(core, task, cpu, true, now);
+  guestPass(core, cpuctx.ctx, cpu, false, now);
+  if (task) guestPass(core, task, cpu, false, now);
 }

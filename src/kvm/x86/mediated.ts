@@ -89,12 +89,26 @@ export class MediatedBackend implements VpmuBackend {
   /** Writes eventsel_hw: the guest's selection with EN cleared when it is not allowed. */
   private program(pmc: KvmPmc, c: HwCounter, now: Ns): void {
     const cpu = this.cpu!;
-    const { usr, os } = this.pmu.controls(pmc);
+    const ctl = this.pmu.controlBits(pmc);
     const q = quantityOf(cpu.pmu.desc, this.pmu.encoding(pmc)) ?? -1;
-    const mask = (usr ? 1 << Mode.GUEST_USER : 0) | (os ? 1 << Mode.GUEST_KERNEL : 0);
-    cpu.pmu.program(c, q, mask, now, cpu.exec);
+    const mask = (ctl & 1 ? 1 << Mode.GUEST_USER : 0) | (ctl & 2 ? 1 << Mode.GUEST_KERNEL : 0);
     const on = this.pmu.counting(pmc) && this.hooks.allowed(pmc);
-    if (c.enabled !== on) cpu.pmu.setEnabled(c, on, now, cpu.exec);
+    cpu.pmu.configure(c, q, mask, on, now, cpu.exec);
+  }
+
+  /** One overflow handler per guest counter, made once (no allocation per load). */
+  private readonly handlers = new Map<KvmPmc, (c: HwCounter, now: Ns) => void>();
+
+  private overflowHandler(pmc: KvmPmc): (c: HwCounter, now: Ns) => void {
+    let h = this.handlers.get(pmc);
+    if (!h) {
+      h = (_c, t) => {
+        this.pmu.overflow(pmc);
+        if (this.pmu.controls(pmc).int) this.hooks.pmi(pmc, t);
+      };
+      this.handlers.set(pmc, h);
+    }
+    return h;
   }
 
   /** kernel: kvm_mediated_pmu_load(): guest counters and selects into the hardware. */
@@ -105,10 +119,7 @@ export class MediatedBackend implements VpmuBackend {
       c.owner = this.owner;
       c.ownerName = this.owner.name;
       c.write(pmc.counter, now);
-      c.onOverflow = (_c, t) => {
-        this.pmu.overflow(pmc);
-        if (this.pmu.controls(pmc).int) this.hooks.pmi(pmc, t);
-      };
+      c.onOverflow = this.overflowHandler(pmc);
       this.program(pmc, c, now);
     }
   }
@@ -119,10 +130,7 @@ export class MediatedBackend implements VpmuBackend {
     if (!cpu) return;
     for (const pmc of this.pmu.all()) {
       const c = this.hw(pmc);
-      pmc.counter = c.value(now) % pmc.modulus;
-      cpu.pmu.setEnabled(c, false, now, cpu.exec);
-      c.onOverflow = null;
-      c.write(0, now);
+      pmc.counter = c.stopAndClear(now) % pmc.modulus;
       c.owner = null;
       c.ownerName = "";
     }

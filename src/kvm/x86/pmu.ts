@@ -99,6 +99,7 @@ export class KvmX86Pmu {
     this.fixedMask = fw ? 2 ** fw - 1 : 0;
     this.gp = Array.from({ length: this.nrGp }, (_, i) => mkPmc(i, false, gw));
     this.fixed = Array.from({ length: this.nrFixed }, (_, j) => mkPmc(32 + j, true, fw));
+    this.allPmcs = [...this.gp, ...this.fixed];
     this.reset();
   }
 
@@ -124,9 +125,11 @@ export class KvmX86Pmu {
     };
   }
 
-  /** All counters. */
+  private allPmcs: KvmPmc[] = [];
+
+  /** All counters (GP then fixed; the same array until the next refresh). */
   all(): KvmPmc[] {
-    return [...this.gp, ...this.fixed];
+    return this.allPmcs;
   }
 
   /** The FIXED_CTR_CTRL nibble of fixed counter j. */
@@ -146,6 +149,16 @@ export class KvmX86Pmu {
       ? (this.fixedNibble(pmc.idx - 32) & (FIXED_OS | FIXED_USR)) !== 0
       : (pmc.eventsel & EVENTSEL.ENABLE) !== 0;
     return local && this.globallyEnabled(pmc);
+  }
+
+  /** USR (1), OS (2) and INT (4) of a counter as bits, without allocating. */
+  controlBits(pmc: KvmPmc): number {
+    if (pmc.fixed) {
+      const n = this.fixedNibble(pmc.idx - 32);
+      return (n & FIXED_USR ? 1 : 0) | (n & FIXED_OS ? 2 : 0) | (n & FIXED_PMI ? 4 : 0);
+    }
+    const e = pmc.eventsel;
+    return (e & EVENTSEL.USR ? 1 : 0) | (e & EVENTSEL.OS ? 2 : 0) | (e & EVENTSEL.INT ? 4 : 0);
   }
 
   /** USR/OS/INT of a counter, from its eventsel or fixed nibble. */
@@ -225,7 +238,7 @@ export class KvmX86Pmu {
     if (!m) return GP_FAULT;
     if (m.kind === "evtsel") return BigInt(m.pmc.eventsel);
     const mask = m.pmc.fixed ? this.fixedMask : this.gpMask;
-    return BigInt(this.backend ? this.backend.read(m.pmc, now) & mask : m.pmc.counter);
+    return BigInt(this.backend ? this.backend.read(m.pmc, now) % (mask + 1) : m.pmc.counter);
   }
 
   /** kernel: intel_pmu_set_msr(). Returns true, or GP_FAULT. */
@@ -309,7 +322,7 @@ export class KvmX86Pmu {
     const pmc = fixed ? this.fixed[i] : this.gp[i];
     if (!pmc) return GP_FAULT;
     const mask = fixed ? this.fixedMask : this.gpMask;
-    return BigInt(this.backend ? this.backend.read(pmc, now) & mask : pmc.counter);
+    return BigInt(this.backend ? this.backend.read(pmc, now) % (mask + 1) : pmc.counter);
   }
 }
 
