@@ -6,17 +6,26 @@
  * kernel's errno), or load and run scenario files.
  */
 
+export { type Finding, INVARIANT_RULES, InvariantChecker } from "./check/invariants.js";
+export { GUEST_ARCH_EVENTS, GuestPerfStat } from "./guest/perf-stat.js";
 export { formatCpuList, parseCpuList } from "./hw/cpulist.js";
 export type { CoreType, MachineDesc, UncoreDesc } from "./hw/machine.js";
 export { PRESET_SUMMARY, PRESETS, preset } from "./hw/presets.js";
 export { MODE_NAMES, Mode, Q, QUANTITY_NAMES } from "./hw/quantity.js";
 export { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "./hw/workload.js";
+export { KvmDevice, VmHandle } from "./kvm/api.js";
+export { DEFAULT_KVM_COSTS, type KvmCosts } from "./kvm/costs.js";
+export { Kvm, type KvmParams } from "./kvm/kvm.js";
+export { GuestPmuOps, type KvmVcpu } from "./kvm/vcpu.js";
+export { KVM_CAP_PMU_CAPABILITY, KVM_CAP_PMU_EVENT_FILTER, KVM_PMU_CAP_DISABLE } from "./kvm/vm.js";
+export { EVENTSEL, MSR } from "./kvm/x86/msr.js";
 export { PERF_EVENT_STATE, type PerfEvent, stateName } from "./perf/event.js";
 export { type Credentials, ROOT } from "./perf/open.js";
 export { PERF_PMU_CAP } from "./perf/pmu.js";
 export type { PerfReadResult } from "./perf/read.js";
 export { parseEvent, parseEventList } from "./perf/tool/parse-events.js";
 export * from "./perf/uapi.js";
+export { ChromeTraceSink } from "./report/chrome-trace.js";
 export { csvReport } from "./report/csv.js";
 export { jsonReport } from "./report/json.js";
 export { listPmus } from "./report/pmus.js";

@@ -22,8 +22,8 @@ import {
 import { EVENTSEL, GP_FAULT, MSR } from "../src/kvm/x86/msr.js";
 import type { CpuidLeafA, KvmX86Pmu } from "../src/kvm/x86/pmu.js";
 import { PERF_EVENT_STATE, type PerfEvent } from "../src/perf/event.js";
-import { perfCreateMediatedPmu, type VpmuProfile } from "../src/perf/guest.js";
-import { PERF_TYPE_RAW, type PerfEventAttr } from "../src/perf/uapi.js";
+import type { VpmuProfile } from "../src/perf/guest.js";
+import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE, type PerfEventAttr } from "../src/perf/uapi.js";
 import { startNmiWatchdog } from "../src/perf/watchdog.js";
 import { ERRNO, KernelError } from "../src/sim/errno.js";
 import { msToNs, type Ns } from "../src/sim/time.js";
@@ -285,8 +285,7 @@ describe("emulated vPMU: CPUID 0xA and the PMU MSRs", () => {
       MSR.IA32_FIXED_CTR0,
     ]) {
       expect(rd(v1, m)).toBe(GP_FAULT);
-      expect(wr(v1, m, 0)).toBe(GP_FAULT);
-      expect(wr(v1, m, 0, true)).toBe(GP_FAULT);
+      expect(wr(v1, m, 1)).toBe(GP_FAULT);
     }
     // GP counters still work, and with no GLOBAL_CTRL every counter is globally enabled.
     expect(wr(v1, MSR.IA32_PERFEVTSEL0, EN | BRANCHES)).toBe(true);
@@ -889,6 +888,23 @@ describe("mediated vPMU (Linux 7.0)", () => {
     expect(v0.pmu!.version).toBe(5);
     vcpuOf(okKvm.createVm("vm2"), ok, 0);
     expect(ok.perf.guest!.nrMediatedPmuVms).toBe(2);
+
+    // Any !exclude_guest core event counts, a task-bound one too; exclude_guest,
+    // software and uncore events do not.
+    const t = mkSystem();
+    const tKvm = mkKvm(t, { mediated: true });
+    const task = t.spawn({ comm: "app", workload: BUILTIN_WORKLOADS.compute!, affinity: [1] });
+    t.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc4, exclude_guest: true }, -1, 1);
+    t.perfEventOpen({ type: PERF_TYPE_SOFTWARE, config: 0 }, -1, 1);
+    const imc = t.perf.registry.byName("uncore_imc_0")!.type;
+    t.perfEventOpen({ type: imc, config: 0xff }, -1, 0);
+    const fd = t.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc4 }, task.pid, -1);
+    const tvm = tKvm.createVm("vm0");
+    const opts = { workload: BUILTIN_WORKLOADS.compute!, affinity: [2] };
+    expect(tvm.createVcpu(0, opts, t.now)).toBe(-ERRNO.EBUSY);
+    t.close(fd);
+    expect(typeof tvm.createVcpu(0, opts, t.now)).toBe("object");
+    expect(tvm.createdMediatedPmu).toBe(true);
   });
 
   it("K38: without an in-kernel irqchip the first KVM_CREATE_VCPU silently disables the VM's PMU", () => {

@@ -119,6 +119,9 @@ export interface Scenario {
   source: ScenarioSource | undefined;
 }
 
+/** Longest simulated run a scenario may ask for (a resource limit). */
+export const MAX_DURATION = 3_600_000_000_000 as Ns;
+
 /** Default run length when a scenario gives none. */
 export const DEFAULT_DURATION = 100_000_000 as Ns;
 
@@ -185,6 +188,8 @@ export function compileScenario(
 
   const duration = dur(f.duration, ["duration"], DEFAULT_DURATION);
   if (duration <= 0) err(["duration"], "the run has no length", "a positive duration");
+  if (duration > MAX_DURATION)
+    err(["duration"], `${duration / 1e9}s is longer than vpmu runs`, "at most 3600s");
 
   // Kernel.
   const k = f.kernel ?? {};

@@ -166,11 +166,12 @@ export const VmSpec = z.strictObject({
         affinity: CpuList.optional(),
         start: Duration.optional(),
         /** VM exits per second besides the host tick (I/O, timers). */
-        exit_rate: z.number().nonnegative().optional(),
+        exit_rate: z.number().nonnegative().max(1_000_000).optional(),
         expect: z.lazy(() => ActionResultExpect).optional(),
       }),
     )
-    .min(1),
+    .min(1)
+    .max(256),
   /** perf stat inside the guest. */
   perf: z
     .array(
@@ -197,9 +198,12 @@ export const TaskSpecSchema = z.strictObject({
 });
 
 /** Events in perf's own syntax: a comma-separated string or a list of strings. */
-const EventList = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)], {
-  error: 'perf events such as "cycles,instructions:u" or a list of them',
-});
+const EventList = z.union(
+  [z.string().min(1).max(65_536), z.array(z.string().min(1).max(4096)).min(1).max(1024)],
+  {
+    error: 'perf events such as "cycles,instructions:u" or a list of them',
+  },
+);
 
 export const PerfMeasurement = z.strictObject({
   name: z.string().regex(/^[A-Za-z_][\w.-]*$/, { error: "a name of letters, digits, _ . -" }),
@@ -426,11 +430,11 @@ export const ScenarioSchema = z.strictObject({
   machine: MachineSpec,
   kernel: KernelSpec.optional(),
   workloads: z.record(z.string(), WorkloadDef).optional(),
-  tasks: z.array(TaskSpecSchema).optional(),
-  perf: z.array(PerfMeasurement).optional(),
-  vms: z.array(VmSpec).optional(),
-  actions: z.array(Action).optional(),
-  expect: z.array(Expectation).optional(),
+  tasks: z.array(TaskSpecSchema).max(10_000).optional(),
+  perf: z.array(PerfMeasurement).max(256).optional(),
+  vms: z.array(VmSpec).max(64).optional(),
+  actions: z.array(Action).max(100_000).optional(),
+  expect: z.array(Expectation).max(100_000).optional(),
   /** Findings the scenario declares as expected (names of invariant rules). */
   expected_findings: z.array(z.string()).optional(),
 });
