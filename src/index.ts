@@ -32,7 +32,7 @@ export { listPmus } from "./report/pmus.js";
 export type { RunResult } from "./report/result.js";
 export { textReport } from "./report/text.js";
 export type { Scenario } from "./scenario/compile.js";
-export { DEFAULT_SCENARIO } from "./scenario/default-scenario.js";
+export { DEFAULT_SCENARIO, TOUR } from "./scenario/default-scenario.js";
 export { type Diagnostic, formatDiagnostic, ScenarioError } from "./scenario/diagnostics.js";
 export { loadScenario, parseScenario } from "./scenario/load.js";
 export { type RunOptions, runScenario, ScenarioRun } from "./scenario/runner.js";

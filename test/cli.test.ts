@@ -29,7 +29,7 @@ describe("vpmu CLI", () => {
 
   it("prints JSON with the documented shape", () => {
     const r = vpmu("run", "--format", "json");
-    const j = JSON.parse(r.out);
+    const j = JSON.parse(r.out)[0];
     expect(j.format).toBe(1);
     expect(j.scenario.name).toBe("tour");
     expect(j.machine.cpus).toHaveLength(6);

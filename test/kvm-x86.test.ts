@@ -23,6 +23,7 @@ import { EVENTSEL, GP_FAULT, MSR } from "../src/kvm/x86/msr.js";
 import type { CpuidLeafA, KvmX86Pmu } from "../src/kvm/x86/pmu.js";
 import { PERF_EVENT_STATE, type PerfEvent } from "../src/perf/event.js";
 import type { VpmuProfile } from "../src/perf/guest.js";
+import { perfCreateMediatedPmu, perfReleaseMediatedPmu } from "../src/perf/guest.js";
 import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE, type PerfEventAttr } from "../src/perf/uapi.js";
 import { startNmiWatchdog } from "../src/perf/watchdog.js";
 import { ERRNO, KernelError } from "../src/sim/errno.js";
@@ -919,7 +920,7 @@ describe("mediated vPMU (Linux 7.0)", () => {
     expect(v.mediated).toBeNull();
     expect(kvm.log).toEqual([]);
     expect(sys.perf.guest!.nrMediatedPmuVms).toBe(0);
-    expect(v.pmu!.rdmsr(MSR.IA32_PMC0, sys.now)).toBe(GP_FAULT);
+    expect(v.pmu!.rdmsr(MSR.IA32_PMC0 + 2, sys.now)).toBe(GP_FAULT);
     // No mediated PMU exists, so !exclude_guest events can still be created.
     expect(errOf(() => sys.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc4 }, -1, 1))).toBe("OK");
   });
@@ -1156,5 +1157,43 @@ describe("mediated vPMU (Linux 7.0)", () => {
     const after = guestRdmsr(g, MSR.IA32_PERF_GLOBAL_STATUS);
     runFor(g.sys, MS);
     expect(after.value).toBe(0n);
+  });
+});
+
+describe("fixes found by reviewing the model against the kernel", () => {
+  it("K19: a failed perf event creation is retried before the next VM-entry", () => {
+    const g = guest();
+    runFor(g.sys, MS);
+    expect(perfCreateMediatedPmu(g.sys.perf)).toBe(0); // !exclude_guest creation now fails (EOPNOTSUPP)
+    expect(wr(g, MSR.IA32_PERFEVTSEL0, EN | BRANCHES)).toBe(true);
+    expect(g.v.emulated!.eventOf(g.pmu.gp[0]!)).toBeNull();
+    perfReleaseMediatedPmu(g.sys.perf);
+    runFor(g.sys, 6 * MS);
+    const e = g.v.emulated!.eventOf(g.pmu.gp[0]!);
+    expect(e?.state).toBe(ACTIVE);
+    expect(rd(g, MSR.IA32_PMC0)).not.toBe(0n);
+  });
+
+  it("K7/K8: GLOBAL_STATUS OvfBuf (62) and CondChgd (63) are not reserved", () => {
+    const g = guest();
+    expect(wr(g, MSR.IA32_PERF_GLOBAL_STATUS, 1n << 63n, true)).toBe(true);
+    expect(wr(g, MSR.IA32_PERF_GLOBAL_OVF_CTRL, 3n << 62n)).toBe(true);
+    expect(rd(g, MSR.IA32_PERF_GLOBAL_STATUS)).toBe(0n);
+    expect(wr(g, MSR.IA32_PERF_GLOBAL_OVF_CTRL, 1n << 61n)).toBe(GP_FAULT);
+  });
+
+  it("K1/K12: with no vPMU the P6 MSRs 0xC1/0xC2/0x186/0x187 read 0 and drop writes; other PMU MSRs #GP", () => {
+    const sys = mkSystem();
+    const kvm = mkKvm(sys, { enablePmu: false } as Setup);
+    const vm = kvm.createVm("vm0");
+    const v = vcpuOf(vm, sys);
+    const pmu = v.pmu!;
+    expect(pmu.version).toBe(0);
+    for (const msr of [0xc1, 0xc2, 0x186, 0x187]) {
+      expect(pmu.rdmsr(msr, sys.now)).toBe(0n);
+      expect(pmu.wrmsr(msr, 5n, sys.now)).toBe(true);
+    }
+    expect(pmu.rdmsr(0xc3, sys.now)).toBe(GP_FAULT);
+    expect(pmu.rdmsr(MSR.IA32_PERF_GLOBAL_CTRL, sys.now)).toBe(GP_FAULT);
   });
 });

@@ -8,7 +8,7 @@ import { jsonReport } from "../report/json.js";
 import { listPmus, pmusText } from "../report/pmus.js";
 import type { RunResult } from "../report/result.js";
 import { textReport } from "../report/text.js";
-import { DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME } from "../scenario/default-scenario.js";
+import { TOUR } from "../scenario/default-scenario.js";
 import { type Diagnostic, formatDiagnostic } from "../scenario/diagnostics.js";
 import { parseScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/runner.js";
@@ -62,11 +62,9 @@ interface RunOpts {
   checkInvariants?: boolean;
 }
 
-function runOne(file: string | undefined, o: RunOpts): RunResult {
+function runOne(file: string | undefined, o: RunOpts, text?: string, name?: string): RunResult {
   const loaded =
-    file === undefined
-      ? parseScenario(DEFAULT_SCENARIO, DEFAULT_SCENARIO_NAME)
-      : loadScenarioFile(file);
+    text !== undefined ? parseScenario(text, name ?? "<built-in tour>") : loadScenarioFile(file!);
   if (!loaded.ok) printDiagnostics(loaded.diagnostics);
   const progress = new Progress();
   try {
@@ -104,15 +102,23 @@ program
   .option("--truth", "print the ground truth and the error next to each perf value")
   .option("--check-invariants", "verify the model's invariants at every state change")
   .action((file: string | undefined, o: RunOpts) => {
-    const r = runOne(file, o);
-    const out =
+    const render = (r: RunResult): string =>
       o.format === "json"
         ? jsonReport(r)
         : o.format === "csv"
           ? csvReport(r)
           : textReport(r, { truth: o.truth ?? false });
-    process.stdout.write(out);
-    process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
+    if (file !== undefined) {
+      const r = runOne(file, o);
+      process.stdout.write(render(r));
+      process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
+      return;
+    }
+    // The built-in tour: one report per stop (JSON: an array of results).
+    const results = TOUR.map((t) => runOne(undefined, o, t.text, `<built-in ${t.name}>`));
+    if (o.format === "json") process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+    else process.stdout.write(results.map(render).join(o.format === "csv" ? "" : "\n"));
+    process.exitCode = results.some((r) => r.summary.failed > 0) ? EXIT_FAIL : 0;
   });
 
 program

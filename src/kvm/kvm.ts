@@ -129,6 +129,7 @@ export class Kvm {
 
   /** VM-entry side of the PMU switch (kvm_mediated_pmu_load() / the RFC's perf_guest_enter()). */
   guestPmuLoad(v: KvmVcpu, cpu: Cpu, now: Ns): void {
+    v.emulated?.retryPending(now);
     if (!v.mediated) return;
     const core = this.sys.perf;
     if (this.profile === "rfc-v1") perfGuestEnter(core, cpu.id, now);

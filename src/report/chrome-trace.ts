@@ -7,16 +7,17 @@ import type { TraceRecord, TraceSink } from "../sim/trace.js";
  * Where every track of a Chrome trace lives: pure functions from simulator objects to the
  * `pid` and `tid` numbers of the Trace Event Format.
  *
- * - One process per domain: the host is pid 1, VM `n` (0-based, in creation order) will be
- *   pid `2 + n`.
+ * - One process per domain: the host is pid 1, VM `n` (0-based, in order of first
+ *   appearance in the records) is pid `2 + n`.
  * - A track's `tid` is `pid * TID_STRIDE + local`, so tids are unique across processes
  *   (Perfetto treats tids as global) and `local` doubles as the `thread_sort_index`.
  * - In the host, CPU `c` owns locals `(c + 1) * 1000` to `(c + 1) * 1000 + 999`: the task
  *   track, the perf instants track, then one track per hardware counter slot at
  *   `100 * (pmuOrdinal + 1) + idx`. Uncore slots sit at `900000 + 100 * pmuOrdinal + idx`.
- * - In a VM process, vCPU `v` will own the same band `(v + 1) * 1000`: its state track
- *   (in guest / in host / not running) at offset 0, guest perf instants at offset 1, and
- *   guest counter slots from offset 100, mirroring the host's CPUs.
+ * - In a VM process, vCPU `v` owns the same band `(v + 1) * 1000`: its state track
+ *   (in guest / in host / not running, and VM exit instants) at offset 0; offset 1 (guest
+ *   perf instants) and offsets from 100 (guest counter slots) are reserved, mirroring the
+ *   host's CPUs.
  *
  * A local that falls outside its band (more than 898 CPUs, 9 PMUs or 100 counters) is
  * moved to an overflow band, so tracks never share a tid.
@@ -24,7 +25,7 @@ import type { TraceRecord, TraceSink } from "../sim/trace.js";
 export const TRACE_LAYOUT = {
   /** The host process. */
   hostPid: 1,
-  /** The process of VM `vm` (0-based). VMs do not exist yet; this fixes their numbering. */
+  /** The process of VM `vm` (0-based, in order of first appearance). */
   vmPid: (vm: number): number => 2 + vm,
   /** tids of different processes never collide: `tid = pid * TID_STRIDE + local`. */
   tidStride: 1_000_000,
@@ -37,7 +38,7 @@ export const TRACE_LAYOUT = {
   /** Host CPU `cpu`: counter slot `idx` of the PMU with ordinal `pmu` (who holds it). */
   cpuCounter: (cpu: number, pmu: number, idx: number): number =>
     (cpu + 1) * 1000 + 100 * (pmu + 1) + idx,
-  /** VM process, vCPU `vcpu`: in guest / in host / not running (reserved for KVM). */
+  /** VM process, vCPU `vcpu`: in guest / in host / not running, and VM exit instants. */
   vcpuState: (vcpu: number): number => (vcpu + 1) * 1000,
   /** Uncore PMU with ordinal `pmu`: counter slot `idx`. */
   uncoreCounter: (pmu: number, idx: number): number => 900_000 + 100 * pmu + idx,
@@ -133,7 +134,33 @@ interface Track {
   dirty: boolean;
   /** Bytes of this track's closing `E` event, `ts` reserved at its longest. */
   readonly endBytes: number;
+  /** Counter slots: the host holder (`perf_counter.owner`), shown while no guest is in. */
+  host: string | null;
 }
+
+/** A vCPU as the records show it (kvm_entry/kvm_exit, and sched records of its task). */
+interface VcpuInfo {
+  readonly track: Track;
+  /** `<vm>/<id>`, as the guest's counter-slot slices name it. */
+  readonly label: string;
+  /** Its host task is on a CPU (sched_switch), or null before any sched record of it. */
+  running: boolean | null;
+}
+
+/** A CPU's guest PMU window (perf_guest load/put, RFC enter/exit). */
+interface GuestCpu {
+  /** A guest context is loaded: the core counter slots belong to the guest. */
+  loaded: boolean;
+  /** The vCPU last entered on this CPU (`<vm>/<id>`), or null if none was seen. */
+  vcpu: string | null;
+  /** Its slot tracks need recomputing at the end of the instant. */
+  dirty: boolean;
+  /** Every slot track of the CPU's core PMU was created (machine known). */
+  slotsMade: boolean;
+}
+
+/** `<vm>/vcpu<id>`, the comm KVM gives a vCPU's host task. */
+const VCPU_COMM = /^(.+)\/vcpu(0|[1-9]\d*)$/;
 
 /** A counter track ('C' events): one value per process-wide name. */
 interface CounterTrack {
@@ -154,9 +181,14 @@ interface CounterTrack {
  * The output depends only on the records, so it is as deterministic as the run.
  *
  * Layout (see {@link TRACE_LAYOUT}): a `host` process; per CPU a task track, a perf
- * instants track, a guest track (perf_guest windows) and one track per hardware counter slot whose slices are named after the
- * holder (`perf_counter.owner`); one track per uncore counter slot; a `counters in use`
- * counter track per CPU and per uncore PMU. `ts` is in µs with ns decimals.
+ * instants track, a guest track (perf_guest windows) and one track per hardware counter
+ * slot whose slices are named after the holder (`perf_counter.owner`, or `guest <vm>/<id>`
+ * while a mediated/passthrough guest context is loaded on the CPU); one track per uncore
+ * counter slot; a `counters in use` counter track per CPU and per uncore PMU. One process
+ * per VM (`VM <name>`) with a track per vCPU: `in guest` (kvm_entry to kvm_exit), `in
+ * host` (kvm_exit to the next kvm_entry or to the task's switch-out), `not running` (its
+ * host task `<vm>/vcpu<id>` is off every CPU), and an instant per VM exit named after its
+ * reason. `ts` is in µs with ns decimals.
  *
  * Slices reflect the state at the end of each instant: a slot released and taken again by
  * the same event at the same simulated time (a scheduling pass) stays one slice, and
@@ -191,6 +223,14 @@ export class ChromeTraceSink implements TraceSink {
   private readonly uncoreOrdinals = new Map<string, number>();
   private readonly processes = new Set<number>();
   private readonly vms = new Map<string, number>();
+  /** vCPUs by `<vm>/<id>`. */
+  private readonly vcpus = new Map<string, VcpuInfo>();
+  /** sched comm → the vCPU it names (null: not a vCPU task), parsed once per comm. */
+  private readonly vcpuComms = new Map<string, VcpuInfo | null>();
+  /** Per CPU: its counter-slot tracks, in creation order. */
+  private readonly cpuSlots = new Map<number, Track[]>();
+  private readonly guestCpus = new Map<number, GuestCpu>();
+  private readonly dirtyGuestCpus: number[] = [];
 
   /**
    * @param writeChunk Receives the JSON text in order, in chunks (a file in the CLI,
@@ -235,13 +275,31 @@ export class ChromeTraceSink implements TraceSink {
         const tr = this.cpuTasksTrack(r.cpu);
         if (r.next === 0) this.setSlice(tr, null);
         else this.setSlice(tr, `${r.nextComm} [${r.next}]`, `,"args":{"pid":${r.next}}`);
+        if (r.prev !== 0) {
+          const v = this.vcpuOfComm(r.prevComm);
+          if (v) {
+            v.running = false;
+            this.setSlice(v.track, "not running");
+          }
+        }
+        if (r.next !== 0) {
+          const v = this.vcpuOfComm(r.nextComm);
+          if (v) {
+            v.running = true;
+            if (v.track.current !== "in guest") this.setSlice(v.track, "in host");
+            this.setGuestVcpu(r.cpu, v.label);
+          }
+        }
         break;
       }
-      case "sched_wakeup":
+      case "sched_wakeup": {
         this.instant(this.cpuTasksTrack(r.cpu), `wakeup ${r.comm} [${r.pid}]`, {
           pid: r.pid,
         });
+        const v = this.vcpuOfComm(r.comm);
+        if (v && v.running !== true) this.setSlice(v.track, "not running");
         break;
+      }
       case "sched_migrate":
         this.instant(this.cpuTasksTrack(r.to), `migrate ${r.comm} [${r.pid}]`, {
           pid: r.pid,
@@ -249,7 +307,7 @@ export class ChromeTraceSink implements TraceSink {
           to: r.to,
         });
         break;
-      case "sched_exit":
+      case "sched_exit": {
         this.instant(
           this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"),
           `exit ${r.comm} [${r.pid}]`,
@@ -257,7 +315,13 @@ export class ChromeTraceSink implements TraceSink {
             pid: r.pid,
           },
         );
+        const v = this.vcpuOfComm(r.comm);
+        if (v) {
+          v.running = false;
+          this.setSlice(v.track, null);
+        }
         break;
+      }
       case "perf_state":
         this.instant(this.perfTrack(r.cpu), `${r.name} ${r.from}->${r.to}`, {
           id: r.id,
@@ -280,7 +344,14 @@ export class ChromeTraceSink implements TraceSink {
         break;
       case "perf_counter": {
         const tr = this.cpuCounterTrack(r.cpu, r.pmu, r.idx);
-        const delta = this.setSlice(tr, r.owner);
+        const before = tr.host;
+        tr.host = r.owner;
+        const g = this.guestCpus.get(r.cpu);
+        // While a guest context is loaded the slot shows the guest; the host holder is
+        // kept for when it is put.
+        if (g?.loaded) this.markGuestCpu(r.cpu, g);
+        else this.setSlice(tr, r.owner);
+        const delta = before === null ? (r.owner === null ? 0 : 1) : r.owner === null ? -1 : 0;
         if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, `CPU ${r.cpu}`, delta);
         break;
       }
@@ -301,11 +372,28 @@ export class ChromeTraceSink implements TraceSink {
         if (r.what === "enter") this.setSlice(tr, "guest (perf_guest_enter)");
         else if (r.what === "load") this.setSlice(tr, "guest context loaded");
         else this.setSlice(tr, null);
+        const g = this.guestCpu(r.cpu);
+        g.loaded = r.what === "enter" || r.what === "load";
+        this.markGuestCpu(r.cpu, g);
         break;
       }
-      // Extension point for KVM: a vCPU state record (in guest / in host / not running)
-      // maps to setSlice(track in vmProcess(vm) at TRACE_LAYOUT.vcpuState(vcpu), state),
-      // and guest counter slots to slices named "guest" on the host counter tracks.
+      case "kvm_entry": {
+        const v = this.vcpu(r.vm, r.vcpu);
+        v.running = true;
+        this.setSlice(v.track, "in guest", `,"args":{"cpu":${r.cpu}}`);
+        this.setGuestVcpu(r.cpu, v.label);
+        break;
+      }
+      case "kvm_exit": {
+        const v = this.vcpu(r.vm, r.vcpu);
+        // A preempted vCPU exits before its task is switched out; should a record order
+        // ever put the exit after the switch-out, it stays "not running".
+        if (v.running === false) this.setSlice(v.track, "not running");
+        else this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
+        this.setGuestVcpu(r.cpu, v.label);
+        this.instant(v.track, r.reason, { cpu: r.cpu, reason: r.reason });
+        break;
+      }
       default:
         break;
     }
@@ -340,8 +428,8 @@ export class ChromeTraceSink implements TraceSink {
 
   /**
    * The process of the VM named `vm`: VMs get `TRACE_LAYOUT.vmPid(n)` in the order they are
-   * first seen, and a `VM <name>` process name. Used once KVM emits records; the vCPU
-   * tracks of a VM go at `TRACE_LAYOUT.vcpuState(vcpu)` in this process.
+   * first seen, and a `VM <name>` process name. The vCPU tracks of a VM go at
+   * `TRACE_LAYOUT.vcpuState(vcpu)` in this process.
    */
   vmProcess(vm: string): number {
     let n = this.vms.get(vm);
@@ -351,6 +439,77 @@ export class ChromeTraceSink implements TraceSink {
     this.start();
     this.processMeta(pid, `VM ${vm}`, 1 + n);
     return pid;
+  }
+
+  /** The vCPU `id` of VM `vm`: its track (and its VM's process) created on first use. */
+  private vcpu(vm: string, id: number): VcpuInfo {
+    const label = `${vm}/${id}`;
+    let v = this.vcpus.get(label);
+    if (!v) {
+      const pid = this.vmProcess(vm);
+      const track = this.track(`v${label}`, pid, TRACE_LAYOUT.vcpuState(id), `vCPU ${id}`, "kvm");
+      v = { track, label, running: null };
+      this.vcpus.set(label, v);
+    }
+    return v;
+  }
+
+  /** The vCPU whose host task has comm `comm` (`<vm>/vcpu<id>`), or null. */
+  private vcpuOfComm(comm: string): VcpuInfo | null {
+    let v = this.vcpuComms.get(comm);
+    if (v === undefined) {
+      const m = VCPU_COMM.exec(comm);
+      v = m ? this.vcpu(m[1]!, Number(m[2])) : null;
+      this.vcpuComms.set(comm, v);
+    }
+    return v;
+  }
+
+  private guestCpu(cpu: number): GuestCpu {
+    let g = this.guestCpus.get(cpu);
+    if (!g) {
+      g = { loaded: false, vcpu: null, dirty: false, slotsMade: false };
+      this.guestCpus.set(cpu, g);
+    }
+    return g;
+  }
+
+  private markGuestCpu(cpu: number, g: GuestCpu): void {
+    if (g.dirty) return;
+    g.dirty = true;
+    this.dirtyGuestCpus.push(cpu);
+  }
+
+  /** The vCPU running on `cpu` names the guest on its counter slots. */
+  private setGuestVcpu(cpu: number, label: string): void {
+    const g = this.guestCpu(cpu);
+    if (g.vcpu === label) return;
+    g.vcpu = label;
+    if (g.loaded) this.markGuestCpu(cpu, g);
+  }
+
+  /**
+   * End of an instant: every counter slot of a CPU whose guest window changed shows the
+   * guest while its context is loaded, else the host holder. With the machine known, the
+   * guest's first load creates every core counter slot track of the CPU.
+   */
+  private flushGuestCpus(): void {
+    for (const cpu of this.dirtyGuestCpus) {
+      const g = this.guestCpus.get(cpu)!;
+      g.dirty = false;
+      if (g.loaded && !g.slotsMade) {
+        g.slotsMade = true;
+        const type = this.machine?.cpus[cpu]?.coreType;
+        const pmu = this.machine?.coreTypes.find((c) => c.name === type)?.pmu;
+        if (pmu) {
+          for (let i = 0; i < pmu.nrGp; i++) this.cpuCounterTrack(cpu, pmu.name, i);
+          for (const f of pmu.fixed) this.cpuCounterTrack(cpu, pmu.name, f.idx);
+        }
+      }
+      const guest = g.vcpu === null ? "guest" : `guest ${g.vcpu}`;
+      for (const tr of this.cpuSlots.get(cpu) ?? []) this.setSlice(tr, g.loaded ? guest : tr.host);
+    }
+    this.dirtyGuestCpus.length = 0;
   }
 
   private hostProcess(): number {
@@ -382,6 +541,7 @@ export class ChromeTraceSink implements TraceSink {
       currentArgs: "",
       dirty: false,
       endBytes,
+      host: null,
     };
     this.tracks.set(key, tr);
     this.emit(
@@ -427,7 +587,11 @@ export class ChromeTraceSink implements TraceSink {
     const local = idx < 100 && ord < 9 ? TRACE_LAYOUT.cpuCounter(cpu, ord, idx) : -1;
     const label = this.counterLabel(pmu, idx);
     const name = `CPU ${cpu} / ${pmu} ctr ${idx}${label ? ` (${label})` : ""}`;
-    return this.track(key, this.hostProcess(), local, name, "counter");
+    const tr = this.track(key, this.hostProcess(), local, name, "counter");
+    let slots = this.cpuSlots.get(cpu);
+    if (!slots) this.cpuSlots.set(cpu, (slots = []));
+    slots.push(tr);
+    return tr;
   }
 
   private uncoreCounterTrack(pmu: string, idx: number): Track {
@@ -489,6 +653,7 @@ export class ChromeTraceSink implements TraceSink {
 
   /** Writes what changed during the instant `now`: slice ends and begins, counter values. */
   private flushInstant(): void {
+    if (this.dirtyGuestCpus.length > 0) this.flushGuestCpus();
     const ts = usTs(this.now);
     for (const tr of this.dirtyTracks) {
       tr.dirty = false;

@@ -1,5 +1,6 @@
 /**
- * The scenario `vpmu run` runs when no file is given: a short tour embedded in the package.
+ * The scenarios `vpmu run` runs when no file is given: a short tour embedded in the
+ * package, one stop per capability.
  */
 export const DEFAULT_SCENARIO_NAME = "<built-in tour>";
 
@@ -37,3 +38,42 @@ expect:
   - task: { name: worker, field: migrations }
     equals: 1
 `;
+
+/** Tour stop 2: a mediated vPMU guest next to host perf on an x86 server (Linux 7.0). */
+export const TOUR_X86_VPMU = `# vpmu built-in tour: a guest that owns the PMU while it runs.
+name: tour-x86-mediated-vpmu
+description: >-
+  Linux 7.0 with kvm-intel.enable_mediated_pmu=1 and the NMI watchdog off. A guest
+  vCPU on CPU 2 runs perf stat on its virtual PMU: its counts come straight from
+  the hardware. The host's exclude_guest cycles:H event on CPU 2 is switched out
+  at every VM-entry and back in at every exit, gaining no time while the guest
+  runs. Opening a cycles event that would count the guest fails with EOPNOTSUPP.
+machine: x86-server
+duration: 50ms
+kernel:
+  nmi_watchdog: false
+  kvm: { enable_mediated_pmu: true }
+perf:
+  - { name: host, cpus: "2", events: "cycles:H" }
+vms:
+  - name: vm0
+    vcpus: [{ affinity: "2" }]
+    perf:
+      - { name: guest, events: "cycles,instructions", start: 5ms, stop: 45ms }
+actions:
+  - at: 20ms
+    do: perf_event_open
+    event: cycles
+    cpu: 3
+    label: host cycles (counting the guest too) while a mediated VM exists
+    expect: { errno: EOPNOTSUPP }
+expect:
+  - event: { measurement: guest, event: instructions, field: scaled }
+    near_truth: 1%
+`;
+
+/** Every stop of the tour, in order. */
+export const TOUR: ReadonlyArray<{ name: string; text: string }> = [
+  { name: "tour", text: DEFAULT_SCENARIO },
+  { name: "tour-x86-mediated-vpmu", text: TOUR_X86_VPMU },
+];

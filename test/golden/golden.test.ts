@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { textReport } from "../../src/report/text.js";
-import { DEFAULT_SCENARIO } from "../../src/scenario/default-scenario.js";
+import { TOUR } from "../../src/scenario/default-scenario.js";
 import { loadScenario } from "../../src/scenario/load.js";
 import { runScenario } from "../../src/scenario/runner.js";
 
@@ -16,7 +16,7 @@ const expectedDir = join(import.meta.dirname, "expected");
 const accept = process.env.VPMU_ACCEPT === "1";
 
 const cases: Array<[string, string]> = [
-  ["tour", DEFAULT_SCENARIO],
+  ...TOUR.map((t): [string, string] => [t.name, t.text]),
   ...readdirSync(join(root, "examples"))
     .filter((f) => f.endsWith(".yaml"))
     .sort()

@@ -128,7 +128,12 @@ export class EmulatedBackend implements VpmuBackend {
       `${this.label}:pmc${pmc.idx}`,
       (ev, t) => this.overflow(pmc, ev, t),
     );
-    if (typeof e === "number") return;
+    if (typeof e === "number") {
+      // kernel: the reprogram_pmi bit stays set and the next KVM_REQ_PMU retries it.
+      this.pending.add(pmc);
+      return;
+    }
+    this.pending.delete(pmc);
     s.event = e;
     s.currentConfig = config;
     this.hooks.created(pmc);
@@ -141,6 +146,15 @@ export class EmulatedBackend implements VpmuBackend {
     e.hw.samplePeriod = pmc.modulus;
     e.attr.sample_period = pmc.modulus;
     void now;
+  }
+
+  /** Counters whose perf event could not be created, retried before each VM-entry. */
+  private readonly pending = new Set<KvmPmc>();
+
+  /** kernel: kvm_pmu_handle_event() on KVM_REQ_PMU before VM-entry: retry failed reprograms. */
+  retryPending(now: Ns): void {
+    if (this.pending.size === 0) return;
+    for (const pmc of [...this.pending]) this.reprogram(pmc, now);
   }
 
   /** The backing perf event of a counter, if any (for reports and tests). */

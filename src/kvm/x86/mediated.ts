@@ -3,7 +3,7 @@ import type { Cpu } from "../../hw/cpu.js";
 import { quantityOf } from "../../hw/pmu-desc.js";
 import { Mode } from "../../hw/quantity.js";
 import type { Ns } from "../../sim/time.js";
-import { MSR } from "./msr.js";
+import { MSR, PERF_CAP_FW_WRITES } from "./msr.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
 
 /** The holder of a hardware counter while a guest context is loaded. */
@@ -51,7 +51,8 @@ export class MediatedBackend implements VpmuBackend {
   passthrough(msr: number): boolean {
     const p = this.pmu;
     if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + p.nrGp) return true;
-    if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + p.nrGp) return true;
+    if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + p.nrGp)
+      return (p.perfCapabilities & PERF_CAP_FW_WRITES) !== 0n;
     if (msr >= MSR.IA32_FIXED_CTR0 && msr < MSR.IA32_FIXED_CTR0 + p.nrFixed) return true;
     if (
       msr === MSR.IA32_PERF_GLOBAL_CTRL ||
@@ -65,7 +66,12 @@ export class MediatedBackend implements VpmuBackend {
 
   /** RDPMC exits unless the guest has every host counter at the host widths. */
   rdpmcPassthrough(): boolean {
-    return this.globalsPassthrough && this.pmu.gpMask === 2 ** this.pmu.host.gpWidth - 1;
+    const p = this.pmu;
+    return (
+      this.globalsPassthrough &&
+      p.gpMask === 2 ** p.host.gpWidth - 1 &&
+      p.fixedMask === 2 ** p.host.fixedWidth - 1
+    );
   }
 
   private hw(pmc: KvmPmc): HwCounter {

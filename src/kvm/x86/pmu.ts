@@ -188,17 +188,13 @@ export class KvmX86Pmu {
     }
   }
 
-  private pmcByMsr(
-    msr: number,
-  ): { pmc: KvmPmc; kind: "evtsel" | "pmc" | "apmc" | "fixed" } | "unsupported-p6" | null {
+  private pmcByMsr(msr: number): { pmc: KvmPmc; kind: "evtsel" | "pmc" | "apmc" | "fixed" } | null {
     if (msr >= MSR.IA32_PERFEVTSEL0 && msr < MSR.IA32_PERFEVTSEL0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
       const p = this.gp[msr - MSR.IA32_PERFEVTSEL0];
       return p ? { pmc: p, kind: "evtsel" } : null;
     }
     if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
       const p = this.gp[msr - MSR.IA32_PMC0];
-      // MSR_P6_PERFCTR0/1 read as 0 and drop writes when the counter does not exist.
-      if (!p && this.version > 0 && (msr === 0xc1 || msr === 0xc2)) return "unsupported-p6";
       return p ? { pmc: p, kind: "pmc" } : null;
     }
     if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
@@ -218,8 +214,19 @@ export class KvmX86Pmu {
     return !(this.backend?.passthrough(msr) ?? false);
   }
 
+  /**
+   * kernel: kvm_get_msr_common(): the P6 counter and event-select MSRs (0xC1, 0xC2, 0x186,
+   * 0x187) read 0 and drop writes when they are not valid PMU MSRs for this vCPU.
+   */
+  private p6Quirk(msr: number): boolean {
+    if (msr !== 0xc1 && msr !== 0xc2 && msr !== 0x186 && msr !== 0x187) return false;
+    const i = msr >= 0x186 ? msr - 0x186 : msr - 0xc1;
+    return this.version === 0 || i >= this.nrGp;
+  }
+
   /** kernel: intel_pmu_get_msr(). Returns the value or GP_FAULT. */
   rdmsr(msr: number, now: Ns): MsrResult {
+    if (this.p6Quirk(msr)) return 0n;
     if (this.version === 0) return GP_FAULT;
     if (this.version > 1) {
       switch (msr) {
@@ -234,7 +241,6 @@ export class KvmX86Pmu {
       }
     }
     const m = this.pmcByMsr(msr);
-    if (m === "unsupported-p6") return 0n;
     if (!m) return GP_FAULT;
     if (m.kind === "evtsel") return BigInt(m.pmc.eventsel);
     const mask = m.pmc.fixed ? this.fixedMask : this.gpMask;
@@ -243,6 +249,7 @@ export class KvmX86Pmu {
 
   /** kernel: intel_pmu_set_msr(). Returns true, or GP_FAULT. */
   wrmsr(msr: number, value: bigint, now: Ns, hostInitiated = false): true | typeof GP_FAULT {
+    if (this.p6Quirk(msr)) return true;
     if (this.version === 0) return GP_FAULT;
     const v = BigInt.asUintN(64, value);
     if (this.version > 1) {
@@ -262,7 +269,7 @@ export class KvmX86Pmu {
         }
         case MSR.IA32_PERF_GLOBAL_STATUS:
           // Read-only for the guest; userspace may restore it (no reserved bits).
-          if (!hostInitiated || v & ~this.globalMask()) return GP_FAULT;
+          if (!hostInitiated || v & ~this.statusMask()) return GP_FAULT;
           this.globalStatus = v;
           return true;
         case MSR.IA32_PERF_GLOBAL_CTRL: {
@@ -274,13 +281,12 @@ export class KvmX86Pmu {
           return true;
         }
         case MSR.IA32_PERF_GLOBAL_OVF_CTRL:
-          if (v & ~this.globalMask()) return GP_FAULT;
+          if (v & ~this.statusMask()) return GP_FAULT;
           this.globalStatus &= ~v;
           return true;
       }
     }
     const m = this.pmcByMsr(msr);
-    if (m === "unsupported-p6") return true;
     if (!m) return GP_FAULT;
     const pmc = m.pmc;
     if (m.kind === "evtsel") {
@@ -306,7 +312,17 @@ export class KvmX86Pmu {
     return true;
   }
 
-  /** Bits of GLOBAL_CTRL/STATUS/OVF_CTRL that exist: one per counter. */
+  /**
+   * Bits of GLOBAL_STATUS/OVF_CTRL that exist (kernel: global_status_rsvd): the counters,
+   * OvfBuf (62) and CondChgd (63), and for version 5 also bits 58-61.
+   */
+  private statusMask(): bigint {
+    let m = this.globalMask() | (1n << 62n) | (1n << 63n);
+    if (this.version >= 5) m |= 0xfn << 58n;
+    return m;
+  }
+
+  /** Bits of GLOBAL_CTRL that exist: one per counter. */
   private globalMask(): bigint {
     let m = BigInt(2 ** this.nrGp - 1);
     for (let j = 0; j < this.nrFixed; j++) m |= 1n << BigInt(32 + j);
