@@ -126,6 +126,8 @@ interface Track {
   readonly cat: string;
   /** Slice written to the file and not yet ended. */
   committed: string | null;
+  /** `currentArgs` of the committed slice. */
+  committedArgs: string;
   /** Slice as of the latest record at the current instant. */
   current: string | null;
   /** `,"args":{...}` of the current slice's `B` event, or "". */
@@ -286,7 +288,8 @@ export class ChromeTraceSink implements TraceSink {
           const v = this.vcpuOfComm(r.nextComm);
           if (v) {
             v.running = true;
-            if (v.track.current !== "in guest") this.setSlice(v.track, "in host");
+            if (v.track.current !== "in guest")
+              this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
             this.setGuestVcpu(r.cpu, v.label);
           }
         }
@@ -537,6 +540,7 @@ export class ChromeTraceSink implements TraceSink {
       tid,
       cat,
       committed: null,
+      committedArgs: "",
       current: null,
       currentArgs: "",
       dirty: false,
@@ -657,7 +661,7 @@ export class ChromeTraceSink implements TraceSink {
     const ts = usTs(this.now);
     for (const tr of this.dirtyTracks) {
       tr.dirty = false;
-      if (tr.current === tr.committed) continue;
+      if (tr.current === tr.committed && tr.currentArgs === tr.committedArgs) continue;
       if (tr.committed !== null) this.endSlice(tr, ts);
       if (tr.current !== null) {
         this.emit(
@@ -665,6 +669,7 @@ export class ChromeTraceSink implements TraceSink {
           tr.endBytes,
         );
         tr.committed = tr.current;
+        tr.committedArgs = tr.currentArgs;
         this.reserve += tr.endBytes;
       }
     }
@@ -683,6 +688,7 @@ export class ChromeTraceSink implements TraceSink {
   private endSlice(tr: Track, ts: string): void {
     this.reserve -= tr.endBytes;
     tr.committed = null;
+    tr.committedArgs = "";
     this.put(`{"ph":"E","pid":${tr.pid},"tid":${tr.tid},"ts":${ts}}`);
   }
 
