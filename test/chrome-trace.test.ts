@@ -217,6 +217,150 @@ describe("vpmu trace (Chrome Trace Event JSON)", () => {
   });
 });
 
+/** `[begin, end, name]` of every B/E slice on one track, in order. */
+function slicesOf(events: TraceEvent[], pid: number, tid: number): Array<[number, number, string]> {
+  const out: Array<[number, number, string]> = [];
+  let open: TraceEvent | null = null;
+  for (const e of events) {
+    if (e.pid !== pid || e.tid !== tid) continue;
+    if (e.ph === "B") open = e;
+    else if (e.ph === "E") {
+      out.push([open!.ts!, e.ts!, open!.name!]);
+      open = null;
+    }
+  }
+  return out;
+}
+
+describe("vpmu trace of a mediated VM (x86-mediated.yaml)", () => {
+  const vmExample = "examples/x86-mediated.yaml";
+  const out = tmpPath("vm.json");
+  let trace: TraceFile;
+  let ev: TraceEvent[];
+  const vcpuTid = TRACE_LAYOUT.vmPid(0) * TRACE_LAYOUT.tidStride + TRACE_LAYOUT.vcpuState(0);
+  const slotTid = (cpu: number, idx: number) =>
+    TRACE_LAYOUT.hostPid * TRACE_LAYOUT.tidStride + TRACE_LAYOUT.cpuCounter(cpu, 0, idx);
+
+  beforeAll(() => {
+    const r = vpmu("trace", vmExample, "-o", out);
+    expect(r.err).toBe("");
+    expect(r.code).toBe(0);
+    trace = JSON.parse(readFileSync(out, "utf8")) as TraceFile;
+    ev = trace.traceEvents;
+  });
+
+  it("is valid JSON with well-formed tracks, every event on a named track", () => {
+    expect(trace.displayTimeUnit).toBe("ns");
+    checkTracks(ev);
+    const threads = ev.filter((e) => e.ph === "M" && e.name === "thread_name");
+    expect(new Set(threads.map((e) => e.tid)).size).toBe(threads.length);
+    const named = new Set(threads.map((e) => `${e.pid}/${e.tid}`));
+    for (const e of ev) {
+      if (e.ph === "M" || e.ph === "C") continue;
+      expect(named.has(`${e.pid}/${e.tid}`)).toBe(true);
+    }
+  });
+
+  it("has a process per VM with a vCPU track", () => {
+    const procs = ev.filter((e) => e.ph === "M" && e.name === "process_name");
+    expect(procs.map((e) => [e.pid, e.args!.name])).toEqual([
+      [1, "host (x86-server)"],
+      [2, "VM vm0"],
+    ]);
+    const sort = ev.find((e) => e.name === "process_sort_index" && e.pid === 2);
+    expect(sort!.args).toEqual({ sort_index: 1 });
+    const threads = ev.filter((e) => e.ph === "M" && e.name === "thread_name" && e.pid === 2);
+    expect(threads.map((e) => [e.tid, e.args!.name])).toEqual([[vcpuTid, "vCPU 0"]]);
+  });
+
+  it("shows the vCPU in guest and in host, back to back and never overlapping", () => {
+    const s = slicesOf(ev, 2, vcpuTid);
+    const names = new Set(s.map((x) => x[2]));
+    expect([...names].sort()).toEqual(["in guest", "in host"]);
+    // The vCPU task is created at 10 ms and never leaves CPU 2: its states tile the run.
+    expect(s[0]).toEqual([10_000, 12_000, "in guest"]);
+    expect(s.at(-1)![1]).toBe(100_000);
+    for (let i = 1; i < s.length; i++) {
+      expect(s[i]![0]).toBe(s[i - 1]![1]);
+      expect(s[i]![2]).not.toBe(s[i - 1]![2]);
+    }
+    for (const e of ev.filter((x) => x.pid === 2 && x.ph === "B")) {
+      expect(e.cat).toBe("kvm");
+      expect(e.args).toEqual({ cpu: 2 });
+    }
+    const guest = s.filter((x) => x[2] === "in guest");
+    expect(guest.length).toBeGreaterThanOrEqual(20); // the scenario expects >= 20 entries
+  });
+
+  it("has an instant per VM exit, named after the reason", () => {
+    const exits = ev.filter((e) => e.ph === "i" && e.pid === 2);
+    for (const e of exits) {
+      expect(e.tid).toBe(vcpuTid);
+      expect(e.s).toBe("t");
+      expect(e.args).toEqual({ cpu: 2, reason: e.name });
+    }
+    const count = (n: string) => exits.filter((e) => e.name === n).length;
+    expect(count("msr")).toBe(3); // the three event-select writes of gstat
+    expect(count("rdpmc")).toBe(0);
+    expect(count("tick")).toBeGreaterThan(15);
+    // Every "in guest" slice ends with an exit at that time (except at the end of the run).
+    const ts = new Set(exits.map((e) => e.ts));
+    for (const [, end, name] of slicesOf(ev, 2, vcpuTid))
+      if (name === "in guest" && end < 100_000) expect(ts.has(end)).toBe(true);
+  });
+
+  it("shows the guest on every core counter slot of CPU 2 while it is in", () => {
+    const inGuest = slicesOf(ev, 2, vcpuTid)
+      .filter((x) => x[2] === "in guest")
+      .map(([b, e]) => [b, e]);
+    const idxs = [0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34];
+    const threads = ev.filter((e) => e.ph === "M" && e.name === "thread_name");
+    for (const idx of idxs) {
+      const tid = slotTid(2, idx);
+      expect(threads.some((e) => e.tid === tid)).toBe(true);
+      const s = slicesOf(ev, 1, tid);
+      const guest = s.filter((x) => x[2] === "guest vm0/0").map(([b, e]) => [b, e]);
+      // The mediated PMU is loaded exactly while the vCPU is in guest mode.
+      expect(guest).toEqual(inGuest);
+      for (const x of s)
+        expect(["guest vm0/0", "cycles:H", "nmi_watchdog", "late_h"]).toContain(x[2]);
+    }
+    // The host's cycles:H on CPU 2 holds gp0 until the guest comes in at 10 ms, then only
+    // between guest runs (on fixed1, the first counter the put gives back).
+    expect(slicesOf(ev, 1, slotTid(2, 0))[0]).toEqual([0, 10_000, "cycles:H"]);
+    const host = slicesOf(ev, 1, slotTid(2, 33)).filter((x) => x[2] === "cycles:H");
+    expect(host.length).toBeGreaterThan(10);
+    // No guest on CPU 3, which never runs the vCPU.
+    const cpu3 = ev.filter(
+      (e) => e.ph === "B" && Math.floor((e.tid % 1_000_000) / 1000) === 4 && /^guest/.test(e.name!),
+    );
+    expect(cpu3).toEqual([]);
+  });
+
+  it("is deterministic: two runs give byte-identical files", () => {
+    const again = tmpPath("vm-again.json");
+    expect(vpmu("trace", vmExample, "-o", again).code).toBe(0);
+    expect(readFileSync(again).equals(readFileSync(out))).toBe(true);
+  });
+
+  it.each(["examples/x86-passthrough-rfc.yaml", "examples/x86-emulated-contention.yaml"])(
+    "traces %s validly, with the VM's vCPU track",
+    (file) => {
+      const p = tmpPath("other.json");
+      expect(vpmu("trace", file, "-o", p).code).toBe(0);
+      const j = JSON.parse(readFileSync(p, "utf8")) as TraceFile;
+      checkTracks(j.traceEvents);
+      const s = slicesOf(j.traceEvents, 2, vcpuTid);
+      expect(s.some((x) => x[2] === "in guest")).toBe(true);
+      expect(s.some((x) => x[2] === "in host")).toBe(true);
+      const guestSlots = j.traceEvents.filter((e) => e.ph === "B" && e.name === "guest vm0/0");
+      // The RFC passthrough guest holds the counters; the emulated vPMU uses host perf events.
+      if (file.includes("passthrough")) expect(guestSlots.length).toBeGreaterThan(0);
+      else expect(guestSlots).toEqual([]);
+    },
+  );
+});
+
 describe("ChromeTraceSink", () => {
   const rec = (r: Record<string, unknown>): TraceRecord => r as unknown as TraceRecord;
   const records: TraceRecord[] = [

@@ -83,3 +83,28 @@ describe("invariant checker", () => {
     expect(r.summary.failed).toBe(1);
   });
 });
+
+describe("invariant checker: guest counters", () => {
+  it("flags a guest counter that goes backwards without a write or a wrap", async () => {
+    const { Kvm } = await import("../src/kvm/kvm.js");
+    const sys = new System({ machine: preset("x86-server")!, checkInvariants: "record" });
+    const kvm = new Kvm(sys, { enableMediatedPmu: true });
+    const v = kvm
+      .createVm("vm0")
+      .createVcpu(0, { workload: BUILTIN_WORKLOADS.compute!, affinity: [2] }, sys.now);
+    if (typeof v === "number") throw new Error(String(v));
+    const pmu = v.pmu!;
+    pmu.wrmsr(0x186, (1n << 22n) | (3n << 16n) | 0xc4n, sys.now);
+    sys.run(msToNs(1));
+    const a = pmu.rdpmc(0, sys.now);
+    sys.run(msToNs(2));
+    const b = pmu.rdpmc(0, sys.now);
+    expect(typeof a === "bigint" && typeof b === "bigint" && b > a).toBe(true);
+    expect(sys.invariants!.findings).toEqual([]);
+    // Corrupt the saved counter behind the guest's back (the vCPU is in host mode after a put).
+    pmu.gp[0]!.counter = 5;
+    (v.mediated as unknown as { cpu: unknown }).cpu = null;
+    pmu.rdpmc(0, sys.now);
+    expect(sys.invariants!.findings.map((f) => f.rule)).toEqual(["guest-counter-backwards"]);
+  });
+});

@@ -171,6 +171,27 @@ export class InvariantChecker {
     }
   }
 
+  /** A guest read a counter: it may not be below the previous read unless the guest wrote it or it wrapped. */
+  guestCounterRead(
+    vcpu: string,
+    idx: number,
+    cpu: number,
+    prev: number,
+    value: number,
+    now: Ns,
+  ): void {
+    if (value >= prev) return;
+    this.report({
+      t: now,
+      cpu,
+      subject: `${vcpu}/pmc${idx}`,
+      rule: "guest-counter-backwards",
+      before: String(prev),
+      after: String(value),
+      message: "a guest counter went backwards with no guest write and no wrap",
+    });
+  }
+
   /** Rules over whole structures, checked when an operation is complete. */
   structural(): void {
     if (!this.dirty) return;

@@ -110,6 +110,10 @@ export class KvmVm {
     const pmu = new KvmX86Pmu(kvm.hostPmu(), kvm.maxPmuVersion());
     pmu.refresh(this.cpuid, this.enablePmu && kvm.enablePmu);
     v.pmu = pmu;
+    const checker = kvm.sys.invariants;
+    if (checker)
+      pmu.onCounterRead = (p, prev, value, t) =>
+        checker.guestCounterRead(v.label, p.idx, v.task.cpu, prev, value, t);
     if (pmu.version > 0) {
       if (kvm.enableMediatedPmu) {
         v.mediated = new MediatedBackend(pmu, v.label, {

@@ -76,6 +76,20 @@ export class KvmX86Pmu {
   pmiPending = false;
   /** Called when a PMI must be injected. */
   onPmi: (() => void) | null = null;
+  /**
+   * Called with every guest-visible counter read and the previous one since the last guest
+   * write or wrap (the invariant checker: a guest counter never goes backwards otherwise).
+   */
+  onCounterRead: ((pmc: KvmPmc, prev: number, value: number, now: Ns) => void) | null = null;
+  /** Last value the guest read per counter index, cleared by a write or a wrap. */
+  private readonly lastRead = new Map<number, number>();
+
+  private observe(pmc: KvmPmc, value: number, now: Ns): number {
+    const prev = this.lastRead.get(pmc.idx);
+    if (prev !== undefined && this.onCounterRead) this.onCounterRead(pmc, prev, value, now);
+    this.lastRead.set(pmc.idx, value);
+    return value;
+  }
 
   constructor(
     readonly host: PmuHwDesc,
@@ -181,6 +195,7 @@ export class KvmX86Pmu {
 
   /** A counter overflowed: GLOBAL_STATUS bit, and a PMI if the counter asks for one. */
   overflow(pmc: KvmPmc): void {
+    this.lastRead.delete(pmc.idx);
     this.globalStatus |= 1n << BigInt(pmc.idx);
     if (this.controls(pmc).int) {
       this.pmiPending = true;
@@ -244,7 +259,13 @@ export class KvmX86Pmu {
     if (!m) return GP_FAULT;
     if (m.kind === "evtsel") return BigInt(m.pmc.eventsel);
     const mask = m.pmc.fixed ? this.fixedMask : this.gpMask;
-    return BigInt(this.backend ? this.backend.read(m.pmc, now) % (mask + 1) : m.pmc.counter);
+    return BigInt(
+      this.observe(
+        m.pmc,
+        this.backend ? this.backend.read(m.pmc, now) % (mask + 1) : m.pmc.counter,
+        now,
+      ),
+    );
   }
 
   /** kernel: intel_pmu_set_msr(). Returns true, or GP_FAULT. */
@@ -307,6 +328,7 @@ export class KvmX86Pmu {
       return GP_FAULT;
     }
     const value64 = Number(w & mask);
+    this.lastRead.delete(pmc.idx);
     if (this.backend) this.backend.write(pmc, value64, now);
     else pmc.counter = value64;
     return true;
@@ -338,7 +360,9 @@ export class KvmX86Pmu {
     const pmc = fixed ? this.fixed[i] : this.gp[i];
     if (!pmc) return GP_FAULT;
     const mask = fixed ? this.fixedMask : this.gpMask;
-    return BigInt(this.backend ? this.backend.read(pmc, now) % (mask + 1) : pmc.counter);
+    return BigInt(
+      this.observe(pmc, this.backend ? this.backend.read(pmc, now) % (mask + 1) : pmc.counter, now),
+    );
   }
 }
 
