@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
+import { loadScenarioFile } from "../src/cli/io.js";
 import { ChromeTraceSink, TRACE_LAYOUT, TraceSizeCapError } from "../src/report/chrome-trace.js";
 import type { Ns } from "../src/sim/time.js";
 import type { TraceRecord } from "../src/sim/trace.js";
@@ -347,7 +348,9 @@ describe("vpmu trace of a mediated VM (x86-mediated.yaml)", () => {
     "traces %s validly, with the VM's vCPU track",
     (file) => {
       const p = tmpPath("other.json");
-      expect(vpmu("trace", file, "-o", p).code).toBe(0);
+      const r = vpmu("trace", file, "-o", p);
+      expect(r.err).toBe("");
+      expect(r.code).toBe(0);
       const j = JSON.parse(readFileSync(p, "utf8")) as TraceFile;
       checkTracks(j.traceEvents);
       const s = slicesOf(j.traceEvents, 2, vcpuTid);
@@ -414,12 +417,71 @@ describe("ChromeTraceSink", () => {
     rec({ kind: "perf_guest", t: 4600000, cpu: 1, what: "enter" }),
   ];
 
-  function render(opts: ConstructorParameters<typeof ChromeTraceSink>[1] = {}) {
+  const sw = (t: number, cpu: number, prev: [number, string], next: [number, string]) =>
+    rec({
+      kind: "sched_switch",
+      t,
+      cpu,
+      prev: prev[0],
+      prevComm: prev[1],
+      next: next[0],
+      nextComm: next[1],
+    });
+  const idle: [number, string] = [0, "swapper"];
+  const vcpu1: [number, string] = [50, "vm0/vcpu1"];
+  const other: [number, string] = [60, "a/vcpu01"]; // not a vCPU comm (leading zero)
+  const ctr = (t: number, cpu: number, idx: number, owner: string | null) =>
+    rec({ kind: "perf_counter", t, cpu, pmu: "cpu", idx, owner });
+  const guest = (t: number, cpu: number, what: string) => rec({ kind: "perf_guest", t, cpu, what });
+  const entry = (t: number, vm: string, vcpu: number, cpu: number) =>
+    rec({ kind: "kvm_entry", t, vm, vcpu, cpu });
+  const exit = (t: number, vm: string, vcpu: number, cpu: number, reason: string) =>
+    rec({ kind: "kvm_exit", t, vm, vcpu, cpu, reason });
+  /** Record orders as KVM emits them: see KvmVcpu.enter()/leaveGuest() and KVM's hooks. */
+  const vmRecords: TraceRecord[] = [
+    rec({ kind: "sched_wakeup", t: 0, pid: 50, comm: "vm0/vcpu1", cpu: 0 }),
+    sw(0, 0, idle, other),
+    ctr(0, 2, 1, "x"),
+    ctr(1000, 0, 0, "cycles"),
+    // Switched in: the host's events go, the guest context loads, VM-entry.
+    sw(2000, 0, other, vcpu1),
+    ctr(2000, 0, 0, null),
+    guest(2000, 0, "enter"),
+    entry(2000, "vm0", 1, 0),
+    // A PMI exit: the host's events come back, perf_guest_exit, then kvm_exit.
+    ctr(3000, 0, 0, "cycles"),
+    guest(3000, 0, "exit"),
+    exit(3000, "vm0", 1, 0, "pmi"),
+    ctr(3500, 0, 0, null),
+    guest(3500, 0, "enter"),
+    entry(3500, "vm0", 1, 0),
+    // Preempted (the switch-out record first, to check the order does not matter).
+    sw(4000, 0, vcpu1, other),
+    ctr(4000, 0, 0, "cycles"),
+    guest(4000, 0, "exit"),
+    exit(4000, "vm0", 1, 0, "preempt"),
+    // Migrated to CPU 1 (7.0 profile), then it exits and its task exits.
+    sw(4500, 1, idle, vcpu1),
+    guest(4500, 1, "load"),
+    entry(4500, "vm0", 1, 1),
+    entry(4700, "web", 0, 3),
+    guest(4800, 1, "put"),
+    exit(4800, "vm0", 1, 1, "io"),
+    sw(4800, 1, vcpu1, idle),
+    rec({ kind: "sched_exit", t: 4800, pid: 50, comm: "vm0/vcpu1" }),
+    // A guest window on a CPU where no vCPU was seen: named "guest".
+    guest(5000, 2, "load"),
+  ];
+
+  function render(
+    opts: ConstructorParameters<typeof ChromeTraceSink>[1] = {},
+    recs: TraceRecord[] = records,
+  ) {
     const chunks: string[] = [];
     const sink = new ChromeTraceSink((s) => chunks.push(s), opts);
     let error: unknown = null;
     try {
-      for (const r of records) sink.write(r);
+      for (const r of recs) sink.write(r);
       sink.close();
     } catch (e) {
       error = e;
@@ -442,9 +504,15 @@ describe("ChromeTraceSink", () => {
     const ev = j.traceEvents;
     expect(text).toContain('"ts":2000.001');
     const slot0 = ev.filter((e) => e.ph !== "M" && e.tid === 1_002_100);
+    // cycles is released at 4 ms; the guest contexts loaded from 4 ms (7.0) and 4.6 ms (RFC)
+    // then hold the slot (no kvm_entry names the vCPU here: plain "guest").
     expect(slot0.map((e) => [e.ph, e.name ?? "", e.ts])).toEqual([
       ["B", "cycles", 1],
       ["E", "", 4000],
+      ["B", "guest", 4000],
+      ["E", "", 4500],
+      ["B", "guest", 4600],
+      ["E", "", 5000],
     ]);
     expect(ev.some((e) => e.name === "brief")).toBe(false);
     const task = ev.filter((e) => e.ph === "B" || e.ph === "E").filter((e) => e.tid === 1_002_000);
@@ -474,18 +542,119 @@ describe("ChromeTraceSink", () => {
     ]);
   });
 
-  it("ends validly under any size cap, never passing it", () => {
-    const full = render().text.length;
-    for (let cap = 120; cap < full + 50; cap += 37) {
-      const { text, error } = render({ maxBytes: cap });
+  /**
+   * Renders `recs` under caps from tiny to past the full size. The cap keeps room for the
+   * `E` of every open slice with its `ts` at its longest (20 characters), so a cap up to
+   * 20 bytes per open slice above the full size may still stop the trace.
+   */
+  function checkCaps(recs: TraceRecord[], opts: ConstructorParameters<typeof ChromeTraceSink>[1]) {
+    const full = render(opts, recs).text;
+    const slack = 20 * 10;
+    for (let cap = 120; cap < full.length + slack + 50; cap += 37) {
+      const { text, error } = render({ ...opts, maxBytes: cap }, recs);
       const j = JSON.parse(text) as TraceFile;
       checkTracks(j.traceEvents);
-      if (cap >= full) expect(error).toBeNull();
+      if (error === null) expect(text).toBe(full);
       else {
         expect(error).toBeInstanceOf(TraceSizeCapError);
         expect(Buffer.byteLength(text)).toBeLessThanOrEqual(cap);
+        expect(cap).toBeLessThan(full.length + slack);
       }
+      if (cap < full.length) expect(error).toBeInstanceOf(TraceSizeCapError);
     }
+  }
+
+  it("ends validly under any size cap, never passing it", () => {
+    checkCaps(records, {});
+    checkCaps(vmRecords, { endTime: 6_000 as Ns });
+  });
+
+  it("tracks vCPU states, VM exits and guest-held counter slots from KVM records", () => {
+    const { text, error } = render({ endTime: 6_000 as Ns }, vmRecords);
+    expect(error).toBeNull();
+    const ev = (JSON.parse(text) as TraceFile).traceEvents;
+    checkTracks(ev);
+    const procs = ev.filter((e) => e.name === "process_name");
+    expect(procs.map((e) => [e.pid, e.args!.name])).toEqual([
+      [1, "host"],
+      [2, "VM vm0"],
+      [3, "VM web"],
+    ]);
+    const threads = ev.filter((e) => e.name === "thread_name" && e.pid > 1);
+    expect(threads.map((e) => [e.pid, e.tid, e.args!.name])).toEqual([
+      [2, 2_002_000, "vCPU 1"],
+      [3, 3_001_000, "vCPU 0"],
+    ]);
+    const slices = (pid: number, tid: number) =>
+      ev
+        .filter((e) => e.pid === pid && e.tid === tid && (e.ph === "B" || e.ph === "E"))
+        .map((e) => (e.ph === "B" ? [e.ts, e.name, e.args ?? null] : [e.ts]));
+    expect(slices(2, 2_002_000)).toEqual([
+      [0, "not running", null],
+      [2],
+      [2, "in guest", { cpu: 0 }],
+      [3],
+      [3, "in host", { cpu: 0 }],
+      [3.5],
+      [3.5, "in guest", { cpu: 0 }],
+      [4],
+      [4, "not running", null],
+      [4.5],
+      [4.5, "in guest", { cpu: 1 }],
+      [4.8], // in host and not running for 0 ns, then the task exits
+    ]);
+    const exits = ev.filter((e) => e.ph === "i" && e.pid === 2);
+    expect(exits.map((e) => [e.ts, e.name, e.tid, e.args])).toEqual([
+      [3, "pmi", 2_002_000, { cpu: 0, reason: "pmi" }],
+      [4, "preempt", 2_002_000, { cpu: 0, reason: "preempt" }],
+      [4.8, "io", 2_002_000, { cpu: 1, reason: "io" }],
+    ]);
+    expect(slices(3, 3_001_000)).toEqual([[4.7, "in guest", { cpu: 3 }], [6]]);
+    // CPU 0's slot: the host's cycles, and the guest while its context is in.
+    expect(slices(1, 1_001_100)).toEqual([
+      [1, "cycles", null],
+      [2],
+      [2, "guest vm0/1", null],
+      [3],
+      [3, "cycles", null],
+      [3.5],
+      [3.5, "guest vm0/1", null],
+      [4],
+      [4, "cycles", null],
+      [6],
+    ]);
+    expect(slices(1, 1_003_101)).toEqual([[0, "x", null], [5], [5, "guest", null], [6]]);
+    // "counters in use" counts the host's holders only.
+    const inUse = ev.filter((e) => e.ph === "C" && e.name === "CPU 0");
+    expect(inUse.map((e) => [e.ts, e.args!["counters in use"]])).toEqual([
+      [1, 1],
+      [2, 0],
+      [3, 1],
+      [3.5, 0],
+      [4, 1],
+    ]);
+    // The comm "a/vcpu01" is a host task, not a vCPU.
+    expect(ev.filter((e) => e.ph === "B" && e.tid === 1_001_000).map((e) => e.name)).toEqual([
+      "a/vcpu01 [60]",
+      "vm0/vcpu1 [50]",
+      "a/vcpu01 [60]",
+    ]);
+  });
+
+  it("creates every core counter slot of a CPU when a guest loads there (machine known)", () => {
+    const machine = loadScenarioFile(join(root, "examples/x86-mediated.yaml"));
+    if (!machine.ok) throw new Error("example does not load");
+    const { text } = render({ machine: machine.scenario.machine }, vmRecords);
+    const ev = (JSON.parse(text) as TraceFile).traceEvents;
+    const names = ev
+      .filter((e) => e.name === "thread_name" && /^CPU 1 \/ cpu ctr/.test(e.args!.name as string))
+      .map((e) => e.args!.name);
+    expect(names).toHaveLength(11);
+    expect(names).toContain("CPU 1 / cpu ctr 34 (fixed2)");
+    const guestOn1 = ev.filter(
+      (e) => e.ph === "B" && e.name === "guest vm0/1" && e.tid < 1_003_000,
+    );
+    expect(guestOn1.filter((e) => e.tid >= 1_002_000)).toHaveLength(11);
   });
 
   it("gives each VM its own process, numbered in order of appearance", () => {

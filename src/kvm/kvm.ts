@@ -11,7 +11,7 @@ import type { SchedHook } from "../sched/scheduler.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { DEFAULT_KVM_COSTS, type KvmCosts } from "./costs.js";
-import { KvmVcpu } from "./vcpu.js";
+import { type KvmHost, KvmVcpu } from "./vcpu.js";
 import {
   KVM_CAP_PMU_CAPABILITY,
   KVM_CAP_PMU_EVENT_FILTER,
@@ -41,7 +41,7 @@ const MEDIATED_MIN_HOST_VERSION = 4;
  * /dev/kvm on an x86 host: module parameters (forced off where the hardware cannot
  * support them, as KVM does), the VMs, and the scheduler hooks that run vCPU threads.
  */
-export class Kvm {
+export class Kvm implements KvmHost {
   readonly enablePmu: boolean;
   readonly enableMediatedPmu: boolean;
   readonly vms: KvmVm[] = [];
@@ -117,7 +117,9 @@ export class Kvm {
   }
 
   /** vcpu_load(): nothing PMU-related on x86 (the switch wraps each guest run). */
-  vcpuLoaded(_v: KvmVcpu, _cpu: Cpu, _now: Ns): void {}
+  vcpuLoaded(_v: KvmVcpu, _cpu: Cpu, _now: Ns): boolean {
+    return true;
+  }
 
   /** Host-side cost of one exit for this vCPU, including a PMU put + load when the guest owns the PMU. */
   exitCost(v: KvmVcpu): number {

@@ -5,7 +5,8 @@ import { WorkloadExec } from "../hw/workload-exec.js";
 import { PF_VCPU, type Task } from "../sched/task.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
-import type { KvmVm } from "./vm.js";
+import type { System } from "../system.js";
+import type { KvmCosts } from "./costs.js";
 import type { EmulatedBackend } from "./x86/emulated.js";
 import type { MediatedBackend } from "./x86/mediated.js";
 import type { KvmX86Pmu } from "./x86/pmu.js";
@@ -18,7 +19,8 @@ declare module "../sim/trace.js" {
 }
 
 /** Why the vCPU left the guest. */
-export type ExitReason = "tick" | "io" | "msr" | "rdpmc" | "pmi" | "preempt";
+/** Why the vCPU left the guest ("sysreg" is the arm64 trapped system-register access, ESR EC 0x18). */
+export type ExitReason = "tick" | "io" | "msr" | "sysreg" | "rdpmc" | "pmi" | "preempt";
 
 /** A guest instruction that touches the PMU, run when the vCPU is in guest mode. */
 export interface GuestOp {
@@ -28,6 +30,26 @@ export interface GuestOp {
   /** Extra KVM work (ns) when it exits. */
   costNs: number;
   run(now: Ns): void;
+}
+
+/** What a vCPU needs from its KVM (x86 or arm64). */
+export interface KvmHost {
+  readonly sys: System;
+  readonly costs: KvmCosts;
+  exitCost(v: KvmVcpu): number;
+  guestPmuLoad(v: KvmVcpu, cpu: Cpu, now: Ns): void;
+  guestPmuPut(v: KvmVcpu, cpu: Cpu, now: Ns): void;
+  /**
+   * kvm_arch_vcpu_load(). Returns false when the vCPU may not run on this CPU (arm64:
+   * KVM_EXIT_FAIL_ENTRY / CPU_UNSUPPORTED after SET_PMU).
+   */
+  vcpuLoaded(v: KvmVcpu, cpu: Cpu, now: Ns): boolean;
+}
+
+/** The VM a vCPU belongs to, as the run loop sees it. */
+export interface VcpuVm {
+  readonly name: string;
+  readonly kvm: KvmHost;
 }
 
 /** The work KVM does on the host side of an exit: kernel-mode code. */
@@ -69,7 +91,7 @@ export class KvmVcpu {
   mediated: MediatedBackend | null = null;
 
   constructor(
-    readonly vm: KvmVm,
+    readonly vm: VcpuVm,
     readonly id: number,
     guestWorkload: Workload,
     affinity: number[] | undefined,
@@ -104,9 +126,26 @@ export class KvmVcpu {
     this.cpu = cpu;
     this.state = "host";
     this.since = now;
-    this.vm.kvm.vcpuLoaded(this, cpu, now);
+    if (!this.vm.kvm.vcpuLoaded(this, cpu, now)) {
+      // KVM_RUN returns to userspace before entering the guest; the thread waits for the
+      // VMM to call KVM_RUN again.
+      this.failEntry = { cpu: cpu.id, at: now };
+      this.nrFailEntries++;
+      this.account(now);
+      this.state = "out";
+      // Return to userspace once the context switch that brought us here is complete.
+      const sys = this.vm.kvm.sys;
+      sys.at(now, `fail-entry ${this.label}`, (t) => sys.sched.block(this.task, t));
+      return;
+    }
     this.enter(now);
   }
+
+  /** The arm64 side of this vCPU, if any. */
+  armVcpu: unknown = null;
+  /** The last KVM_EXIT_FAIL_ENTRY (CPU_UNSUPPORTED) KVM_RUN reported, if any. */
+  failEntry: { cpu: number; at: Ns } | null = null;
+  nrFailEntries = 0;
 
   /** The vCPU thread loses its CPU (kvm_sched_out): leave guest mode first. */
   scheduledOut(now: Ns): void {

@@ -1,4 +1,5 @@
 import { INVARIANT_RULES } from "../check/invariants.js";
+import { GUEST_ARM_EVENTS } from "../guest/arm-perf-stat.js";
 import { GUEST_ARCH_EVENTS } from "../guest/perf-stat.js";
 import { parseCpuList } from "../hw/cpulist.js";
 import type { CoreType, MachineDesc } from "../hw/machine.js";
@@ -303,8 +304,8 @@ export function compileScenario(
     if (t.duty && parseDuration(t.duty.run) === 0)
       err(["tasks", i, "duty", "run"], "a duty cycle needs run time", "a positive duration");
   });
-  const needTask = (name: string | undefined, path: PropertyKey[]): void => {
-    if (name !== undefined && !taskNames.has(name)) {
+  const needTask = (name: string | undefined, path: PropertyKey[], vcpuOk = false): void => {
+    if (name !== undefined && !taskNames.has(name) && !(vcpuOk && vcpuTaskNames.has(name))) {
       err(
         path,
         `unknown task "${name}"`,
@@ -353,6 +354,7 @@ export function compileScenario(
 
   // VMs.
   const vms: VmDecl[] = [];
+  const vcpuTaskNames = new Set<string>();
   const vmNames = new Set<string>();
   (f.vms ?? []).forEach((v, i) => {
     if (vmNames.has(v.name))
@@ -367,8 +369,26 @@ export function compileScenario(
         'profile: "rfc-v1"',
       );
     }
-    if (machine && machine.arch !== "x86_64")
-      err(["vms", i], "arm64 VMs are not modelled yet", "an x86_64 machine");
+    const arm = machine?.arch === "arm64";
+    if (arm && kernel.profile === "rfc-v1")
+      err(["kernel", "profile"], "rfc-v1 is an x86 profile", '"7.0" or "5.18" on arm64');
+    if (!arm) {
+      for (const k2 of ["vmm", "vmm_cpu", "pmu", "vgic_ready"] as const) {
+        if (v[k2] !== undefined)
+          err(["vms", i, k2], `${k2} applies to arm64 VMs`, "an arm64 machine");
+      }
+    } else {
+      for (const k2 of ["cpuid", "filter"] as const) {
+        if (v[k2] !== undefined)
+          err(
+            ["vms", i, k2],
+            `${k2} applies to x86 VMs`,
+            "an x86_64 machine; on arm64 use kvm_set_device_attr filter",
+          );
+      }
+      if (v.vmm_cpu !== undefined && v.vmm_cpu >= nrCpus)
+        err(["vms", i, "vmm_cpu"], `CPU ${v.vmm_cpu} does not exist`, `a CPU below ${nrCpus}`);
+    }
     const wname = v.workload ?? "compute";
     const w = workloads.get(wname);
     if (!w)
@@ -402,7 +422,12 @@ export function compileScenario(
         e.trim(),
       );
       for (const [k2, e] of events.entries()) {
-        if (!(e in GUEST_ARCH_EVENTS) && !/^r[0-9a-fA-F]{1,4}$/.test(e)) {
+        if (
+          !(
+            (machine?.arch === "arm64" ? e in GUEST_ARM_EVENTS : e in GUEST_ARCH_EVENTS) ||
+            /^r[0-9a-fA-F]{1,4}$/.test(e)
+          )
+        ) {
           err(
             ["vms", i, "perf", j, "events"],
             `guest event "${e}" is not an architectural event or rNNNN`,
@@ -422,6 +447,8 @@ export function compileScenario(
       return { name: m.name, vcpu, events, start, stop };
     });
     vms.push({ index: i, spec: v, workload: w ?? BUILTIN_WORKLOADS.compute!, vcpus, perf: perfs });
+    // vCPU threads are host tasks too: actions may name them "<vm>/vcpu<N>".
+    vcpus.forEach((_, j) => vcpuTaskNames.add(`${v.name}/vcpu${j}`));
   });
   const needVm = (name: string, path: PropertyKey[]): void => {
     if (!vmNames.has(name))
@@ -442,7 +469,7 @@ export function compileScenario(
     const decl: ActionDecl = { index: i, at, spec: a };
     switch (a.do) {
       case "sched_setaffinity": {
-        needTask(a.task, ["actions", i, "task"]);
+        needTask(a.task, ["actions", i, "task"], true);
         const r =
           typeof a.cpus === "string" && a.cpus.trim() === "all" ? undefined : parseCpuList(a.cpus);
         if (typeof r === "string") err(["actions", i, "cpus"], r, 'a CPU list such as "0-3"');
@@ -450,7 +477,7 @@ export function compileScenario(
         break;
       }
       case "kill":
-        needTask(a.task, ["actions", i, "task"]);
+        needTask(a.task, ["actions", i, "task"], true);
         break;
       case "perf_event_open":
         needTask(a.task, ["actions", i, "task"]);
@@ -481,6 +508,15 @@ export function compileScenario(
           );
         }
         if (a.name !== undefined) fdNames.add(a.name);
+        break;
+      case "kvm_arm_vcpu_init":
+      case "kvm_set_device_attr":
+      case "kvm_has_device_attr":
+      case "kvm_get_device_attr":
+      case "kvm_run":
+        needVm(a.vm, ["actions", i, "vm"]);
+        if (machine && machine.arch !== "arm64")
+          err(["actions", i, "do"], `${a.do} is an arm64 call`, "an arm64 machine");
         break;
       case "kvm_enable_cap":
       case "kvm_set_pmu_event_filter":

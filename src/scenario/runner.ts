@@ -1,6 +1,8 @@
+import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
 import { GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
+import { KVM_ARM_VCPU_PMU_V3, KvmArm64, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
 import { Kvm } from "../kvm/kvm.js";
 import { KVM_CAP_PMU_CAPABILITY, type KvmVm } from "../kvm/vm.js";
 import { type PerfEvent, stateName } from "../perf/event.js";
@@ -75,12 +77,18 @@ export class ScenarioRun {
   >();
   readonly stats = new Map<string, PerfStat>();
   kvm: Kvm | null = null;
+  kvmArm: KvmArm64 | null = null;
+  readonly armVms = new Map<string, KvmArmVm>();
   /** The NMI watchdog's events while it runs. */
   private watchdog: PerfEvent[] = [];
   readonly vms = new Map<string, KvmVm>();
   private readonly guestStats = new Map<
     string,
-    { stat: GuestPerfStat; target: string; start: number }
+    { stat: GuestPerfStat; target: string; start: number; stop: number }
+  >();
+  private readonly armGuestStats = new Map<
+    string,
+    { stat: ArmGuestPerfStat; target: string; start: number; stop: number }
   >();
   readonly measurements = new Map<string, MeasurementResult>();
 
@@ -106,7 +114,14 @@ export class ScenarioRun {
       profile: sc.kernel.profile,
       fixSiblingLoop: sc.kernel.rfcFixSiblingLoop,
     });
-    if (sc.vms.length > 0 || sc.actions.some((a) => a.spec.do.startsWith("kvm_"))) {
+    const wantsKvm = sc.vms.length > 0 || sc.actions.some((a) => a.spec.do.startsWith("kvm_"));
+    if (wantsKvm && sc.machine.arch === "arm64") {
+      this.kvmArm = new KvmArm64(
+        this.sys,
+        sc.kernel.profile === "5.18" ? "5.18" : "7.0",
+        sc.kernel.kvm.costs,
+      );
+    } else if (wantsKvm) {
       this.kvm = new Kvm(
         this.sys,
         { enablePmu: sc.kernel.kvm.enablePmu, enableMediatedPmu: sc.kernel.kvm.enableMediatedPmu },
@@ -141,7 +156,94 @@ export class ScenarioRun {
   }
 
   /** Creates a declared VM now, and its vCPUs and guest measurements at their times. */
+  /** An arm64 VM: its vCPUs are set up by the chosen VMM flow, then run. */
+  private scheduleArmVm(d: VmDecl): void {
+    const kvm = this.kvmArm!;
+    const vm = kvm.createVm(d.spec.name);
+    this.armVms.set(d.spec.name, vm);
+    if (d.spec.irqchip === false) vm.irqchip = false;
+    if (d.spec.vgic_ready === false) vm.vgicReady = false;
+    const vmmCpu = d.spec.vmm_cpu ?? 0;
+    const flow = d.spec.vmm ?? "qemu";
+    const record = (
+      label: string,
+      ret: number,
+      now: number,
+      expect?: { ret?: number; errno?: string; ok?: boolean },
+    ) => {
+      const out: ActionResult = {
+        at_ns: now,
+        do: label.split("(")[0]!,
+        label,
+        result: ret < 0 ? { errno: errnoName(ret) ?? String(ret) } : { ret },
+      };
+      if (expect) {
+        out.expected = expect;
+        out.ok = actionMatches(expect, ret);
+      }
+      this.actionResults.push(out);
+    };
+    d.vcpus.forEach((c, id) => {
+      const r = vm.createVcpu(id, d.workload, c.affinity);
+      if (typeof r === "number") return;
+      this.sys.at(c.start, `vmm ${d.spec.name}/${id}`, (now) => {
+        const tag = `${d.spec.name}, ${id}`;
+        const pmu = d.spec.pmu !== false;
+        const steps: Array<[string, () => number]> = [
+          [
+            `KVM_ARM_VCPU_INIT(${tag}${pmu ? ", PMU_V3" : ""})`,
+            () => r.init(pmu ? 1 << KVM_ARM_VCPU_PMU_V3 : 0, vmmCpu),
+          ],
+        ];
+        if (pmu && flow !== "firecracker" && flow !== "none") {
+          steps.push([`SET IRQ 23 (${tag})`, () => r.setAttr(PMU_ATTR.IRQ, 23)]);
+          if (flow === "kvmtool") {
+            // kvmtool find_pmu(): the PMU whose cpus cover the vCPU affinity, else the main thread's CPU.
+            const cpus = c.affinity ?? [vmmCpu];
+            const p =
+              kvm.armPmus().find((x) => cpus.every((cc) => x.cpus.includes(cc))) ??
+              kvm.pmuOfCpu(vmmCpu);
+            steps.push([
+              `SET SET_PMU ${p.name} type ${p.type} (${tag})`,
+              () => r.setAttr(PMU_ATTR.SET_PMU, p.type),
+            ]);
+          }
+          steps.push([`SET INIT (${tag})`, () => r.setAttr(PMU_ATTR.INIT, 0)]);
+        }
+        for (const [label, fn] of steps) {
+          const ret = fn();
+          record(label, ret, now);
+          if (ret < 0) break;
+        }
+        if (flow !== "none") record(`KVM_RUN(${tag})`, r.kvmRun(now), now, c.expect);
+      });
+    });
+    for (const m of d.perf) {
+      let stat: ArmGuestPerfStat | null = null;
+      this.sys.at(m.start, `guest perf ${m.name}`, (now) => {
+        const v = vm.vcpus.find((x) => x.id === m.vcpu);
+        if (!v) return;
+        stat = new ArmGuestPerfStat(v, m.events);
+        stat.start(now);
+      });
+      this.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
+        if (!stat) return;
+        stat.stop(now);
+        this.armGuestStats.set(m.name, {
+          stat,
+          target: `guest ${d.spec.name}/vcpu${m.vcpu}`,
+          start: m.start,
+          stop: now,
+        });
+      });
+    }
+  }
+
   private scheduleVm(d: VmDecl): void {
+    if (this.kvmArm) {
+      this.scheduleArmVm(d);
+      return;
+    }
     const kvm = this.kvm!;
     const vm = kvm.createVm(d.spec.name);
     this.vms.set(d.spec.name, vm);
@@ -220,7 +322,7 @@ export class ScenarioRun {
         const st = stat;
         st.stop(now);
         // Give the stop's reads a chance to run (they may wait for the vCPU).
-        this.guestStats.set(m.name, { stat: st, target, start: m.start });
+        this.guestStats.set(m.name, { stat: st, target, start: m.start, stop: now });
       });
     }
   }
@@ -276,6 +378,26 @@ export class ScenarioRun {
       this.opts.onProgress?.(t as Ns, total);
       if (t >= total) break;
     }
+    for (const [name, g] of this.armGuestStats) {
+      const counters = g.stat.result().map((c) => ({
+        event: c.event,
+        count: c.count,
+        enabled_ns: c.enabled_ns,
+        running_ns: c.running_ns,
+        scaled: c.scaled,
+        status: g.stat.noPmu ? "not supported" : "counted",
+        truth: c.truth,
+        state: g.stat.noPmu ? "no vPMU" : "guest",
+      }));
+      this.measurements.set(name, {
+        name,
+        target: g.target,
+        start_ns: g.start,
+        stop_ns: g.stop,
+        counters,
+        intervals: [],
+      });
+    }
     for (const [name, g] of this.guestStats) {
       const counters = g.stat.result().map((c) => ({
         event: c.event,
@@ -291,7 +413,7 @@ export class ScenarioRun {
         name,
         target: g.target,
         start_ns: g.start,
-        stop_ns: this.sys.now,
+        stop_ns: g.stop,
         counters,
         intervals: [],
       });
@@ -304,6 +426,17 @@ export class ScenarioRun {
     return this.result();
   }
 
+  /** A scenario task, or a vCPU thread named "<vm>/vcpu<N>" once KVM_CREATE_VCPU made it. */
+  private taskNamed(name: string): Task | undefined {
+    const t = this.tasksByName.get(name);
+    if (t) return t;
+    for (const vm of this.vms.values())
+      for (const v of vm.vcpus) if (v.task.comm === name) return v.task;
+    for (const vm of this.armVms.values())
+      for (const v of vm.vcpus) if (v.run.task.comm === name) return v.run.task;
+    return undefined;
+  }
+
   private doAction(a: ActionDecl): void {
     const s = a.spec;
     const now = this.sys.now;
@@ -311,12 +444,12 @@ export class ScenarioRun {
     let data: unknown;
     switch (s.do) {
       case "sched_setaffinity": {
-        const t = this.tasksByName.get(s.task);
+        const t = this.taskNamed(s.task);
         ret = t ? this.sys.sched.setAffinity(t.pid, a.cpus ?? [], now) : -ERRNO.ESRCH;
         break;
       }
       case "kill": {
-        const t = this.tasksByName.get(s.task);
+        const t = this.taskNamed(s.task);
         ret = t ? this.sys.sched.kill(t.pid, now) : -ERRNO.ESRCH;
         break;
       }
@@ -353,6 +486,45 @@ export class ScenarioRun {
       case "kvm_destroy_vm":
         this.vms.get(s.vm)!.destroy(now);
         break;
+      case "kvm_arm_vcpu_init": {
+        const v = this.armVms.get(s.vm)?.vcpus.find((x) => x.id === s.vcpu);
+        ret = v ? v.init(s.features, s.vmm_cpu ?? 0) : -ERRNO.ENOENT;
+        break;
+      }
+      case "kvm_set_device_attr":
+      case "kvm_has_device_attr":
+      case "kvm_get_device_attr": {
+        const v = this.armVms.get(s.vm)?.vcpus.find((x) => x.id === s.vcpu);
+        if (!v) {
+          ret = -ERRNO.ENOENT;
+          break;
+        }
+        const attr =
+          typeof s.attr === "number"
+            ? s.attr
+            : PMU_ATTR[s.attr.toUpperCase() as keyof typeof PMU_ATTR];
+        if (s.do === "kvm_has_device_attr") ret = v.hasAttr(attr);
+        else if (s.do === "kvm_get_device_attr") ret = v.getAttr(attr);
+        else {
+          let value: unknown = s.value;
+          if (typeof value === "string")
+            value =
+              this.kvmArm!.armPmus().find((p) => p.name === value)?.type ??
+              this.sys.perf.registry.byName(value)?.type ??
+              -1;
+          if (value && typeof value === "object") {
+            const f = value as { base_event: number; nevents: number; action: string | number };
+            value = { ...f, action: f.action === "allow" ? 0 : f.action === "deny" ? 1 : f.action };
+          }
+          ret = v.setAttr(attr, value);
+        }
+        break;
+      }
+      case "kvm_run": {
+        const v = this.armVms.get(s.vm)?.vcpus.find((x) => x.id === s.vcpu);
+        ret = v ? v.kvmRun(now) : -ERRNO.ENOENT;
+        break;
+      }
       case "sysctl":
         ret = this.sysctl(s.name, s.value);
         break;
@@ -603,7 +775,13 @@ export class ScenarioRun {
     }
     if (s.event) return this.observeEvent(e);
     if (s.vcpu) {
-      const v = this.vms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id);
+      const arm = this.armVms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id);
+      if (arm) {
+        if (s.vcpu.field === "fail_entries") return arm.run.nrFailEntries;
+        if (s.vcpu.field === "fail_entry_cpu") return arm.run.failEntry?.cpu ?? -1;
+        if (s.vcpu.field === "irq_raised") return arm.pmu?.irqRaised ?? 0;
+      }
+      const v = this.vms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id) ?? arm?.run;
       if (s.vcpu.field === "created") return v !== undefined;
       if (!v) return null;
       v.sync(this.sys.now);
@@ -786,35 +964,62 @@ export class ScenarioRun {
         const r = this.measurements.get(n);
         return r ? [r] : [];
       }),
-      vms: [...this.vms.values()].map((vm) => {
-        const any = vm.vcpus[0];
-        const vpmu =
-          !any?.pmu || any.pmu.version === 0
-            ? "none"
-            : any.mediated
-              ? this.sc.kernel.profile === "rfc-v1"
-                ? "passthrough"
-                : "mediated"
-              : "emulated";
-        return {
-          name: vm.name,
-          vpmu,
-          pmu_version: any?.pmu?.version ?? 0,
-          vcpus: vm.vcpus.map((v) => {
-            v.sync(sys.now);
-            return {
-              id: v.id,
-              pid: v.task.pid,
-              cpu: v.task.cpu,
-              entries: v.nrEntries,
-              exits: Object.fromEntries(Object.entries(v.exits).sort()),
-              guest_ns: Math.round(v.guestNs),
-              host_ns: Math.round(v.hostNs),
-              overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
-            };
-          }),
-        };
-      }),
+      vms: [...this.vms.values()]
+        .map((vm) => {
+          const any = vm.vcpus[0];
+          const vpmu =
+            !any?.pmu || any.pmu.version === 0
+              ? "none"
+              : any.mediated
+                ? this.sc.kernel.profile === "rfc-v1"
+                  ? "passthrough"
+                  : "mediated"
+                : "emulated";
+          return {
+            name: vm.name,
+            vpmu,
+            pmu_version: any?.pmu?.version ?? 0,
+            vcpus: vm.vcpus.map((v) => {
+              v.sync(sys.now);
+              return {
+                id: v.id,
+                pid: v.task.pid,
+                cpu: v.task.cpu,
+                entries: v.nrEntries,
+                exits: Object.fromEntries(Object.entries(v.exits).sort()),
+                guest_ns: Math.round(v.guestNs),
+                host_ns: Math.round(v.hostNs),
+                overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
+              };
+            }),
+          };
+        })
+        .concat(
+          [...this.armVms.values()].map((vm) => ({
+            name: vm.name,
+            vpmu: vm.armPmu ? `pmuv3 on ${vm.armPmu.name}` : "none",
+            pmu_version: vm.armPmu?.desc.version ?? 0,
+            vcpus: vm.vcpus.map((a) => {
+              const v = a.run;
+              v.sync(sys.now);
+              return {
+                id: v.id,
+                pid: v.task.pid,
+                cpu: v.task.cpu,
+                entries: v.nrEntries,
+                exits: Object.fromEntries(
+                  Object.entries({
+                    ...v.exits,
+                    ...(v.nrFailEntries ? { fail_entry: v.nrFailEntries } : {}),
+                  }).sort(),
+                ),
+                guest_ns: Math.round(v.guestNs),
+                host_ns: Math.round(v.hostNs),
+                overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
+              };
+            }),
+          })),
+        ),
       expectations,
       findings,
       summary: { passed, failed, events_processed: sys.eventsProcessed },
@@ -856,6 +1061,14 @@ function describeAction(a: ActionDecl): string {
       return `KVM_CREATE_VCPU(${s.vm}, ${s.id})`;
     case "kvm_destroy_vm":
       return `destroy VM ${s.vm}`;
+    case "kvm_arm_vcpu_init":
+      return `KVM_ARM_VCPU_INIT(${s.vm}/${s.vcpu}, features 0x${s.features.toString(16)})`;
+    case "kvm_set_device_attr":
+    case "kvm_has_device_attr":
+    case "kvm_get_device_attr":
+      return `${s.do === "kvm_set_device_attr" ? "SET" : s.do === "kvm_has_device_attr" ? "HAS" : "GET"} ${String(s.attr).toUpperCase()}${s.value !== undefined ? ` ${typeof s.value === "object" ? JSON.stringify(s.value) : s.value}` : ""} (${s.vm}/${s.vcpu})`;
+    case "kvm_run":
+      return `KVM_RUN(${s.vm}/${s.vcpu})`;
     case "sysctl":
       return `sysctl ${s.name}=${s.value}`;
     case "sched_setaffinity":

@@ -145,6 +145,18 @@ const FilterSpec = z.strictObject({
 
 export const VmSpec = z.strictObject({
   name: Name,
+  /**
+   * arm64: how the VMM sets up the PMU of each vCPU: qemu (IRQ, INIT), kvmtool (IRQ,
+   * SET_PMU of the PMU covering the vCPU affinity or the VMM thread's CPU, INIT), firecracker
+   * (feature bit, no INIT), or none (only KVM_ARM_VCPU_INIT; use actions for the rest).
+   */
+  vmm: z.enum(["qemu", "kvmtool", "firecracker", "none"]).optional(),
+  /** arm64: the CPU the VMM's main thread runs on (where VCPU_INIT executes). */
+  vmm_cpu: z.number().int().nonnegative().optional(),
+  /** arm64: request the PMUv3 vCPU feature (default true). */
+  pmu: z.boolean().optional(),
+  /** arm64: the vGIC is initialized before the PMU (default true). */
+  vgic_ready: z.boolean().optional(),
   /** An in-kernel irqchip (local APIC); without it the 7.0 mediated vPMU is silently off. */
   irqchip: z.boolean().optional(),
   /** Guest CPUID leaf 0xA; defaults to what KVM supports. */
@@ -347,6 +359,44 @@ export const Action = z.discriminatedUnion(
     z.strictObject({ ...ActionCommon, do: z.literal("kvm_destroy_vm"), vm: z.string() }),
     z.strictObject({
       ...ActionCommon,
+      do: z.literal("kvm_arm_vcpu_init"),
+      vm: z.string(),
+      vcpu: z.number().int().nonnegative(),
+      /** kvm_vcpu_init.features[0]; bit 3 is PMU_V3. */
+      features: z.number().int().nonnegative(),
+      vmm_cpu: z.number().int().nonnegative().optional(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.enum(["kvm_set_device_attr", "kvm_has_device_attr", "kvm_get_device_attr"]),
+      vm: z.string(),
+      vcpu: z.number().int().nonnegative(),
+      /** KVM_ARM_VCPU_PMU_V3_CTRL attribute (by name or number). */
+      attr: z.union([
+        z.enum(["irq", "init", "filter", "set_pmu", "set_nr_counters"]),
+        z.number().int(),
+      ]),
+      /** IRQ number, PMU type id or PMU name (set_pmu), counter count, or a filter. */
+      value: z
+        .union([
+          z.number().int(),
+          z.string(),
+          z.strictObject({
+            base_event: z.number().int(),
+            nevents: z.number().int(),
+            action: z.union([z.enum(["allow", "deny"]), z.number().int()]),
+          }),
+        ])
+        .optional(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
+      do: z.literal("kvm_run"),
+      vm: z.string(),
+      vcpu: z.number().int().nonnegative(),
+    }),
+    z.strictObject({
+      ...ActionCommon,
       do: z.literal("sysctl"),
       name: z.enum([
         "kernel.nmi_watchdog",
@@ -358,7 +408,7 @@ export const Action = z.discriminatedUnion(
   ],
   {
     error:
-      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close, kvm_enable_cap, kvm_set_pmu_event_filter, kvm_create_vcpu, kvm_destroy_vm, sysctl",
+      "an action: do must be one of sched_setaffinity, kill, cpu_online, cpu_offline, perf_event_open, ioctl, read, close, kvm_enable_cap, kvm_set_pmu_event_filter, kvm_create_vcpu, kvm_destroy_vm, kvm_arm_vcpu_init, kvm_set_device_attr, kvm_has_device_attr, kvm_get_device_attr, kvm_run, sysctl",
   },
 );
 
@@ -395,10 +445,10 @@ export const Expectation = z.strictObject({
       field: z
         .string()
         .regex(
-          /^(exits(\.(tick|io|msr|rdpmc|pmi|preempt))?|entries|guest_time|host_time|created)$/,
+          /^(exits(\.(tick|io|msr|rdpmc|pmi|preempt))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
           {
             error:
-              "exits, exits.<tick|io|msr|rdpmc|pmi|preempt>, entries, guest_time, host_time or created",
+              "exits, exits.<tick|io|msr|rdpmc|pmi|preempt>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
           },
         ),
     })

@@ -181,6 +181,22 @@ export class Scheduler {
     return 0;
   }
 
+  /** The running task blocks (goes to sleep until `wake`), e.g. a vCPU thread back in userspace. */
+  block(t: Task, now: Ns): void {
+    if (t.state !== "running" && t.state !== "runnable") return;
+    if (t.state === "running") {
+      const rq = this.rqs[t.cpu]!;
+      this.switchTo(rq, null, now, t);
+      t.state = "sleeping";
+      this.pickOrIdle(rq, now);
+    } else {
+      const rq = this.rqs[t.cpu]!;
+      rq.queue.splice(rq.queue.indexOf(t), 1);
+      t.state = "sleeping";
+    }
+    if (t.timer.armed) this.events.cancel(t.timer);
+  }
+
   /** Ends a task (kill -9). Returns 0 or -ESRCH. */
   kill(pid: number, now: Ns): number {
     const t = this.tasks.get(pid);
