@@ -448,7 +448,7 @@ export function compileScenario(
     });
     vms.push({ index: i, spec: v, workload: w ?? BUILTIN_WORKLOADS.compute!, vcpus, perf: perfs });
     // vCPU threads are host tasks too: actions may name them "<vm>/vcpu<N>".
-    vcpus.forEach((_, j) => vcpuTaskNames.add(`${v.name}/vcpu${j}`));
+    for (let j = 0; j < vcpus.length; j++) vcpuTaskNames.add(`${v.name}/vcpu${j}`);
   });
   const needVm = (name: string, path: PropertyKey[]): void => {
     if (!vmNames.has(name))
