@@ -16,6 +16,7 @@ import { scenarioJsonSchema } from "../scenario/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
 import { loadScenarioFile } from "./io.js";
+import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
 import { registerTraceCommand } from "./trace.js";
 
@@ -245,6 +246,7 @@ program
   });
 
 registerTraceCommand(program);
+registerKutCommand(program);
 
 try {
   program.parse(process.argv);

@@ -18,7 +18,6 @@ declare module "../sim/trace.js" {
   }
 }
 
-/** Why the vCPU left the guest. */
 /** Why the vCPU left the guest ("sysreg" is the arm64 trapped system-register access, ESR EC 0x18). */
 export type ExitReason = "tick" | "io" | "msr" | "sysreg" | "rdpmc" | "pmi" | "preempt";
 
@@ -259,6 +258,21 @@ export class KvmVcpu {
   /** Total exits. */
   get nrExits(): number {
     return Object.values(this.exits).reduce((s, x) => s + x, 0);
+  }
+
+  /** Guest-mode time so far, including the stretch in progress (ns). */
+  guestTimeAt(now: Ns): number {
+    return this.guestNs + (this.state === "guest" ? now - this.since : 0);
+  }
+
+  /** The CPU the vCPU thread is on, or null while it is not running. */
+  get currentCpu(): Cpu | null {
+    return this.cpu;
+  }
+
+  /** Rate per ns at which the guest workload produces quantity `q` on `cpu`. */
+  guestRate(q: number, cpu: Cpu): number {
+    return this.guestExec.execOn(cpu).rates[q] ?? 0;
   }
 
   /** Brings time accounting up to `now` (end of run). */

@@ -247,7 +247,10 @@ export class CorePmu extends Pmu {
     if (left <= -period) left = period;
     else if (left <= 0) left += period;
     e.hw.periodLeft = left;
-    c.write(c.modulus - Math.min(Math.max(1, Math.ceil(left)), c.modulus - 1), now);
+    const n = Math.min(Math.max(1, Math.ceil(left)), c.modulus - 1);
+    // 2^64 - n is not exact as a double: wide counters (the arm64 cycle counter) take a bigint.
+    if (c.modulus > 2 ** 53) c.write((1n << BigInt(c.width)) - BigInt(n), now);
+    else c.write(c.modulus - n, now);
   }
 
   override restartPeriod(e: PerfEvent, now: Ns): void {
