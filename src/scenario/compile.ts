@@ -388,6 +388,17 @@ export function compileScenario(
       }
       if (v.vmm_cpu !== undefined && v.vmm_cpu >= nrCpus)
         err(["vms", i, "vmm_cpu"], `CPU ${v.vmm_cpu} does not exist`, `a CPU below ${nrCpus}`);
+      if (v.vmm === "none") {
+        // No VMM flow: nothing calls KVM_RUN, so a vCPU's expect would never be checked.
+        v.vcpus.forEach((c, j) => {
+          if (c.expect !== undefined)
+            err(
+              ["vms", i, "vcpus", j, "expect"],
+              "vmm none makes no KVM_RUN to check",
+              "a kvm_run action with its own expect",
+            );
+        });
+      }
     }
     const wname = v.workload ?? "compute";
     const w = workloads.get(wname);
@@ -450,6 +461,10 @@ export function compileScenario(
     // vCPU threads are host tasks too: actions may name them "<vm>/vcpu<N>".
     for (let j = 0; j < vcpus.length; j++) vcpuTaskNames.add(`${v.name}/vcpu${j}`);
   });
+  // ...and so are the vCPUs that kvm_create_vcpu actions create.
+  for (const a of f.actions ?? []) {
+    if (a.do === "kvm_create_vcpu" && vmNames.has(a.vm)) vcpuTaskNames.add(`${a.vm}/vcpu${a.id}`);
+  }
   const needVm = (name: string, path: PropertyKey[]): void => {
     if (!vmNames.has(name))
       err(
@@ -520,6 +535,16 @@ export function compileScenario(
         break;
       case "kvm_enable_cap":
       case "kvm_set_pmu_event_filter":
+        if (machine && machine.arch !== "x86_64")
+          err(
+            ["actions", i, "do"],
+            `${a.do} is an x86 call`,
+            a.do === "kvm_set_pmu_event_filter"
+              ? "an x86_64 machine; on arm64 use kvm_set_device_attr with attr: filter"
+              : "an x86_64 machine",
+          );
+        needVm(a.vm, ["actions", i, "vm"]);
+        break;
       case "kvm_create_vcpu":
       case "kvm_destroy_vm":
         needVm(a.vm, ["actions", i, "vm"]);

@@ -39,7 +39,38 @@ expect:
     equals: 1
 `;
 
-/** Tour stop 2: a mediated vPMU guest next to host perf on an x86 server (Linux 7.0). */
+/** Tour stop 2: a guest on the same big.LITTLE board, bound to the big cluster's PMU with SET_PMU. */
+export const TOUR_ARM64_SET_PMU = `# vpmu built-in tour: KVM_ARM_VCPU_PMU_V3_SET_PMU and KVM_EXIT_FAIL_ENTRY.
+name: tour-arm64-set-pmu
+description: >-
+  A guest on the rk3399 under Linux 7.0. kvmtool pins its vCPU to the Cortex-A72
+  cluster and binds the vPMU to the A72 PMU (SET_PMU, type 7), so the guest's
+  perf stat counts exactly what it ran. Moved to an A53, the vCPU cannot enter
+  the guest: KVM_RUN returns KVM_EXIT_FAIL_ENTRY (CPU_UNSUPPORTED) on CPU 0.
+  The VMM pins it back and calls KVM_RUN again; the guest counts again.
+machine: rk3399
+duration: 60ms
+vms:
+  - name: vm0
+    vmm: kvmtool
+    vmm_cpu: 4
+    vcpus: [{ affinity: "4-5" }]
+    perf:
+      - { name: guest, events: "cycles,instructions", start: 5ms, stop: 55ms }
+actions:
+  - { at: 20ms, do: sched_setaffinity, task: vm0/vcpu0, cpus: "0", expect: { ret: 0 } }
+  - { at: 40ms, do: sched_setaffinity, task: vm0/vcpu0, cpus: "4-5", expect: { ret: 0 } }
+  - { at: 40ms, do: kvm_run, vm: vm0, vcpu: 0, expect: { ret: 0 } }
+expect:
+  - label: KVM_EXIT_FAIL_ENTRY on CPU 0
+    vcpu: { vm: vm0, id: 0, field: fail_entry_cpu }
+    equals: 0
+  - label: "guest cycles: 30 ms on the A72 at 1800 MHz, as the truth"
+    event: { measurement: guest, event: cycles, field: count }
+    near_truth: 0.1%
+`;
+
+/** Tour stop 3: a mediated vPMU guest next to host perf on an x86 server (Linux 7.0). */
 export const TOUR_X86_VPMU = `# vpmu built-in tour: a guest that owns the PMU while it runs.
 name: tour-x86-mediated-vpmu
 description: >-
@@ -75,5 +106,6 @@ expect:
 /** Every stop of the tour, in order. */
 export const TOUR: ReadonlyArray<{ name: string; text: string }> = [
   { name: "tour", text: DEFAULT_SCENARIO },
+  { name: "tour-arm64-set-pmu", text: TOUR_ARM64_SET_PMU },
   { name: "tour-x86-mediated-vpmu", text: TOUR_X86_VPMU },
 ];

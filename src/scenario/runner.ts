@@ -2,7 +2,8 @@ import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
 import { GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
-import { KVM_ARM_VCPU_PMU_V3, KvmArm64, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
+import { KvmArm64, type KvmArmVcpu, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
+import { armVmmRun, armVmmSetupVcpu } from "../kvm/arm64/vmm.js";
 import { Kvm } from "../kvm/kvm.js";
 import { KVM_CAP_PMU_CAPABILITY, type KvmVm } from "../kvm/vm.js";
 import { type PerfEvent, stateName } from "../perf/event.js";
@@ -79,6 +80,8 @@ export class ScenarioRun {
   kvm: Kvm | null = null;
   kvmArm: KvmArm64 | null = null;
   readonly armVms = new Map<string, KvmArmVm>();
+  /** The last KVM_EXIT_FAIL_ENTRY of each arm64 vCPU, kept across a later KVM_RUN. */
+  private readonly lastFailEntry = new Map<KvmArmVcpu, { cpu: number; at: Ns }>();
   /** The NMI watchdog's events while it runs. */
   private watchdog: PerfEvent[] = [];
   readonly vms = new Map<string, KvmVm>();
@@ -155,8 +158,11 @@ export class ScenarioRun {
     for (const vm of sc.vms) this.scheduleVm(vm);
   }
 
-  /** Creates a declared VM now, and its vCPUs and guest measurements at their times. */
-  /** An arm64 VM: its vCPUs are set up by the chosen VMM flow, then run. */
+  /**
+   * An arm64 VM: created now with its vCPUs (KVM_CREATE_VCPU); at each vCPU's start the chosen
+   * VMM flow (src/kvm/arm64/vmm.ts) sets it up and calls KVM_RUN. With vmm none the actions do
+   * all of that.
+   */
   private scheduleArmVm(d: VmDecl): void {
     const kvm = this.kvmArm!;
     const vm = kvm.createVm(d.spec.name);
@@ -185,37 +191,19 @@ export class ScenarioRun {
     };
     d.vcpus.forEach((c, id) => {
       const r = vm.createVcpu(id, d.workload, c.affinity);
-      if (typeof r === "number") return;
+      // vmm none: KVM_CREATE_VCPU only; VCPU_INIT, the PMU attributes and KVM_RUN are actions.
+      if (typeof r === "number" || flow === "none") return;
       this.sys.at(c.start, `vmm ${d.spec.name}/${id}`, (now) => {
-        const tag = `${d.spec.name}, ${id}`;
-        const pmu = d.spec.pmu !== false;
-        const steps: Array<[string, () => number]> = [
-          [
-            `KVM_ARM_VCPU_INIT(${tag}${pmu ? ", PMU_V3" : ""})`,
-            () => r.init(pmu ? 1 << KVM_ARM_VCPU_PMU_V3 : 0, vmmCpu),
-          ],
-        ];
-        if (pmu && flow !== "firecracker" && flow !== "none") {
-          steps.push([`SET IRQ 23 (${tag})`, () => r.setAttr(PMU_ATTR.IRQ, 23)]);
-          if (flow === "kvmtool") {
-            // kvmtool find_pmu(): the PMU whose cpus cover the vCPU affinity, else the main thread's CPU.
-            const cpus = c.affinity ?? [vmmCpu];
-            const p =
-              kvm.armPmus().find((x) => cpus.every((cc) => x.cpus.includes(cc))) ??
-              kvm.pmuOfCpu(vmmCpu);
-            steps.push([
-              `SET SET_PMU ${p.name} type ${p.type} (${tag})`,
-              () => r.setAttr(PMU_ATTR.SET_PMU, p.type),
-            ]);
-          }
-          steps.push([`SET INIT (${tag})`, () => r.setAttr(PMU_ATTR.INIT, 0)]);
-        }
-        for (const [label, fn] of steps) {
-          const ret = fn();
-          record(label, ret, now);
-          if (ret < 0) break;
-        }
-        if (flow !== "none") record(`KVM_RUN(${tag})`, r.kvmRun(now), now, c.expect);
+        const steps = armVmmSetupVcpu(kvm, r, flow, { vmmCpu, pmu: d.spec.pmu !== false });
+        // A VMM dies on a failed call (QEMU aborts, kvmtool die_perror()s): no KVM_RUN then,
+        // and the vCPU's expect is checked against the call it died on.
+        const died = steps.findIndex((x) => x.ret < 0);
+        steps.forEach((x, k) => {
+          record(x.label, x.ret, now, k === died ? c.expect : undefined);
+        });
+        if (died >= 0) return;
+        const run = armVmmRun(r, now);
+        record(run.label, run.ret, now, c.expect);
       });
     });
     for (const m of d.perf) {
@@ -239,6 +227,7 @@ export class ScenarioRun {
     }
   }
 
+  /** Creates a declared VM now, and its vCPUs and guest measurements at their times. */
   private scheduleVm(d: VmDecl): void {
     if (this.kvmArm) {
       this.scheduleArmVm(d);
@@ -473,8 +462,15 @@ export class ScenarioRun {
         );
         break;
       case "kvm_create_vcpu": {
-        const vm = this.vms.get(s.vm)!;
         const decl = this.sc.vms.find((v) => v.spec.name === s.vm)!;
+        const arm = this.armVms.get(s.vm);
+        if (arm) {
+          // arm64: the thread starts at the first KVM_RUN; VCPU_INIT and the rest are actions.
+          const r = arm.createVcpu(s.id, decl.workload, a.cpus);
+          ret = typeof r === "number" ? r : 0;
+          break;
+        }
+        const vm = this.vms.get(s.vm)!;
         const r = vm.createVcpu(
           s.id,
           { workload: decl.workload, affinity: a.cpus, exitRate: s.exit_rate ?? 0 },
@@ -483,9 +479,19 @@ export class ScenarioRun {
         ret = typeof r === "number" ? r : 0;
         break;
       }
-      case "kvm_destroy_vm":
-        this.vms.get(s.vm)!.destroy(now);
+      case "kvm_destroy_vm": {
+        const arm = this.armVms.get(s.vm);
+        if (!arm) {
+          this.vms.get(s.vm)!.destroy(now);
+          break;
+        }
+        // arm64 (kvm_arch_destroy_vm): the vCPU threads end and their guest perf events go.
+        for (const v of arm.vcpus) {
+          this.sys.sched.kill(v.run.task.pid, now);
+          v.pmu?.destroy(now);
+        }
         break;
+      }
       case "kvm_arm_vcpu_init": {
         const v = this.armVms.get(s.vm)?.vcpus.find((x) => x.id === s.vcpu);
         ret = v ? v.init(s.features, s.vmm_cpu ?? 0) : -ERRNO.ENOENT;
@@ -522,6 +528,8 @@ export class ScenarioRun {
       }
       case "kvm_run": {
         const v = this.armVms.get(s.vm)?.vcpus.find((x) => x.id === s.vcpu);
+        // The FAIL_ENTRY exit the VMM is answering; KVM_RUN clears it from run->fail_entry.
+        if (v?.run.failEntry) this.lastFailEntry.set(v, v.run.failEntry);
         ret = v ? v.kvmRun(now) : -ERRNO.ENOENT;
         break;
       }
@@ -778,7 +786,8 @@ export class ScenarioRun {
       const arm = this.armVms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id);
       if (arm) {
         if (s.vcpu.field === "fail_entries") return arm.run.nrFailEntries;
-        if (s.vcpu.field === "fail_entry_cpu") return arm.run.failEntry?.cpu ?? -1;
+        if (s.vcpu.field === "fail_entry_cpu")
+          return (arm.run.failEntry ?? this.lastFailEntry.get(arm))?.cpu ?? -1;
         if (s.vcpu.field === "irq_raised") return arm.pmu?.irqRaised ?? 0;
       }
       const v = this.vms.get(s.vcpu.vm)?.vcpus.find((x) => x.id === s.vcpu!.id) ?? arm?.run;
@@ -1062,13 +1071,13 @@ function describeAction(a: ActionDecl): string {
     case "kvm_destroy_vm":
       return `destroy VM ${s.vm}`;
     case "kvm_arm_vcpu_init":
-      return `KVM_ARM_VCPU_INIT(${s.vm}/${s.vcpu}, features 0x${s.features.toString(16)})`;
+      return `KVM_ARM_VCPU_INIT(${s.vm}, ${s.vcpu}, features 0x${s.features.toString(16)})`;
     case "kvm_set_device_attr":
     case "kvm_has_device_attr":
     case "kvm_get_device_attr":
-      return `${s.do === "kvm_set_device_attr" ? "SET" : s.do === "kvm_has_device_attr" ? "HAS" : "GET"} ${String(s.attr).toUpperCase()}${s.value !== undefined ? ` ${typeof s.value === "object" ? JSON.stringify(s.value) : s.value}` : ""} (${s.vm}/${s.vcpu})`;
+      return `${s.do === "kvm_set_device_attr" ? "SET" : s.do === "kvm_has_device_attr" ? "HAS" : "GET"} ${String(s.attr).toUpperCase()}${s.value !== undefined ? ` ${typeof s.value === "object" ? JSON.stringify(s.value) : s.value}` : ""} (${s.vm}, ${s.vcpu})`;
     case "kvm_run":
-      return `KVM_RUN(${s.vm}/${s.vcpu})`;
+      return `KVM_RUN(${s.vm}, ${s.vcpu})`;
     case "sysctl":
       return `sysctl ${s.name}=${s.value}`;
     case "sched_setaffinity":

@@ -146,9 +146,10 @@ const FilterSpec = z.strictObject({
 export const VmSpec = z.strictObject({
   name: Name,
   /**
-   * arm64: how the VMM sets up the PMU of each vCPU: qemu (IRQ, INIT), kvmtool (IRQ,
-   * SET_PMU of the PMU covering the vCPU affinity or the VMM thread's CPU, INIT), firecracker
-   * (feature bit, no INIT), or none (only KVM_ARM_VCPU_INIT; use actions for the rest).
+   * arm64: how the VMM sets up the PMU of each vCPU (src/kvm/arm64/vmm.ts): qemu (IRQ, INIT),
+   * kvmtool (IRQ, SET_PMU of the PMU covering the VMM thread's CPU, INIT), firecracker
+   * (feature bit, no INIT), or none (KVM_CREATE_VCPU only: VCPU_INIT, the PMU attributes and
+   * KVM_RUN are actions).
    */
   vmm: z.enum(["qemu", "kvmtool", "firecracker", "none"]).optional(),
   /** arm64: the CPU the VMM's main thread runs on (where VCPU_INIT executes). */
