@@ -2,13 +2,13 @@ import type { Cpu } from "../../hw/cpu.js";
 import type { Workload } from "../../hw/workload.js";
 import { CorePmu } from "../../perf/drivers/core-pmu.js";
 import type { SchedHook } from "../../sched/scheduler.js";
-import { ERRNO } from "../../sim/errno.js";
+import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import type { System } from "../../system.js";
 import { DEFAULT_KVM_COSTS, type KvmCosts } from "../costs.js";
 import { type KvmHost, KvmVcpu } from "../vcpu.js";
 import { ArmVcpuPmu } from "./pmu.js";
-import { ARMV8_EVENT, PMUVER } from "./pmuv3.js";
+import { ARMV8_EVENT, PMCR, PMCR_MASK, PMUVER } from "./pmuv3.js";
 
 /** KVM_CAP_ARM_PMU_V3. */
 export const KVM_CAP_ARM_PMU_V3 = 126;
@@ -18,6 +18,29 @@ export const KVM_ARM_VCPU_PMU_V3 = 3;
 export const PMU_ATTR = { IRQ: 0, INIT: 1, FILTER: 2, SET_PMU: 3, SET_NR_COUNTERS: 4 } as const;
 /** run->fail_entry.hardware_entry_failure_reason for a CPU the VM's PMU does not cover. */
 export const KVM_EXIT_FAIL_ENTRY_CPU_UNSUPPORTED = 1;
+/** run->exit_reason KVM_EXIT_FAIL_ENTRY (include/uapi/linux/kvm.h). */
+export const KVM_EXIT_FAIL_ENTRY = 9;
+
+/** What userspace finds in struct kvm_run after a KVM_RUN that returned to it. */
+export interface KvmArmRunExit {
+  exit_reason: number;
+  fail_entry: { hardware_entry_failure_reason: number; cpu: number };
+}
+
+/** The one-reg ids vpmu models for KVM_{GET,SET}_ONE_REG (arm64 system registers by name). */
+export type ArmOneReg = "PMCR_EL0";
+
+/** PMUVer values KVM accepts as a PMUv3 (not 0 "none", not 0xF IMPLEMENTATION DEFINED). */
+function isPmuv3(pmuver: number): boolean {
+  return pmuver !== 0 && pmuver !== PMUVER.IMP_DEF;
+}
+
+/** STALL_SLOT_BACKEND, STALL_SLOT_FRONTEND, STALL_SLOT: never offered (PMMIR_EL0 is RAZ). */
+const STALL_SLOT_EVENTS = [
+  ARMV8_EVENT.STALL_SLOT_BACKEND,
+  ARMV8_EVENT.STALL_SLOT_FRONTEND,
+  ARMV8_EVENT.STALL_SLOT,
+] as const;
 
 /** The arm64 kernel profiles: "5.18" (the seed patch's kernel) or "7.0" (current). */
 export type ArmProfile = "5.18" | "7.0";
@@ -98,11 +121,22 @@ export class KvmArmVcpu {
     return this.vm.kvm;
   }
 
-  /** KVM_ARM_VCPU_INIT. `vmmCpu` is the CPU the calling VMM thread runs on. */
+  /** The features of the first successful KVM_ARM_VCPU_INIT (a later one must repeat them). */
+  private features: number | null = null;
+
+  /**
+   * KVM_ARM_VCPU_INIT. `vmmCpu` is the CPU the calling VMM thread runs on. Calling it again
+   * with the same features resets the vCPU: its PMU counters are stopped and its registers
+   * return to their reset values (kernel: kvm_reset_vcpu() -> kvm_pmu_vcpu_reset()); the
+   * PMU_V3_INIT / IRQ state and, from 6.7, the VM-wide PMCR_EL0.N survive.
+   */
   init(features: number, vmmCpu: number): number {
     const wantsPmu = ((features >>> KVM_ARM_VCPU_PMU_V3) & 1) === 1;
     if (features & ~(1 << KVM_ARM_VCPU_PMU_V3) & 0xff & ~0x7) return -ERRNO.EINVAL;
+    // kernel: system_supported_vcpu_features() drops PMU_V3 when no PMUv3 arm_pmu exists.
     if (wantsPmu && this.kvm.armPmus().length === 0) return -ERRNO.EINVAL;
+    // kernel: kvm_vcpu_init_changed(): a second VCPU_INIT must ask for the same features.
+    if (this.features !== null && this.features !== features) return -ERRNO.EINVAL;
     if (wantsPmu && this.kvm.profile === "7.0" && !this.vm.armPmu) {
       // kernel (6.7+): kvm_arm_set_default_pmu() at VCPU_INIT: the first registered PMU
       // covering the CPU that runs the ioctl.
@@ -110,19 +144,62 @@ export class KvmArmVcpu {
       if (!p) return -ERRNO.ENODEV;
       this.vm.setPmu(p);
     }
+    this.features = features;
     this.hasPmuFeature = wantsPmu;
     this.initialised = true;
     if (wantsPmu) {
+      this.pmu?.destroy(this.kvm.sys.now);
       this.pmu = new ArmVcpuPmu(
         this.kvm.sys.perf,
         this.kvm.pmuVm(this.vm),
         this.run.task,
         `kvm:${this.vm.name}/${this.id}`,
       );
-      // 5.18: PMCR_EL0.N comes from the physical CPU that resets the vCPU.
+      // kernel (5.18): reset_pmcr() keeps only PMCR_EL0.N, read from the physical CPU
+      // doing the reset, so N depends on where the VMM thread ran. 6.7+: the VM's value.
       this.pmu.n =
         this.kvm.profile === "5.18" ? this.kvm.pmuOfCpu(vmmCpu).desc.nrGp : this.vm.nrCounters;
     }
+    return 0;
+  }
+
+  /**
+   * KVM_GET_ONE_REG of a PMU system register. Returns the value, or a negative errno:
+   * ENOEXEC before KVM_ARM_VCPU_INIT, ENOENT when the vCPU has no PMU (the PMU registers
+   * are hidden then) or for a register vpmu does not model.
+   */
+  getOneReg(reg: ArmOneReg): bigint | number {
+    if (!this.initialised) return -ERRNO.ENOEXEC;
+    if (reg !== "PMCR_EL0" || !this.pmu) return -ERRNO.ENOENT;
+    // kernel: get_pmcr() -> kvm_vcpu_read_pmcr(): the stored bits with N of the VM (6.7+),
+    // or the N stored in the vCPU's own PMCR (5.18).
+    return BigInt(((this.pmu.pmcr & PMCR_MASK) | (this.pmu.n << PMCR.N_SHIFT)) >>> 0);
+  }
+
+  /**
+   * KVM_SET_ONE_REG of a PMU system register (kernel: set_pmcr() in sys_regs.c).
+   *
+   * 7.0: PMCR_EL0.N is a VM-wide value. A new N is taken only before the VM's first run and
+   * only if it does not exceed the PMU's counters; otherwise the write of N is silently
+   * dropped and the call still returns 0. The writable low bits (E, D, X, DP, LC, LP) are
+   * stored in this vCPU's PMCR either way, and the counters are reloaded.
+   * 5.18: PMCR_EL0 had no set_user hook; the value was stored as written, N included.
+   * P and C are not stored (they never read back as 1 in vpmu).
+   */
+  setOneReg(reg: ArmOneReg, value: bigint): number {
+    if (!this.initialised) return -ERRNO.ENOEXEC;
+    if (reg !== "PMCR_EL0" || !this.pmu) return -ERRNO.ENOENT;
+    const v = Number(BigInt.asUintN(32, value));
+    const n = (v >>> PMCR.N_SHIFT) & PMCR.N_MASK;
+    const vm = this.vm;
+    if (this.kvm.profile === "5.18") {
+      this.pmu.n = n;
+    } else if (!vm.hasRanOnce && vm.armPmu && n <= vm.armPmu.desc.nrGp) {
+      vm.nrCounters = n;
+      for (const o of vm.vcpus) if (o.pmu) o.pmu.n = n;
+    }
+    // KVM_REQ_RELOAD_PMU: apply an E change as a guest PMCR write would, minus P and C.
+    this.pmu.write("PMCR_EL0", 0, BigInt(v & PMCR_MASK & ~(PMCR.P | PMCR.C)), this.kvm.sys.now);
     return 0;
   }
 
@@ -151,9 +228,9 @@ export class KvmArmVcpu {
     if (!this.hasPmuFeature) return -ERRNO.ENODEV;
     if (this.created) return -ERRNO.EBUSY;
     if (this.kvm.profile === "5.18" && !vm.armPmu) {
-      // 5.18: the first PMU attribute call fixes the default PMU: the first probed PMU that
-      // accepts a RAW event (kvm_pmu_probe_armpmu()).
-      const p = this.kvm.armPmus()[0];
+      // 5.18: the first PMU attribute call of any kind fixes the default PMU, wherever the
+      // caller runs (kernel: kvm_pmu_probe_armpmu() in kvm_arm_pmu_v3_set_attr()).
+      const p = this.kvm.probeRawPmu();
       if (!p) return -ERRNO.ENODEV;
       vm.setPmu(p);
     }
@@ -165,11 +242,12 @@ export class KvmArmVcpu {
         const ppi = irq >= 16 && irq < 32;
         const spi = irq >= 32 && irq < 1020;
         if (!ppi && !spi) return -ERRNO.EINVAL;
-        // kernel: pmu_irq_is_valid(): one PPI for every vCPU, a distinct SPI per vCPU.
+        // kernel: pmu_irq_is_valid(): every vCPU that already has an IRQ, this one included,
+        // must have the same PPI; an SPI must not be in use anywhere yet. So repeating the
+        // same PPI on one vCPU passes here and fails with EBUSY below, a different one EINVAL.
         for (const o of vm.vcpus) {
-          if (o === this || o.irq === null) continue;
-          if (ppi && o.irq !== irq) return -ERRNO.EINVAL;
-          if (!ppi && (o.irq === irq || o.irq < 32)) return -ERRNO.EINVAL;
+          if (o.irq === null) continue;
+          if (ppi ? o.irq !== irq : o.irq === irq) return -ERRNO.EINVAL;
         }
         if (this.irq !== null) return -ERRNO.EBUSY;
         this.irq = irq;
@@ -238,16 +316,40 @@ export class KvmArmVcpu {
    * with KVM_EXIT_FAIL_ENTRY / CPU_UNSUPPORTED (see `run.failEntry`).
    */
   kvmRun(now: Ns): number {
+    const r = this.kvmRunChecks();
+    this.runResults.push(r < 0 ? (errnoName(r) ?? String(r)) : "0");
+    if (r < 0) return r;
+    this.vm.hasRanOnce = true;
+    this.run.failEntry = null;
+    this.kvm.sys.sched.wake(this.run.task, now);
+    return 0;
+  }
+
+  private kvmRunChecks(): number {
     if (!this.initialised) return -ERRNO.ENOEXEC;
     if (this.hasPmuFeature) {
       // kernel: kvm_arm_pmu_v3_enable()
       if (!this.created) return -ERRNO.EINVAL;
       if (this.vm.irqchip ? this.irq === null : this.irq !== null) return -ERRNO.EINVAL;
     }
-    this.vm.hasRanOnce = true;
-    this.run.failEntry = null;
-    this.kvm.sys.sched.wake(this.run.task, now);
     return 0;
+  }
+
+  /**
+   * The kvm_run exit of the last KVM_RUN that came back to userspace because the vCPU was
+   * loaded on a CPU outside the VM's supported_cpus (kernel: kvm_vcpu_exit_request()), or
+   * null while the vCPU is (or was last) running its guest.
+   */
+  lastExit(): KvmArmRunExit | null {
+    const f = this.run.failEntry;
+    if (!f) return null;
+    return {
+      exit_reason: KVM_EXIT_FAIL_ENTRY,
+      fail_entry: {
+        hardware_entry_failure_reason: KVM_EXIT_FAIL_ENTRY_CPU_UNSUPPORTED,
+        cpu: f.cpu,
+      },
+    };
   }
 
   /** The PMUv3 register an access names, as the guest sees it. */
@@ -290,11 +392,35 @@ export class KvmArm64 implements KvmHost {
     sys.sched.hooks.push(inn);
   }
 
-  /** The PMUv3 arm_pmus in registration (probe) order (kernel: arm_pmus). */
-  armPmus(): CorePmu[] {
+  /** Every arm64 CPU PMU perf registered, in registration (probe) order. */
+  private cpuPmus(): CorePmu[] {
     return this.sys.perf.registry.pmus.filter(
       (p): p is CorePmu => p instanceof CorePmu && p.desc.arch === "arm64",
     );
+  }
+
+  /**
+   * The PMUv3 arm_pmus KVM can use, in registration (probe) order (kernel: arm_pmus, filled
+   * by kvm_host_pmu_init()). A PMU without PMUv3 (PMUVer 0) or with an IMPLEMENTATION
+   * DEFINED one (0xF, e.g. Apple M1) is left out. 5.18 judged each PMU by itself; 7.0 looks
+   * at the system-wide sanitised PMUVer, so one such CPU type leaves KVM with no PMU at all.
+   * (The 6.16 IMPDEF-trap emulation for Apple hardware is not modelled.)
+   */
+  armPmus(): CorePmu[] {
+    const all = this.cpuPmus();
+    if (this.profile === "5.18") return all.filter((p) => isPmuv3(p.desc.version));
+    return all.every((p) => isPmuv3(p.desc.version)) ? all : [];
+  }
+
+  /**
+   * kernel (5.18-6.3): kvm_pmu_probe_armpmu(). A throw-away RAW CPU_CYCLES event bound to
+   * the calling task goes to the first PMU in perf's list that accepts it, which is the
+   * first CPU PMU registered whatever CPU the caller is on; that PMU is refused (null) when
+   * it is not a PMUv3.
+   */
+  probeRawPmu(): CorePmu | null {
+    const p = this.cpuPmus()[0];
+    return p && isPmuv3(p.desc.version) ? p : null;
   }
 
   /** The arm_pmu covering a CPU. */
@@ -319,11 +445,15 @@ export class KvmArm64 implements KvmHost {
   pmuVm(vm: KvmArmVm): ConstructorParameters<typeof ArmVcpuPmu>[1] {
     return {
       pmuType: () => (vm.armPmu ?? this.armPmus()[0]!).type,
-      pmuv3p5: () => (vm.armPmu ?? this.armPmus()[0]!).desc.pmuv3p5,
+      // 5.18 capped the guest's PMUVer at v3p4 (no 64-bit event counters, no PMCR.LP).
+      pmuv3p5: () => this.profile !== "5.18" && (vm.armPmu ?? this.armPmus()[0]!).desc.pmuv3p5,
       allowed: (e) => !vm.filter || e === ARMV8_EVENT.SW_INCR || vm.filter[e] === 1,
       eventMask: () => (vm.nrEvents() === 1024 ? 0x3ff : 0xffff),
       pmceid: (cpu) => {
-        // 5.18: the PMCEID of the physical CPU that traps; 7.0: the VM's PMU.
+        // kernel: kvm_pmu_get_pmceid(). 5.18 reads PMCEID0/1 on the physical CPU taking the
+        // trap and hides STALL_SLOT from v3p4 on; 7.0 builds them from the VM's arm_pmu,
+        // always offers SW_INCR and CHAIN and hides all three STALL_SLOT* events. A filter
+        // then masks every bit, SW_INCR and CHAIN included.
         const p = this.profile === "5.18" ? this.pmuOfCpu(cpu) : (vm.armPmu ?? this.armPmus()[0]!);
         let lo = 0n;
         let hi = 0n;
@@ -331,15 +461,17 @@ export class KvmArm64 implements KvmHost {
           if (e < 32) lo |= 1n << BigInt(e);
           else if (e < 64) hi |= 1n << BigInt(e - 32);
         }
-        lo |= 1n << BigInt(ARMV8_EVENT.CHAIN);
-        if (this.profile === "7.0") lo |= 1n;
+        if (this.profile === "7.0") {
+          lo |= (1n << BigInt(ARMV8_EVENT.SW_INCR)) | (1n << BigInt(ARMV8_EVENT.CHAIN));
+          for (const e of STALL_SLOT_EVENTS) hi &= ~(1n << BigInt(e - 32));
+        } else if ((vm.armPmu ?? p).desc.version >= PMUVER.V3P4) {
+          hi &= ~(1n << BigInt(ARMV8_EVENT.STALL_SLOT - 32));
+        }
         if (vm.filter) {
           for (let e = 0; e < 64; e++) {
-            if (e === ARMV8_EVENT.SW_INCR || e === ARMV8_EVENT.CHAIN) continue;
-            if (!vm.filter[e]) {
-              if (e < 32) lo &= ~(1n << BigInt(e));
-              else hi &= ~(1n << BigInt(e - 32));
-            }
+            if (vm.filter[e]) continue;
+            if (e < 32) lo &= ~(1n << BigInt(e));
+            else hi &= ~(1n << BigInt(e - 32));
           }
         }
         return [lo, hi];

@@ -37,10 +37,13 @@ export const ARMV8_EVENT = {
   CHAIN: 0x1e,
   STALL_FRONTEND: 0x23,
   STALL_BACKEND: 0x24,
+  STALL_SLOT_BACKEND: 0x3d,
+  STALL_SLOT_FRONTEND: 0x3e,
+  STALL_SLOT: 0x3f,
 } as const;
 
-/** ID_AA64DFR0_EL1.PMUVer values. */
-export const PMUVER = { V3P1: 4, V3P4: 5, V3P5: 6 } as const;
+/** ID_AA64DFR0_EL1.PMUVer values (0 is "no PMU"). */
+export const PMUVER = { IMP: 1, V3P1: 4, V3P4: 5, V3P5: 6, V3P7: 7, IMP_DEF: 0xf } as const;
 
 /** The guest-visible PMU registers an access names. */
 export type PmuReg =
