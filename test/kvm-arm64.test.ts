@@ -299,7 +299,10 @@ describe("IRQ and INIT attributes", () => {
     const plain = mkVcpu(h, 0, [0]);
     expect(plain.init(0, 0)).toBe(0);
     expect(plain.getAttr(IRQ)).toBe(-ERRNO.EINVAL);
-    const withPmu = mkVcpu(h, 1, [1]);
+    // Features are VM-wide (6.7+): the PMU vCPU lives in a VM of its own.
+    const h1 = host();
+    h1.vm.irqchip = false;
+    const withPmu = mkVcpu(h1, 0, [1]);
     expect(withPmu.init(PMU_FEATURE, 0)).toBe(0);
     expect(withPmu.getAttr(IRQ)).toBe(-ERRNO.EINVAL);
     // With the irqchip, the missing feature is what is reported.
@@ -454,8 +457,9 @@ describe("KVM_ARM_VCPU_PMU_V3_SET_PMU", () => {
 
   it("A16: SET_PMU after any vCPU of the VM has run returns EBUSY", () => {
     const h = host();
-    const a = running(h, 1);
+    // Every vCPU exists before the first KVM_RUN (after it, KVM_CREATE_VCPU is EBUSY).
     const b = mkVcpu(h, 1, [2]);
+    const a = running(h, 1);
     expect(b.init(PMU_FEATURE, 0)).toBe(0);
     runFor(h, 1);
     expect(a.run.nrEntries).toBeGreaterThan(0);
@@ -704,8 +708,9 @@ describe("KVM_ARM_VCPU_PMU_V3_FILTER and PMCEID", () => {
 
     // After the first run (on another vCPU), a valid filter is EBUSY; a bad one still EINVAL.
     const h = host();
-    running(h, 1);
     const late = mkVcpu(h, 1, [2]);
+    running(h, 1);
+    expect(h.vm.createVcpu(2, BUILTIN_WORKLOADS.compute!, [3])).toBe(-ERRNO.EBUSY);
     expect(late.init(PMU_FEATURE, 0)).toBe(0);
     expect(late.setAttr(FILTER, { base_event: 0, nevents: 1, action: ALLOW })).toBe(-ERRNO.EBUSY);
     expect(late.setAttr(FILTER, { base_event: 0, nevents: 1, action: 7 })).toBe(-ERRNO.EINVAL);
@@ -854,9 +859,11 @@ describe("PMCR_EL0.N: guest writes, SET_ONE_REG, SET_NR_COUNTERS", () => {
     // A re-run of KVM_ARM_VCPU_INIT resets the vCPU but keeps the VM's N.
     expect(v0.init(PMU_FEATURE, 0)).toBe(0);
     expect(nOf(v0)).toBe(3);
-    // No PMU feature: the register is hidden.
-    const w = mkVcpu(h, 2, [3]);
+    // No PMU feature: the register is hidden. Features are VM-wide, so a VM of its own.
+    const hw = host();
+    const w = mkVcpu(hw, 0, [3]);
     expect(w.init(0, 0)).toBe(0);
+    expect(v1.init(0, 0)).toBe(-ERRNO.EINVAL);
     expect(w.setOneReg("PMCR_EL0", 0n)).toBe(-ERRNO.ENOENT);
   });
 
@@ -1074,7 +1081,7 @@ describe("SW_INCR, CHAIN, overflow and the interrupt", () => {
   // modelled. Needs pmu.ts: an ArmPmuVm hook (e.g. `overflowNeedsEnable(): boolean`, true
   // for 5.18) and `& this.cnten` in updateIrq() when it is set, plus updateIrq() calls after
   // PMCNTENSET/PMCNTENCLR writes.
-  it.skip("A40 [5.18]: the overflow line also needs the counter enabled in PMCNTENSET", () => {
+  it("A40 [5.18]: the overflow line also needs the counter enabled in PMCNTENSET", () => {
     const h = host({ profile: "5.18" });
     const v = running(h, 1);
     program(h, v, { 0: SW_INCR });
@@ -1174,7 +1181,7 @@ describe("SW_INCR, CHAIN, overflow and the interrupt", () => {
   // reprogramAll(), call `this.create(i, now)` for every implemented counter (it folds the
   // count and recreates the event with the new period and enable state) instead of
   // perfEventEnable/perfEventDisable on the existing one.
-  it.skip("A43 (reload): PMCR.E|LC written after the counter still gives 64-bit cycle overflow", () => {
+  it("A43 (reload): PMCR.E|LC written after the counter still gives 64-bit cycle overflow", () => {
     const h = host();
     const v = running(h, 1);
     wr(h, v, "PMCCNTR_EL0", 0xfffff000n);
@@ -1291,7 +1298,7 @@ describe("sysfs and VMM flows", () => {
   // The kernel prints arm PMUv3 sysfs events with "event=0x%04llx" (armv8pmu_events_sysfs_show()),
   // vpmu with two digits. Needs src/perf/drivers/core-pmu.ts (not owned here): in
   // CorePmu.sysfsEvents(), `padStart(4, "0")` on the arm64 branch.
-  it.skip("A47 (format): arm64 sysfs event files read event=0x%04x", () => {
+  it("A47 (format): arm64 sysfs event files read event=0x%04x", () => {
     const a53 = listPmus(preset("rk3399")!).find((p) => p.name === "armv8_cortex_a53")!;
     expect(a53.events.cpu_cycles).toBe("event=0x0011");
   });
@@ -1365,5 +1372,23 @@ describe("sysfs and VMM flows", () => {
     expect(qIrq).toBeLessThan(qInit!);
     expect(qInit).toBeLessThan(qRun!);
     expect(qemu.some((l) => l.includes("SET_PMU"))).toBe(false);
+  });
+});
+
+describe("KVM_ARM_VCPU_INIT feature checks", () => {
+  it("bits beyond KVM_VCPU_VALID_FEATURES are ENOENT, unsupported valid bits EINVAL, and (6.7+) features are VM-wide", () => {
+    const h = host();
+    const v0 = mkVcpu(h, 0, [0]);
+    const v1 = mkVcpu(h, 1, [1]);
+    expect(v0.init(0x100, 0)).toBe(-ERRNO.ENOENT);
+    expect(v0.init(1 << 4, 0)).toBe(-ERRNO.EINVAL); // SVE: not on a Cortex-A53/A72 host
+    expect(v0.init(PMU_FEATURE, 0)).toBe(0);
+    expect(v1.init(0, 0)).toBe(-ERRNO.EINVAL);
+    expect(v1.init(PMU_FEATURE, 0)).toBe(0);
+    // 5.18 checked each vCPU on its own.
+    const old = host({ profile: "5.18" });
+    const a = mkVcpu(old, 0, [0]);
+    const b = mkVcpu(old, 1, [1]);
+    expect([a.init(PMU_FEATURE, 0), b.init(0, 0)]).toEqual([0, 0]);
   });
 });

@@ -53,6 +53,8 @@ export class KvmArmVm {
   supportedCpus: number[];
   /** kvm->arch.pmu_filter (one bit per event number), or null. */
   filter: Uint8Array | null = null;
+  /** kvm->arch.vcpu_features: fixed by the first successful KVM_ARM_VCPU_INIT (6.7+). */
+  vcpuFeatures: number | null = null;
   /** KVM_ARCH_FLAG_HAS_RAN_ONCE. */
   hasRanOnce = false;
   /** kvm->arch.nr_pmu_counters (PMCR_EL0.N of the VM). */
@@ -84,6 +86,9 @@ export class KvmArmVm {
   /** KVM_CREATE_VCPU. */
   createVcpu(id: number, workload: Workload, affinity?: number[]): KvmArmVcpu | number {
     if (!Number.isInteger(id) || id < 0 || id >= 512) return -ERRNO.EINVAL;
+    // kernel: kvm_arch_vcpu_precreate(): no new vCPU once the in-kernel vGIC is
+    // initialised, which it is at the latest when a vCPU has run.
+    if (this.irqchip && this.hasRanOnce) return -ERRNO.EBUSY;
     if (this.vcpus.some((v) => v.id === id)) return -ERRNO.EEXIST;
     const v = new KvmArmVcpu(this, id, workload, affinity);
     this.vcpus.push(v);
@@ -132,11 +137,21 @@ export class KvmArmVcpu {
    */
   init(features: number, vmmCpu: number): number {
     const wantsPmu = ((features >>> KVM_ARM_VCPU_PMU_V3) & 1) === 1;
-    if (features & ~(1 << KVM_ARM_VCPU_PMU_V3) & 0xff & ~0x7) return -ERRNO.EINVAL;
+    // kernel: kvm_vcpu_init_check_features(): bits beyond KVM_VCPU_VALID_FEATURES are
+    // ENOENT; valid ones the host cannot offer (SVE, pointer auth, EL2 here) are EINVAL.
+    if (!Number.isInteger(features) || features < 0 || features > 0xff) return -ERRNO.ENOENT;
+    if (features & ~(1 << KVM_ARM_VCPU_PMU_V3) & ~0x7) return -ERRNO.EINVAL;
     // kernel: system_supported_vcpu_features() drops PMU_V3 when no PMUv3 arm_pmu exists.
     if (wantsPmu && this.kvm.armPmus().length === 0) return -ERRNO.EINVAL;
     // kernel: kvm_vcpu_init_changed(): a second VCPU_INIT must ask for the same features.
     if (this.features !== null && this.features !== features) return -ERRNO.EINVAL;
+    // 6.7+: the features are VM-wide (kvm->arch.vcpu_features): every vCPU must match.
+    if (
+      this.kvm.profile === "7.0" &&
+      this.vm.vcpuFeatures !== null &&
+      this.vm.vcpuFeatures !== features
+    )
+      return -ERRNO.EINVAL;
     if (wantsPmu && this.kvm.profile === "7.0" && !this.vm.armPmu) {
       // kernel (6.7+): kvm_arm_set_default_pmu() at VCPU_INIT: the first registered PMU
       // covering the CPU that runs the ioctl.
@@ -145,6 +160,7 @@ export class KvmArmVcpu {
       this.vm.setPmu(p);
     }
     this.features = features;
+    this.vm.vcpuFeatures ??= features;
     this.hasPmuFeature = wantsPmu;
     this.initialised = true;
     if (wantsPmu) {
@@ -448,6 +464,8 @@ export class KvmArm64 implements KvmHost {
       // 5.18 capped the guest's PMUVer at v3p4 (no 64-bit event counters, no PMCR.LP).
       pmuv3p5: () => this.profile !== "5.18" && (vm.armPmu ?? this.armPmus()[0]!).desc.pmuv3p5,
       allowed: (e) => !vm.filter || e === ARMV8_EVENT.SW_INCR || vm.filter[e] === 1,
+      // kernel 5.18 kvm_pmu_overflow_status() ANDs PMCNTENSET in; current kernels do not.
+      overflowNeedsEnable: () => this.profile === "5.18",
       eventMask: () => (vm.nrEvents() === 1024 ? 0x3ff : 0xffff),
       pmceid: (cpu) => {
         // kernel: kvm_pmu_get_pmceid(). 5.18 reads PMCEID0/1 on the physical CPU taking the

@@ -23,6 +23,8 @@ export interface ArmPmuVm {
   pmceid(cpu: number): [bigint, bigint];
   /** Event number mask (10 bits on PMUv3 v8.0, 16 bits from v8.1). */
   eventMask(): number;
+  /** 5.18: the overflow line also requires the counter enabled in PMCNTENSET. */
+  overflowNeedsEnable(): boolean;
 }
 
 /**
@@ -185,9 +187,15 @@ export class ArmVcpuPmu {
 
   /** kernel: kvm_pmu_update_state(): the line is E && (PMOVSSET & PMINTENSET); inject on change. */
   updateIrq(): void {
-    const level = (this.pmcr & PMCR.E) !== 0 && (this.ovs & this.inten & this.validMask()) !== 0;
+    let pending = this.ovs & this.inten & this.validMask();
+    if (this.vm.overflowNeedsEnable()) pending &= this.cnten;
+    const level = (this.pmcr & PMCR.E) !== 0 && pending !== 0;
     if (level && !this.irqLevel) this.irqRaised++;
     this.irqLevel = level;
+  }
+
+  private recreateAll(now: Ns): void {
+    for (let i = 0; i < 32; i++) if (this.idxValid(i)) this.create(i, now);
   }
 
   private reprogramAll(now: Ns): void {
@@ -261,19 +269,22 @@ export class ArmVcpuPmu {
         if (!this.vm.pmuv3p5()) nv &= ~PMCR.LP;
         if (nv & PMCR.C) this.setValue(CYCLE_IDX, 0n, now);
         if (nv & PMCR.P) for (let i = 0; i < this.n; i++) this.setValue(i, 0n, now);
-        const eChanged = ((this.pmcr ^ nv) & PMCR.E) !== 0;
         this.pmcr = nv & ~(PMCR.P | PMCR.C);
-        if (eChanged) this.reprogramAll(now);
+        // kernel: kvm_pmu_reprogram_counter_mask() on every PMCR write: each implemented
+        // counter's event is recreated, so E, LC and LP take effect together.
+        this.recreateAll(now);
         this.updateIrq();
         return true;
       }
       case "PMCNTENSET_EL0":
         this.cnten = (this.cnten | (v32 & this.validMask())) >>> 0;
         this.reprogramAll(now);
+        this.updateIrq();
         return true;
       case "PMCNTENCLR_EL0":
         this.cnten = (this.cnten & ~v32) >>> 0;
         this.reprogramAll(now);
+        this.updateIrq();
         return true;
       case "PMINTENSET_EL1":
         this.inten = (this.inten | (v32 & this.validMask())) >>> 0;

@@ -175,11 +175,19 @@ export class CorePmu extends Pmu {
   override add(e: PerfEvent, _flags: number, now: Ns): number {
     const cpu = e.oncpu;
     if (this.heterogeneous && !this.cpus.includes(cpu)) return -ERRNO.ENOENT;
-    const hw = this.core.cpu(cpu).pmu;
-    const idx = this.pickCounter(e.hw.config, (i) => hw.counter(i)?.owner != null);
-    if (idx < 0) return -ERRNO.EAGAIN;
-    const c = hw.counter(idx)!;
-    const exec = this.core.cpu(cpu).exec;
+    const simCpu = this.core.cpu(cpu);
+    const hw = simCpu.pmu;
+    // pickCounter() without its closure: this runs on every sched-in.
+    let c: HwCounter | undefined;
+    for (const idx of this.candidates(e.hw.config)) {
+      const free = hw.slot[idx];
+      if (free && free.owner == null) {
+        c = free;
+        break;
+      }
+    }
+    if (!c) return -ERRNO.EAGAIN;
+    const exec = simCpu.exec;
     c.owner = e;
     c.ownerName = e.name;
     e.hw.counter = c;
@@ -277,7 +285,8 @@ export class CorePmu extends Pmu {
   override sysfsEvents(): Record<string, string> {
     const out: Record<string, string> = {};
     for (const [name, enc] of eventNames(this.desc)) {
-      if (this.arm) out[name] = `event=0x${enc.toString(16).padStart(2, "0")}`;
+      // kernel: armv8pmu_events_sysfs_show() prints "event=0x%04llx".
+      if (this.arm) out[name] = `event=0x${enc.toString(16).padStart(4, "0")}`;
       else if (enc === 0x0300) out[name] = "event=0x00,umask=0x03";
       else
         out[name] =
