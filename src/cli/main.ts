@@ -3,11 +3,12 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { PRESET_SUMMARY, preset } from "../hw/presets.js";
-import { csvReport } from "../report/csv.js";
-import { jsonReport } from "../report/json.js";
+import { csvReport, variantsCsvReport } from "../report/csv.js";
+import { jsonReport, variantsJsonReport } from "../report/json.js";
 import { listPmus, pmusText } from "../report/pmus.js";
-import type { RunResult } from "../report/result.js";
-import { textReport } from "../report/text.js";
+import type { RunResult, VariantRunResult } from "../report/result.js";
+import { textReport, variantsTextReport } from "../report/text.js";
+import type { Scenario } from "../scenario/compile.js";
 import { TOUR } from "../scenario/default-scenario.js";
 import { type Diagnostic, formatDiagnostic } from "../scenario/diagnostics.js";
 import { parseScenario } from "../scenario/load.js";
@@ -61,15 +62,23 @@ interface RunOpts {
   duration?: string;
   truth?: boolean;
   checkInvariants?: boolean;
+  variant?: string;
 }
 
-function runOne(file: string | undefined, o: RunOpts, text?: string, name?: string): RunResult {
+function load(file: string | undefined, text?: string, name?: string): Scenario {
   const loaded =
     text !== undefined ? parseScenario(text, name ?? "<built-in tour>") : loadScenarioFile(file!);
   if (!loaded.ok) printDiagnostics(loaded.diagnostics);
+  return loaded.scenario;
+}
+
+function runWithProgress(
+  sc: Scenario,
+  o: { seed?: string; duration?: string; checkInvariants?: boolean },
+): RunResult {
   const progress = new Progress();
   try {
-    return runScenario(loaded.scenario, {
+    return runScenario(sc, {
       seed: parseSeed(o.seed),
       duration: parseDur(o.duration),
       checkInvariants: o.checkInvariants ?? false,
@@ -78,6 +87,21 @@ function runOne(file: string | undefined, o: RunOpts, text?: string, name?: stri
   } finally {
     progress.stop();
   }
+}
+
+function runOne(file: string | undefined, o: RunOpts, text?: string, name?: string): RunResult {
+  return runWithProgress(load(file, text, name), o);
+}
+
+/** The variant named `name` of a scenario, or a usage error naming the choices. */
+function pickVariant(sc: Scenario, file: string, name: string): Scenario {
+  if (sc.variants.length === 0) throw new UsageError(`--variant: ${file} has no variants`);
+  const v = sc.variants.find((x) => x.name === name);
+  if (!v)
+    throw new UsageError(
+      `--variant: no variant "${name}" in ${file} (one of: ${sc.variants.map((x) => x.name).join(", ")})`,
+    );
+  return v.scenario;
 }
 
 const program = new Command();
@@ -102,6 +126,7 @@ program
   .option("-d, --duration <time>", "simulated duration (overrides the scenario's), e.g. 500ms")
   .option("--truth", "print the ground truth and the error next to each perf value")
   .option("--check-invariants", "verify the model's invariants at every state change")
+  .option("--variant <name>", "run only this variant of a scenario with variants")
   .action((file: string | undefined, o: RunOpts) => {
     const render = (r: RunResult): string =>
       o.format === "json"
@@ -110,11 +135,31 @@ program
           ? csvReport(r)
           : textReport(r, { truth: o.truth ?? false });
     if (file !== undefined) {
-      const r = runOne(file, o);
+      const sc = load(file);
+      if (sc.variants.length > 0 && o.variant === undefined) {
+        // Every variant with the same options, then side by side.
+        const runs: VariantRunResult[] = sc.variants.map((v) => ({
+          name: v.name,
+          description: v.description,
+          set: v.set,
+          result: runWithProgress(v.scenario, o),
+        }));
+        process.stdout.write(
+          o.format === "json"
+            ? variantsJsonReport(runs)
+            : o.format === "csv"
+              ? variantsCsvReport(runs)
+              : variantsTextReport(runs, { truth: o.truth ?? false }),
+        );
+        process.exitCode = runs.some((v) => v.result.summary.failed > 0) ? EXIT_FAIL : 0;
+        return;
+      }
+      const r = runWithProgress(o.variant === undefined ? sc : pickVariant(sc, file, o.variant), o);
       process.stdout.write(render(r));
       process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
       return;
     }
+    if (o.variant !== undefined) throw new UsageError("--variant: give a scenario file");
     // The built-in tour: one report per stop (JSON: an array of results).
     const results = TOUR.map((t) => runOne(undefined, o, t.text, `<built-in ${t.name}>`));
     if (o.format === "json") process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -131,7 +176,7 @@ program
   .option("-s, --seed <n>", "seed (overrides each scenario's)")
   .option("--check-invariants", "verify the model's invariants at every state change")
   .action((files: string[], o: { seed?: string; checkInvariants?: boolean }) => {
-    const seed = parseSeed(o.seed);
+    parseSeed(o.seed); // a bad --seed is reported before any run
     let passed = 0;
     let failed = 0;
     let bad = false;
@@ -142,17 +187,21 @@ program
         bad = true;
         continue;
       }
-      const progress = new Progress();
-      let r: RunResult;
-      try {
-        r = runScenario(loaded.scenario, {
-          seed,
-          checkInvariants: o.checkInvariants ?? false,
-          onProgress: (now, total) => progress.update(now, total),
-        });
-      } finally {
-        progress.stop();
+      // A scenario with variants is checked in each of them, labelled "file [variant]".
+      const sc = loaded.scenario;
+      const runs =
+        sc.variants.length > 0
+          ? sc.variants.map((v) => ({ label: `${f} [${v.name}]`, sc: v.scenario }))
+          : [{ label: f, sc }];
+      for (const run of runs) {
+        const r = runWithProgress(run.sc, { seed: o.seed, checkInvariants: o.checkInvariants });
+        report(run.label, r);
       }
+    }
+    process.stdout.write(`${passed} passed, ${failed} failed\n`);
+    process.exitCode = bad ? EXIT_USAGE : failed > 0 ? EXIT_FAIL : 0;
+
+    function report(f: string, r: RunResult): void {
       for (const a of r.actions) {
         if (a.ok === false) {
           const got = "errno" in a.result ? a.result.errno : String(a.result.ret);
@@ -187,8 +236,6 @@ program
         `${r.summary.failed === 0 ? "ok  " : "FAIL"} ${f} (${r.summary.passed} passed, ${r.summary.failed} failed)\n`,
       );
     }
-    process.stdout.write(`${passed} passed, ${failed} failed\n`);
-    process.exitCode = bad ? EXIT_USAGE : failed > 0 ? EXIT_FAIL : 0;
   });
 
 const list = program.command("list").description("list presets or PMUs");

@@ -14,6 +14,8 @@ export interface RunResult {
     duration_ns: number;
     kernel_profile: string;
     hz: number;
+    /** The variant that ran; only present for a variant of a scenario with `variants`. */
+    variant?: string;
   };
   machine: {
     name: string;
@@ -137,4 +139,18 @@ export interface FindingResult {
   after: string;
   message: string;
   expected: boolean;
+}
+
+/** One variant's run (`vpmu run` on a scenario with `variants`). */
+export interface VariantRunResult {
+  name: string;
+  description: string;
+  /** The variant's `set` entries as written: dotted path → value. */
+  set: Record<string, unknown>;
+  result: RunResult;
+}
+
+/** The JSON report of a scenario with variants. */
+export interface VariantsReport {
+  variants: VariantRunResult[];
 }

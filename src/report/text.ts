@@ -2,7 +2,7 @@ import { formatCpuList } from "../hw/cpulist.js";
 import { formatDuration } from "../sim/time.js";
 import { ms, table, thousands } from "./format.js";
 import { perfStatText } from "./perf-stat.js";
-import type { RunResult } from "./result.js";
+import type { CounterResult, RunResult, VariantRunResult } from "./result.js";
 
 /** Options of the text report. */
 export interface TextOptions {
@@ -15,7 +15,7 @@ export function textReport(r: RunResult, opts: TextOptions = {}): string {
   const out: string[] = [];
   const s = r.scenario;
   out.push(
-    `vpmu ${r.vpmu}: scenario "${s.name}" on ${r.machine.name} (${r.machine.arch}), kernel ${s.kernel_profile}, HZ=${s.hz}, seed ${s.seed}, ${formatDuration(s.duration_ns)} simulated`,
+    `vpmu ${r.vpmu}: scenario "${s.name}"${s.variant !== undefined ? ` variant "${s.variant}"` : ""} on ${r.machine.name} (${r.machine.arch}), kernel ${s.kernel_profile}, HZ=${s.hz}, seed ${s.seed}, ${formatDuration(s.duration_ns)} simulated`,
   );
   if (s.description) out.push(...wrap(s.description, 96).map((l) => `  ${l}`));
   out.push("");
@@ -226,4 +226,150 @@ function wrap(text: string, width: number): string[] {
   }
   if (cur) lines.push(cur);
   return lines;
+}
+
+/**
+ * The report of a scenario with variants: the variants side by side, then each variant's
+ * full report under a `=== variant NAME ===` heading, then the totals.
+ */
+export function variantsTextReport(runs: VariantRunResult[], opts: TextOptions = {}): string {
+  const out = [variantsComparison(runs, opts)];
+  for (const v of runs) out.push(`=== variant ${v.name} ===\n\n${textReport(v.result, opts)}\n`);
+  const passed = runs.reduce((n, v) => n + v.result.summary.passed, 0);
+  const failed = runs.reduce((n, v) => n + v.result.summary.failed, 0);
+  out.push(`${runs.length} variants: ${passed} passed, ${failed} failed\n`);
+  return out.join("");
+}
+
+/**
+ * The variants side by side: one column per variant; rows for each vCPU (entries, exits
+ * by reason, time in guest and host, overhead), each guest counter with its error against
+ * the ground truth, each host counter, and the checks.
+ */
+export function variantsComparison(runs: VariantRunResult[], opts: TextOptions = {}): string {
+  const out: string[] = [];
+  const first = runs[0]?.result.scenario;
+  if (!first) return "";
+  const seeds = [...new Set(runs.map((v) => v.result.scenario.seed))];
+  const durations = [...new Set(runs.map((v) => v.result.scenario.duration_ns))];
+  out.push(
+    `vpmu ${runs[0]!.result.vpmu}: scenario "${first.name}", ${runs.length} variants, seed ${seeds.join("/")}, ${durations.map((d) => formatDuration(d)).join("/")} simulated each`,
+  );
+  if (first.description) out.push(...wrap(first.description, 96).map((l) => `  ${l}`));
+  out.push("");
+  out.push("Variants");
+  const nameW = Math.max(...runs.map((v) => v.name.length));
+  for (const v of runs) {
+    const set = Object.entries(v.set)
+      .map(([k, x]) => `${k}: ${JSON.stringify(x)}`)
+      .join(", ");
+    out.push(`  ${v.name.padEnd(nameW)}  ${set || "(the scenario as written)"}`);
+    for (const l of wrap(v.description, 92)) out.push(`  ${" ".repeat(nameW)}  ${l}`);
+  }
+  out.push("");
+
+  // Rows keyed by label, in first-seen order over the variants; a variant without one shows "-".
+  const rows: Array<{ label: string; cells: Map<number, string> }> = [];
+  const byKey = new Map<string, { label: string; cells: Map<number, string> }>();
+  const put = (key: string, label: string, col: number, value: string | undefined): void => {
+    let row = byKey.get(key);
+    if (!row) {
+      row = { label, cells: new Map() };
+      byKey.set(key, row);
+      rows.push(row);
+    }
+    if (value !== undefined) row.cells.set(col, value);
+  };
+  /** A heading row: no cells. */
+  const head = (key: string, label: string) => put(key, label, 0, undefined);
+  // Exit reasons of each vCPU over every variant, so each variant shows 0 for the others'.
+  const reasons = new Map<string, Set<string>>();
+  runs.forEach((v) => {
+    for (const vm of v.result.vms)
+      for (const c of vm.vcpus) {
+        const k = `${vm.name}/${c.id}`;
+        const set = reasons.get(k) ?? new Set<string>();
+        for (const x of Object.keys(c.exits)) set.add(x);
+        reasons.set(k, set);
+      }
+  });
+  runs.forEach((v, col) => {
+    const r = v.result;
+    put("profile", "kernel profile", col, r.scenario.kernel_profile);
+    for (const vm of r.vms)
+      put(`vpmu ${vm.name}`, `vPMU of ${vm.name}`, col, `${vm.vpmu} v${vm.pmu_version}`);
+  });
+  runs.forEach((v, col) => {
+    for (const vm of v.result.vms) {
+      for (const c of vm.vcpus) {
+        const k = `vcpu ${vm.name}/${c.id}`;
+        head(k, `vCPU ${vm.name}/${c.id}`);
+        put(`${k} cpu`, "  on CPU", col, String(c.cpu));
+        put(`${k} entries`, "  entries", col, thousands(c.entries));
+        const total = Object.values(c.exits).reduce((a, b) => a + b, 0);
+        put(`${k} exits`, "  exits", col, thousands(total));
+        for (const x of [...(reasons.get(`${vm.name}/${c.id}`) ?? [])].sort())
+          put(`${k} exits.${x}`, `    ${x}`, col, thousands(c.exits[x] ?? 0));
+        put(`${k} guest`, "  in guest", col, ms(c.guest_ns));
+        put(`${k} host`, "  in host (model estimate)", col, ms(c.host_ns));
+        put(`${k} overhead`, "  overhead (model estimate)", col, `${c.overhead_pct.toFixed(2)}%`);
+      }
+    }
+  });
+  const measurements = (guest: boolean) =>
+    runs.forEach((v, col) => {
+      for (const m of v.result.perf) {
+        if (m.target.startsWith("guest ") !== guest) continue;
+        const k = `perf ${m.name}`;
+        head(k, `${guest ? "guest" : "host"} perf [${m.name}] ${m.target}`);
+        if (m.error) put(`${k} error`, "  error", col, m.error);
+        // Counter names need not be unique: the n-th counter of a name is its own row.
+        const seen = new Map<string, number>();
+        for (const c of m.counters) {
+          const n = (seen.get(c.event) ?? 0) + 1;
+          seen.set(c.event, n);
+          const ck = `${k}\u0000${c.event}\u0000${n}`;
+          put(ck, `  ${c.event}`, col, countCell(c));
+          if (guest || opts.truth) put(`${ck} err`, "    error vs truth", col, errorCell(c));
+        }
+      }
+    });
+  measurements(true);
+  measurements(false);
+  runs.forEach((v, col) => {
+    const s = v.result.summary;
+    put("checks", "checks", col, `${s.passed} passed, ${s.failed} failed`);
+  });
+
+  out.push("Side by side (time in host and overhead are model estimates)");
+  out.push(
+    ...table(
+      ["", ...runs.map((v) => v.name)],
+      rows.map((r) => [
+        r.label,
+        ...runs.map((_, i) => (r.cells.size === 0 ? "" : (r.cells.get(i) ?? "-"))),
+      ]),
+      runs.map((_, i) => i + 1),
+    ),
+  );
+  out.push("");
+  return out.join("\n") + "\n";
+}
+
+/** A counter's value as perf stat prints it, with the running percentage when multiplexed. */
+function countCell(c: CounterResult): string {
+  if (c.status === "not supported") return "<not supported>";
+  if (c.status === "not counted" || c.scaled === null) return "<not counted>";
+  const pct =
+    c.running_ns !== c.enabled_ns && c.enabled_ns > 0
+      ? ` (${((100 * c.running_ns) / c.enabled_ns).toFixed(2)}%)`
+      : "";
+  return `${thousands(c.scaled)}${pct}`;
+}
+
+/** The relative error of the printed value against the ground truth, as the report shows it. */
+function errorCell(c: CounterResult): string {
+  return c.scaled !== null && c.truth > 0
+    ? `${(((c.scaled - c.truth) / c.truth) * 100).toFixed(2)}%`
+    : "n/a";
 }

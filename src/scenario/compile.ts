@@ -19,6 +19,7 @@ import type {
   VmSpecFile,
 } from "./schema.js";
 import type { ScenarioSource } from "./source.js";
+import { deriveVariant, inFileOrder, onePerEntry, type VariantContext } from "./variants.js";
 
 /** Kernel options of a scenario, with defaults applied. */
 export interface KernelOptions {
@@ -118,6 +119,20 @@ export interface Scenario {
   expect: ExpectationDecl[];
   expectedFindings: string[];
   source: ScenarioSource | undefined;
+  /** The variant this scenario is (its name), or undefined for the document as written. */
+  variant: string | undefined;
+  /** The compiled variants of the document (empty in a variant itself, or without variants). */
+  variants: VariantDecl[];
+}
+
+/** A variant: the document with its `set` values written in, compiled. */
+export interface VariantDecl {
+  index: number;
+  name: string;
+  description: string;
+  /** The `set` entries as written. */
+  set: Record<string, unknown>;
+  scenario: Scenario;
 }
 
 /** Longest simulated run a scenario may ask for (a resource limit). */
@@ -137,9 +152,14 @@ export function compileScenario(
   f: ScenarioFile,
   src: ScenarioSource | undefined,
   file = src?.file ?? "<scenario>",
+  variant?: VariantContext,
 ): { ok: true; scenario: Scenario } | { ok: false; diagnostics: Diagnostic[] } {
   const diags: Diagnostic[] = [];
   const err = (path: PropertyKey[], message: string, expected?: string): void => {
+    if (variant) {
+      diags.push(variant.diagnostic(formatPath(path), message, expected, path));
+      return;
+    }
     const pos = src ? src.position(path) : { line: 1, col: 1 };
     diags.push({
       file,
@@ -581,8 +601,27 @@ export function compileScenario(
 
   // Expectations.
   const expect: ExpectationDecl[] = [];
+  const variantNames = new Set<string>();
+  (f.variants ?? []).forEach((v, i) => {
+    if (variantNames.has(v.name))
+      err(["variants", i, "name"], `variant "${v.name}" is declared twice`, "unique variant names");
+    variantNames.add(v.name);
+  });
   (f.expect ?? []).forEach((e, i) => {
     const p = (...rest: PropertyKey[]) => ["expect", i, ...rest];
+    if (e.variant !== undefined) {
+      // The document as written checks the name; each variant checks its own expectations.
+      if (!variant && !variantNames.has(e.variant)) {
+        err(
+          p("variant"),
+          `unknown variant "${e.variant}"`,
+          variantNames.size
+            ? `one of: ${[...variantNames].join(", ")}`
+            : "a name declared under variants",
+        );
+      }
+      if (e.variant !== variant?.name) return;
+    }
     const subjects = (["truth", "task", "cpu", "event", "vcpu"] as const).filter(
       (s) => e[s] !== undefined,
     );
@@ -720,7 +759,32 @@ export function compileScenario(
     }
   }
 
-  if (diags.length > 0 || !machine) return { ok: false, diagnostics: diags };
+  if (diags.length > 0 || !machine) return { ok: false, diagnostics: onePerEntry(diags) };
+
+  // Variants: each is the document with its values written in, checked like a scenario.
+  const variants: VariantDecl[] = [];
+  if (!variant) {
+    for (const [i, v] of (f.variants ?? []).entries()) {
+      const d = deriveVariant(f, i, src, file);
+      if (!d.ok) {
+        diags.push(...d.diagnostics);
+        continue;
+      }
+      const c = compileScenario(d.file, src, file, d.ctx);
+      if (!c.ok) {
+        diags.push(...inFileOrder(c.diagnostics));
+        continue;
+      }
+      variants.push({
+        index: i,
+        name: v.name,
+        description: v.description ?? "",
+        set: v.set ?? {},
+        scenario: c.scenario,
+      });
+    }
+    if (diags.length > 0) return { ok: false, diagnostics: diags };
+  }
   return {
     ok: true,
     scenario: {
@@ -739,6 +803,8 @@ export function compileScenario(
       expect,
       expectedFindings: f.expected_findings ?? [],
       source: src,
+      variant: variant?.name,
+      variants,
     },
   };
 }

@@ -20,12 +20,14 @@ export function formatDiagnostic(d: Diagnostic): string {
   return `${where}: ${path}${d.message}${exp}`;
 }
 
-/** Renders a path like tasks[0].affinity. */
+/** Renders a path like tasks[0].affinity, or variants[0].set["kernel.profile"]. */
 export function formatPath(path: ReadonlyArray<PropertyKey>): string {
   let s = "";
   for (const p of path) {
     if (typeof p === "number") s += `[${p}]`;
-    else s += s === "" ? String(p) : `.${String(p)}`;
+    else if (/^[^.[\]\s]+$/.test(String(p))) s += s === "" ? String(p) : `.${String(p)}`;
+    // A key that would read as more than one step (a variant's "kernel.profile") is quoted.
+    else s += `[${JSON.stringify(String(p))}]`;
   }
   return s;
 }

@@ -25,6 +25,7 @@ import type {
   RunResult,
   TaskResult,
   TruthSlice,
+  VariantRunResult,
 } from "../report/result.js";
 import type { Task } from "../sched/task.js";
 import { ERRNO, errnoName } from "../sim/errno.js";
@@ -946,6 +947,7 @@ export class ScenarioRun {
         duration_ns: this.duration,
         kernel_profile: sc.kernel.profile,
         hz: sc.kernel.hz,
+        ...(sc.variant !== undefined ? { variant: sc.variant } : {}),
       },
       machine: {
         name: sc.machine.name,
@@ -1100,4 +1102,23 @@ function describeAction(a: ActionDecl): string {
 /** Runs a scenario and returns its result. */
 export function runScenario(sc: Scenario, opts: RunOptions = {}): RunResult {
   return new ScenarioRun(sc, opts).run();
+}
+
+/**
+ * Runs every variant of a scenario, one after the other, each on a fresh system with the
+ * same options (and so the same seed). `only` picks one variant by name.
+ */
+export function runVariants(
+  sc: Scenario,
+  opts: RunOptions = {},
+  only?: string,
+): VariantRunResult[] {
+  return sc.variants
+    .filter((v) => only === undefined || v.name === only)
+    .map((v) => ({
+      name: v.name,
+      description: v.description,
+      set: v.set,
+      result: runScenario(v.scenario, opts),
+    }));
 }

@@ -417,6 +417,8 @@ const Value = z.union([z.number(), z.string(), z.boolean()]);
 
 export const Expectation = z.strictObject({
   label: z.string().optional(),
+  /** Check only in this variant (a name under variants); without it, in every variant. */
+  variant: z.string().optional(),
   // Subjects: exactly one.
   truth: z
     .strictObject({
@@ -473,6 +475,28 @@ export const Expectation = z.strictObject({
   near_truth: Percent.optional(),
 });
 
+/** A value a variant writes at a dotted path: a scalar or a whole list. */
+const SetValue = z.union([z.string(), z.number(), z.boolean(), z.array(z.unknown())], {
+  error:
+    "a string, number, boolean or list; to change a mapping, set each of its fields by its own dotted path",
+});
+
+/**
+ * One variant of the scenario: the document with the values of `set` written at their dotted
+ * paths (`kernel.profile`, `vms.0.perf.0.events` or `vms[0].perf[0].events`).
+ */
+export const VariantSpec = z.strictObject({
+  name: Name,
+  description: z.string().optional(),
+  set: z.record(z.string().min(1).max(1000), SetValue).optional(),
+});
+
+/** Most variants one scenario may declare (a resource limit). */
+export const MAX_VARIANTS = 16;
+
+/** Most `set` entries one variant may have (a resource limit). */
+export const MAX_VARIANT_SETS = 256;
+
 export const ScenarioSchema = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
@@ -488,6 +512,8 @@ export const ScenarioSchema = z.strictObject({
   expect: z.array(Expectation).max(100_000).optional(),
   /** Findings the scenario declares as expected (names of invariant rules). */
   expected_findings: z.array(z.string()).optional(),
+  /** The same scenario under other settings, run one after the other and compared. */
+  variants: z.array(VariantSpec).min(1).max(MAX_VARIANTS).optional(),
 });
 
 /** A parsed (not yet compiled) scenario file. */
@@ -496,6 +522,7 @@ export type ActionSpec = z.infer<typeof Action>;
 export type ExpectationSpec = z.infer<typeof Expectation>;
 export type PerfMeasurementSpec = z.infer<typeof PerfMeasurement>;
 export type VmSpecFile = z.infer<typeof VmSpec>;
+export type VariantSpecFile = z.infer<typeof VariantSpec>;
 
 /** The JSON Schema of the scenario format. */
 export function scenarioJsonSchema(): unknown {

@@ -3,8 +3,16 @@ import { type Diagnostic, formatPath } from "./diagnostics.js";
 import { type ScenarioFile, ScenarioSchema } from "./schema.js";
 import type { ScenarioSource } from "./source.js";
 
-type Issue = z.core.$ZodIssue;
-type AnySchema = z.core.$ZodType;
+export type Issue = z.core.$ZodIssue;
+export type AnySchema = z.core.$ZodType;
+
+/** Where values of a document are and what they hold: a ScenarioSource, or a variant's view. */
+export interface Locator {
+  readonly file: string;
+  readonly data: unknown;
+  position(path: ReadonlyArray<PropertyKey>, keyOf?: boolean): { line: number; col: number };
+  keyPosition(path: ReadonlyArray<PropertyKey>, key: string): { line: number; col: number };
+}
 
 /**
  * Validates parsed scenario data against the schema. Returns the typed file or one
@@ -36,10 +44,15 @@ export function validateScenario(
   }
   const r = ScenarioSchema.safeParse(src.data);
   if (r.success) return { ok: true, file: r.data };
+  return { ok: false, diagnostics: schemaDiagnostics(src, r.error.issues) };
+}
+
+/** One diagnostic per schema issue, in file order, located through `loc`. */
+export function schemaDiagnostics(loc: Locator, issues: readonly Issue[]): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const issue of r.error.issues) out.push(...issueToDiagnostics(src, issue));
+  for (const issue of issues) out.push(...issueToDiagnostics(loc, issue));
   out.sort((a, b) => a.line - b.line || a.col - b.col);
-  return { ok: false, diagnostics: dedupe(out) };
+  return dedupe(out);
 }
 
 /** Friendly descriptions of the schema's string patterns (matched on a fragment of the regex). */
@@ -67,7 +80,7 @@ function article(t: string): string {
   return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
@@ -84,7 +97,7 @@ function valueAt(data: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
-function issueToDiagnostics(src: ScenarioSource, issue: Issue): Diagnostic[] {
+function issueToDiagnostics(src: Locator, issue: Issue): Diagnostic[] {
   const path = issue.path as PropertyKey[];
   const base = { file: src.file, path: formatPath(path) };
   const actual = valueAt(src.data, path);
@@ -205,6 +218,21 @@ function issueToDiagnostics(src: ScenarioSource, issue: Issue): Diagnostic[] {
             issue.message,
         },
       ];
+    case "invalid_key":
+      return [
+        {
+          ...base,
+          ...src.position(path, true),
+          message: `key ${describe(String(path[path.length - 1] ?? ""))} is not allowed`,
+          expected: issue.issues
+            .map((e) =>
+              e.code === "too_small" || e.code === "too_big"
+                ? `${e.code === "too_small" ? "at least" : "at most"} ${String(e.code === "too_small" ? e.minimum : e.maximum)} characters`
+                : e.message,
+            )
+            .join("; "),
+        },
+      ];
     default:
       return [{ ...base, ...src.position(path), message: issue.message }];
   }
@@ -243,8 +271,9 @@ export function allowedKeys(
 }
 
 /** Strips optional wrappers and picks union members (the matching discriminant when there is one). */
-function unwrap(s: AnySchema, value: unknown): AnySchema[] {
+export function unwrap(s: AnySchema, value: unknown): AnySchema[] {
   const def = s._zod.def as unknown as Record<string, unknown>;
+  if (def.type === "lazy") return unwrap((def.getter as () => AnySchema)(), value);
   if (def.type === "optional" || def.type === "nullable" || def.type === "default") {
     return unwrap(def.innerType as AnySchema, value);
   }
@@ -265,7 +294,8 @@ function unwrap(s: AnySchema, value: unknown): AnySchema[] {
   return [s];
 }
 
-function suggest(k: string, allowed: string[]): string {
+/** `; did you mean "x"?` for the allowed name closest to `k`, or "". */
+export function suggest(k: string, allowed: string[]): string {
   let best = "";
   let bestD = 3;
   for (const a of allowed) {

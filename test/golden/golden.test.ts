@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { textReport } from "../../src/report/text.js";
+import { textReport, variantsTextReport } from "../../src/report/text.js";
 import { TOUR } from "../../src/scenario/default-scenario.js";
 import { loadScenario } from "../../src/scenario/load.js";
-import { runScenario } from "../../src/scenario/runner.js";
+import { runScenario, runVariants } from "../../src/scenario/runner.js";
 
 /**
  * Expect tests: each example's text report (with ground truth) is compared with a
@@ -30,7 +30,11 @@ describe("golden reports", () => {
   for (const [name, text] of cases) {
     it(name, () => {
       const sc = loadScenario(text, `${name}.yaml`);
-      const out = textReport(runScenario(sc, { checkInvariants: true }), { truth: true });
+      // A scenario with variants: the side-by-side comparison and each variant's report.
+      const out =
+        sc.variants.length > 0
+          ? variantsTextReport(runVariants(sc, { checkInvariants: true }), { truth: true })
+          : textReport(runScenario(sc, { checkInvariants: true }), { truth: true });
       const file = join(expectedDir, `${name}.txt`);
       if (accept || !existsSync(file)) {
         writeFileSync(file, out);
