@@ -124,6 +124,7 @@ export const PRESET_SUMMARY: Record<string, string> = {
 
 /** The machine description of a preset, or undefined. */
 export function preset(name: string): MachineDesc | undefined {
-  const f = PRESETS[name];
+  // Own keys only: "toString" or "__proto__" are not presets.
+  const f = Object.hasOwn(PRESETS, name) ? PRESETS[name] : undefined;
   return f ? f() : undefined;
 }

@@ -17,7 +17,10 @@ export function formatDiagnostic(d: Diagnostic): string {
   const where = `${d.file}:${d.line}:${d.col}`;
   const path = d.path === "" ? "" : `${d.path}: `;
   const exp = d.expected ? ` (${d.expected})` : "";
-  return `${where}: ${path}${d.message}${exp}`;
+  // One line per diagnostic, whatever the file's values contain.
+  return `${where}: ${path}${d.message}${exp}`.replace(/[\u0000-\u001f\u007f]/g, (c) =>
+    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** Renders a path like tasks[0].affinity, or variants[0].set["kernel.profile"]. */

@@ -1,4 +1,4 @@
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Node, parseDocument } from "yaml";
+import { isMap, isPair, isScalar, isSeq, type Node, parseDocument } from "yaml";
 import type { Diagnostic } from "./diagnostics.js";
 
 /**
@@ -10,20 +10,24 @@ export class ScenarioSource {
   readonly data: unknown;
   /** YAML syntax errors (the data is unusable when non-empty). */
   readonly syntaxErrors: Diagnostic[] = [];
-  private readonly lc = new LineCounter();
+  /** Offsets where each line starts (yaml's LineCounter stops counting after an error). */
+  private readonly lineStarts: number[] = [0];
   private readonly root: Node | null;
 
   constructor(
     readonly text: string,
     readonly file: string,
   ) {
+    for (let i = 0; i < text.length; i++)
+      if (text.charCodeAt(i) === 10) this.lineStarts.push(i + 1);
     const doc = parseDocument(text, {
-      lineCounter: this.lc,
       prettyErrors: false,
       uniqueKeys: true,
+      // Problems become diagnostics, never process warnings.
+      logLevel: "silent",
     });
     for (const e of doc.errors) {
-      const pos = this.lc.linePos(e.pos[0]);
+      const pos = this.linePos(e.pos[0]);
       this.syntaxErrors.push({
         file,
         line: pos.line,
@@ -34,7 +38,38 @@ export class ScenarioSource {
       });
     }
     this.root = (doc.contents as Node | null) ?? null;
-    this.data = this.syntaxErrors.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+    let data: unknown;
+    if (this.syntaxErrors.length === 0) {
+      try {
+        data = doc.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        // Unresolved or excessive aliases, bad merge keys: the document has no value.
+        const range = (doc.contents as Node | null)?.range;
+        const pos = this.linePos(range?.[0] ?? 0);
+        this.syntaxErrors.push({
+          file,
+          line: pos.line,
+          col: pos.col,
+          path: "",
+          message: cleanYamlMessage(e instanceof Error ? e.message : String(e)),
+          expected: "valid YAML or JSON",
+        });
+      }
+    }
+    this.data = data;
+  }
+
+  /** 1-based line and column of a character offset. */
+  private linePos(offset: number): { line: number; col: number } {
+    const o = Math.max(0, Math.min(offset, this.text.length));
+    let lo = 0;
+    let hi = this.lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.lineStarts[mid]! <= o) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, col: o - this.lineStarts[lo]! + 1 };
   }
 
   /** Line and column of the value at `path` (or of its deepest existing ancestor). */
@@ -58,7 +93,7 @@ export class ScenarioSource {
     }
     const target = keyOf && keyNode ? keyNode : node;
     const offset = target?.range?.[0] ?? 0;
-    return this.lc.linePos(offset);
+    return this.linePos(offset);
   }
 
   /** Position of the key `key` inside the map at `path` (for unknown keys). */

@@ -213,13 +213,13 @@ export function parseEvent(text: string): ParsedEvent | string {
     const name = m[1]!;
     mods = m[2] ?? "";
     e.base = name;
-    if (name in HW_EVENTS) {
+    if (Object.hasOwn(HW_EVENTS, name)) {
       e.type = PERF_TYPE_HARDWARE;
       e.config = BigInt(HW_EVENTS[name]!);
-    } else if (name in SW_EVENTS) {
+    } else if (Object.hasOwn(SW_EVENTS, name)) {
       e.type = PERF_TYPE_SOFTWARE;
       e.config = BigInt(SW_EVENTS[name]!);
-    } else if (name in CACHE_EVENTS) {
+    } else if (Object.hasOwn(CACHE_EVENTS, name)) {
       e.type = PERF_TYPE_HW_CACHE;
       e.config = BigInt(CACHE_EVENTS[name]!);
     } else if (/^r[0-9a-fA-F]{1,16}$/.test(name)) {
