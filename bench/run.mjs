@@ -135,8 +135,6 @@ for (const n of [10, 100, 1000, 10000]) {
   );
 }
 
-console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);
-
 // 5. Guest entry/exit: 64 CPUs, one mediated vCPU pinned per CPU exiting 10,000 times per
 //    simulated second, 8 host exclude_guest events per CPU, 1 simulated second.
 {
@@ -157,7 +155,7 @@ console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);
     probeOrder: ["core"],
   };
   const run = (simNs) => {
-    const sys = new System({ machine, profile: "7.0" });
+    const sys = new System({ machine, profile: "7.0", checkInvariants: false });
     for (let c = 0; c < 64; c++) {
       for (let i = 0; i < 8; i++)
         sys.perfEventOpen({ type: 4, config: 0xc4, exclude_guest: true }, -1, c);
@@ -183,9 +181,11 @@ console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);
   const simNs = quick ? 200_000_000 : 1_000_000_000;
   const { wall, transitions } = run(simNs);
   row(
-    "guest entry/exit, 64 mediated vCPUs x 10k exits/s, 8 host events/CPU",
+    "guest entry/exit (64 mediated vCPUs, 10k exits/s each)",
     fmt((wall * 1e6) / transitions),
     "ns/transition",
     `${fmt(transitions)} transitions in ${simNs / 1e9} s simulated, ${(wall / 1000).toFixed(3)} s wall, simulated/wall = ${(simNs / 1e6 / wall).toFixed(2)}`,
   );
 }
+
+console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

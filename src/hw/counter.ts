@@ -5,6 +5,37 @@ import { type ExecState, rateOf } from "./exec.js";
 import type { CounterIdx } from "./pmu-desc.js";
 
 /**
+ * Which counters of a PMU have an owner, one bit per architectural index, so a driver finds
+ * a free counter without visiting each one.
+ */
+export class CounterOccupancy {
+  /** Held counters with index 0-31 and 32-63 (bit i of `high` is index 32 + i). */
+  low = 0;
+  high = 0;
+
+  setHeld(idx: number, held: boolean): void {
+    const bit = 1 << (idx & 31);
+    if (idx < 32) this.low = held ? this.low | bit : this.low & ~bit;
+    else this.high = held ? this.high | bit : this.high & ~bit;
+  }
+
+  isHeld(idx: number): boolean {
+    return ((idx < 32 ? this.low : this.high) & (1 << (idx & 31))) !== 0;
+  }
+
+  /**
+   * The first free counter among `preferred` (in order), else the lowest free index below 32
+   * in `mask`; -1 when every candidate is held.
+   */
+  firstFree(preferred: readonly number[], mask: number): number {
+    for (let i = 0; i < preferred.length; i++)
+      if (!this.isHeld(preferred[i]!)) return preferred[i]!;
+    const free = mask & ~this.low;
+    return free === 0 ? -1 : 31 - Math.clz32(free & -free);
+  }
+}
+
+/**
  * One hardware counter register. It accrues lazily: between state changes it advances at
  * `rate` per ns, so its value is computed on read, and the moment it wraps is predicted
  * and scheduled exactly instead of being found by ticking.
@@ -34,8 +65,8 @@ export class HwCounter {
   baseIsDistance = false;
   /** Overflow callback; when set, the wrap is predicted and scheduled. */
   onOverflow: ((c: HwCounter, now: Ns) => void) | null = null;
-  /** Who holds the counter (for traces and the invariant checker). */
-  owner: unknown = null;
+  private holder: unknown = null;
+  /** The holder's name for traces ("" when free). */
   ownerName = "";
   /** 2^width. */
   readonly modulus: number;
@@ -45,9 +76,27 @@ export class HwCounter {
     readonly idx: CounterIdx,
     readonly width: number,
     private readonly queue: EventQueue,
+    /** The PMU's record of which counters are held, kept in step with `owner`. */
+    private readonly occupancy: CounterOccupancy,
   ) {
     this.modulus = 2 ** width;
     this.overflowTimer = new Timer(`ovf${idx}`, (now) => this.fireOverflow(now));
+  }
+
+  /** Who holds the counter (for traces, the invariant checker and counter allocation). */
+  get owner(): unknown {
+    return this.holder;
+  }
+
+  set owner(o: unknown) {
+    this.holder = o;
+    this.occupancy.setHeld(this.idx, o != null);
+  }
+
+  /** Gives the counter to `owner`, named `name` in traces; null frees it. */
+  setOwner(owner: unknown, name: string): void {
+    this.owner = owner;
+    this.ownerName = name;
   }
 
   /** Folds the count up to `now`. */
@@ -105,6 +154,17 @@ export class HwCounter {
     this.accrued = beyond - Math.floor(beyond);
   }
 
+  /**
+   * Stops the counter, keeping its value (a driver's del): CpuPmuHw.setEnabled(false) without
+   * looking up a rate that is 0 anyway.
+   */
+  stop(now: Ns): void {
+    this.fold(now);
+    this.enabled = false;
+    this.rate = 0;
+    this.predict();
+  }
+
   /** Stops the counter and clears it to zero in one fold (a PMU put). Returns the value it had. */
   stopAndClear(now: Ns): number {
     const v = this.value(now);
@@ -155,6 +215,11 @@ export class HwCounter {
       this.predict();
       return;
     }
+    this.writeWide(v);
+  }
+
+  /** write() of a bigint, or of a number outside the fast path: truncated to the width. */
+  private writeWide(v: number | bigint): void {
     let big = typeof v === "bigint" ? v : BigInt(Math.floor(v));
     const mod = 1n << BigInt(this.width);
     big = ((big % mod) + mod) % mod;

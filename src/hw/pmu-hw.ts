@@ -1,6 +1,6 @@
 import type { EventQueue } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
-import { HwCounter } from "./counter.js";
+import { CounterOccupancy, HwCounter } from "./counter.js";
 import type { ExecState } from "./exec.js";
 import type { CounterIdx, PmuHwDesc } from "./pmu-desc.js";
 
@@ -18,15 +18,18 @@ export class CpuPmuHw {
   readonly all: HwCounter[] = [];
   /** Counters by architectural index (sparse). */
   readonly slot: Array<HwCounter | undefined> = [];
+  /** Which counters have an owner. */
+  readonly occupancy = new CounterOccupancy();
 
   constructor(
     readonly desc: PmuHwDesc,
     queue: EventQueue,
   ) {
     for (let i = 0; i < desc.nrGp; i++) {
-      this.gp.push(new HwCounter(i as CounterIdx, desc.gpWidth, queue));
+      this.gp.push(new HwCounter(i as CounterIdx, desc.gpWidth, queue, this.occupancy));
     }
-    for (const f of desc.fixed) this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue));
+    for (const f of desc.fixed)
+      this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue, this.occupancy));
     for (const c of [...this.gp, ...this.fixed]) {
       this.all.push(c);
       this.slot[c.idx] = c;

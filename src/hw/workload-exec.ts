@@ -1,5 +1,6 @@
 import type { Cpu } from "./cpu.js";
 import { type ExecState, makeExec } from "./exec.js";
+import type { CoreType } from "./machine.js";
 import { effectiveProfile, ratesFor, type Workload } from "./workload.js";
 
 /**
@@ -9,6 +10,9 @@ import { effectiveProfile, ratesFor, type Workload } from "./workload.js";
  */
 export class WorkloadExec {
   private readonly cache = new Map<string, ExecState>();
+  /** The last lookup: a task asks again on every guest entry and exit, on the same core type. */
+  private lastCoreType: CoreType | null = null;
+  private lastExec: ExecState | null = null;
 
   constructor(
     readonly workload: Workload,
@@ -19,6 +23,7 @@ export class WorkloadExec {
   /** The ExecState on `cpu`'s core type. */
   execOn(cpu: Cpu): ExecState {
     const ct = cpu.coreType;
+    if (ct === this.lastCoreType) return this.lastExec!;
     let e = this.cache.get(ct.name);
     if (!e) {
       const p = effectiveProfile(this.workload, ct.name, ct.scaling);
@@ -27,6 +32,8 @@ export class WorkloadExec {
       e = makeExec(this.label, ratesFor(p, ct.scaling), fracs);
       this.cache.set(ct.name, e);
     }
+    this.lastCoreType = ct;
+    this.lastExec = e;
     return e;
   }
 }

@@ -80,6 +80,8 @@ export class KvmVcpu {
   private readonly guestExec: WorkloadExec;
   private readonly hostExec = new WorkloadExec(KVM_EXIT_WORKLOAD, "kvm", false);
   private readonly entryTimer: Timer;
+  /** Time in guest mode between two exits at `exitRate` (ns). */
+  private readonly exitPeriodNs: number;
   private readonly exitTimer: Timer;
   private readonly ops: GuestOp[] = [];
   private cpu: Cpu | null = null;
@@ -106,6 +108,7 @@ export class KvmVcpu {
       isVcpu: true,
     });
     this.task.owner = this;
+    this.exitPeriodNs = exitRate > 0 ? Math.round(1e9 / exitRate) : 0;
     this.entryTimer = new Timer(`entry ${vm.name}/${id}`, (now) => this.enter(now));
     this.exitTimer = new Timer(`exit ${vm.name}/${id}`, (now) => this.exit(now, "io", 0));
   }
@@ -180,16 +183,8 @@ export class KvmVcpu {
     this.task.flags |= PF_VCPU;
     sys.sched.refreshExec(this.task, now);
     this.nrEntries++;
-    if (sys.trace.enabled)
-      sys.trace.emit({
-        kind: "kvm_entry",
-        t: now,
-        vm: this.vm.name,
-        vcpu: this.id,
-        cpu: this.cpu.id,
-      });
-    if (this.exitRate > 0)
-      sys.queue.arm(this.exitTimer, (now + Math.round(1e9 / this.exitRate)) as Ns);
+    if (sys.trace.enabled) this.traceEntry(now);
+    if (this.exitRate > 0) sys.queue.arm(this.exitTimer, (now + this.exitPeriodNs) as Ns);
     // Guest PMU instructions that were waiting for the vCPU to run.
     const op = this.ops.shift();
     if (op) this.runOp(op, now);
@@ -205,15 +200,29 @@ export class KvmVcpu {
     this.vm.kvm.guestPmuPut(this, this.cpu!, now);
     this.exits[reason] = (this.exits[reason] ?? 0) + 1;
     if (this.exitTimer.armed) sys.queue.cancel(this.exitTimer);
-    if (sys.trace.enabled)
-      sys.trace.emit({
-        kind: "kvm_exit",
-        t: now,
-        vm: this.vm.name,
-        vcpu: this.id,
-        cpu: this.cpu!.id,
-        reason,
-      });
+    if (sys.trace.enabled) this.traceExit(now, reason);
+  }
+
+  // Trace records apart from enter() and leaveGuest(), which run on every transition.
+  private traceEntry(now: Ns): void {
+    this.vm.kvm.sys.trace.emit({
+      kind: "kvm_entry",
+      t: now,
+      vm: this.vm.name,
+      vcpu: this.id,
+      cpu: this.cpu!.id,
+    });
+  }
+
+  private traceExit(now: Ns, reason: ExitReason): void {
+    this.vm.kvm.sys.trace.emit({
+      kind: "kvm_exit",
+      t: now,
+      vm: this.vm.name,
+      vcpu: this.id,
+      cpu: this.cpu!.id,
+      reason,
+    });
   }
 
   /** A VM exit: handle it on the host for its cost, then re-enter. */

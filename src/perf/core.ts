@@ -81,7 +81,7 @@ export class PerfCore {
    * vPMU profiles install these: does the guest own `pmu` on `cpu` for a pass of this
    * type (merge_sched_in skips it), and should a pass skip an epc.
    */
-  guestOwns: ((pmu: Pmu, cpu: number, eventType: number) => boolean) | null = null;
+  guestOwns: ((core: PerfCore, pmu: Pmu, cpu: number, eventType: number) => boolean) | null = null;
   epcFilter: ((epc: PerfEventPmuContext, eventType: number) => boolean) | null = null;
   /** Extra checks at event allocation (RFC EBUSY, mediated EOPNOTSUPP). */
   readonly allocChecks: Array<(e: PerfEvent) => number> = [];
@@ -158,7 +158,7 @@ export class PerfCore {
 
   /** True if the guest owns `pmu` on `cpu` for a pass of this type. */
   pmuOwnedByGuest(pmu: Pmu, cpu: number, eventType: number): boolean {
-    return this.guestOwns?.(pmu, cpu, eventType) ?? false;
+    return this.guestOwns?.(this, pmu, cpu, eventType) ?? false;
   }
 
   /** True if a pass of this type must skip the epc (kernel: perf_skip_pmu_ctx()). */
@@ -168,20 +168,23 @@ export class PerfCore {
 
   /** Called by perfEventSetState on every transition. */
   stateChanged(e: PerfEvent, from: number, to: number): void {
-    const now = this.sys.now;
-    const trace = this.sys.trace;
-    if (trace.enabled) {
-      trace.emit({
-        kind: "perf_state",
-        t: now,
-        id: e.id,
-        name: e.name,
-        cpu: e.oncpu >= 0 ? e.oncpu : e.cpu,
-        from: stateName(from),
-        to: stateName(to),
-      });
-    }
-    for (const l of this.stateListeners) l(e, from, to, now);
+    const now = this.sys.clock.now;
+    if (this.sys.trace.enabled) this.traceState(e, from, to, now);
+    const listeners = this.stateListeners;
+    for (let i = 0; i < listeners.length; i++) listeners[i]!(e, from, to, now);
+  }
+
+  /** The perf_state record; apart so that stateChanged() stays small enough to inline. */
+  private traceState(e: PerfEvent, from: number, to: number, now: Ns): void {
+    this.sys.trace.emit({
+      kind: "perf_state",
+      t: now,
+      id: e.id,
+      name: e.name,
+      cpu: e.oncpu >= 0 ? e.oncpu : e.cpu,
+      from: stateName(from),
+      to: stateName(to),
+    });
   }
 
   /** Multiplexing interval of a PMU (kernel: perf_event_mux_interval_ms, default 1000/HZ ms). */

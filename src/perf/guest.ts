@@ -67,6 +67,31 @@ function isIncludeGuestEvent(e: PerfEvent): boolean {
   return (e.pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU) !== 0 && !e.attr.exclude_guest;
 }
 
+// The scheduling-pass hooks of the profiles are plain functions, not closures over the
+// state: every System then calls the same function, which V8 can inline into the pass.
+
+/** kernel (RFC): merge_sched_in() skips passthrough PMUs while the CPU is in guest mode. */
+function rfcGuestOwns(core: PerfCore, pmu: Pmu, cpu: number): boolean {
+  return core.guest!.forceExcludeGuest[cpu]! && passthroughCap(pmu);
+}
+
+/**
+ * kernel: merge_sched_in() leaves mediated PMUs alone while a guest context is loaded,
+ * except in the EVENT_GUEST pass of perf_put_guest_context().
+ */
+function mediatedGuestOwns(core: PerfCore, pmu: Pmu, cpu: number, eventType: number): boolean {
+  return (
+    core.guest!.guestCtxLoaded[cpu]! &&
+    (pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU) !== 0 &&
+    !(eventType & EVENT_GUEST)
+  );
+}
+
+/** kernel: perf_skip_pmu_ctx(): an EVENT_GUEST pass only touches mediated PMUs. */
+function mediatedSkipEpc(epc: PerfEventPmuContext, eventType: number): boolean {
+  return (eventType & EVENT_GUEST) !== 0 && !(epc.pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU);
+}
+
 /**
  * Installs a profile on the perf core: the capability on the x86 core PMUs, the
  * merge_sched_in()/perf_skip_pmu_ctx() rules and the event-creation checks.
@@ -83,8 +108,7 @@ export function installVpmuProfile(
     if (x86)
       for (const p of core.registry.pmus)
         if (p.taskCtxNr === "hw" && "desc" in p) p.capabilities |= PERF_PMU_CAP.VPMU_PASSTHROUGH;
-    // kernel (RFC): merge_sched_in() skips passthrough PMUs while the CPU is in guest mode.
-    core.guestOwns = (pmu, cpu) => st.forceExcludeGuest[cpu]! && passthroughCap(pmu);
+    core.guestOwns = rfcGuestOwns;
     // kernel (RFC): perf_force_exclude_guest_check() in perf_event_alloc().
     core.allocChecks.push((e) => {
       if (!passthroughCap(e.pmu) || e.attr.exclude_guest) return 0;
@@ -97,15 +121,8 @@ export function installVpmuProfile(
     if (x86)
       for (const p of core.registry.pmus)
         if (p.taskCtxNr === "hw" && "desc" in p) p.capabilities |= PERF_PMU_CAP.MEDIATED_VPMU;
-    // kernel: merge_sched_in() leaves mediated PMUs alone while a guest context is loaded,
-    // except in the EVENT_GUEST pass of perf_put_guest_context().
-    core.guestOwns = (pmu, cpu, eventType) =>
-      st.guestCtxLoaded[cpu]! &&
-      (pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU) !== 0 &&
-      !(eventType & EVENT_GUEST);
-    // kernel: perf_skip_pmu_ctx(): an EVENT_GUEST pass only touches mediated PMUs.
-    core.epcFilter = (epc: PerfEventPmuContext, eventType) =>
-      (eventType & EVENT_GUEST) !== 0 && !(epc.pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU);
+    core.guestOwns = mediatedGuestOwns;
+    core.epcFilter = mediatedSkipEpc;
     // kernel: mediated_pmu_account_event().
     core.allocChecks.push((e) => {
       if (!isIncludeGuestEvent(e)) return 0;
@@ -122,6 +139,19 @@ export function installVpmuProfile(
     });
   }
   return st;
+}
+
+/** The trace record and the listeners of a guest PMU switch on `cpu`. */
+function guestSwitched(
+  core: PerfCore,
+  cpu: number,
+  what: "enter" | "exit" | "load" | "put",
+  now: Ns,
+): void {
+  const trace = core.sys.trace;
+  if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what });
+  const listeners = core.guestListeners;
+  for (let i = 0; i < listeners.length; i++) listeners[i]!(cpu, what, now);
 }
 
 // --- RFC v1 -----------------------------------------------------------------------
@@ -168,9 +198,7 @@ export function perfGuestEnter(core: PerfCore, cpu: number, now: Ns): void {
   forceExcludeGuestEnter(core, cpuctx.ctx, st.fixSiblingLoop, now);
   if (cpuctx.taskCtx) forceExcludeGuestEnter(core, cpuctx.taskCtx, st.fixSiblingLoop, now);
   st.forceExcludeGuest[cpu] = true;
-  const trace = core.sys.trace;
-  if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what: "enter" });
-  for (const l of core.guestListeners) l(cpu, "enter", now);
+  guestSwitched(core, cpu, "enter", now);
 }
 
 /** kernel (RFC): perf_force_exclude_guest_exit(): pinned then flexible, per context. */
@@ -194,9 +222,7 @@ export function perfGuestExit(core: PerfCore, cpu: number, now: Ns): void {
   const cpuctx = core.cpuctx[cpu]!;
   forceExcludeGuestExit(core, cpuctx.ctx, cpu, now);
   if (cpuctx.taskCtx) forceExcludeGuestExit(core, cpuctx.taskCtx, cpu, now);
-  const trace = core.sys.trace;
-  if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what: "exit" });
-  for (const l of core.guestListeners) l(cpu, "exit", now);
+  guestSwitched(core, cpu, "exit", now);
 }
 
 // --- Linux 7.0 mediated vPMU -------------------------------------------------------
@@ -230,9 +256,7 @@ export function perfLoadGuestContext(core: PerfCore, cpu: number, now: Ns): void
   loadCtx(core, cpuctx.ctx, now);
   if (cpuctx.taskCtx) loadCtx(core, cpuctx.taskCtx, now);
   st.guestCtxLoaded[cpu] = true;
-  const trace = core.sys.trace;
-  if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what: "load" });
-  for (const l of core.guestListeners) l(cpu, "load", now);
+  guestSwitched(core, cpu, "load", now);
 }
 
 /**
@@ -254,9 +278,7 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
   guestSchedIn(core, cpu, now);
-  const trace = core.sys.trace;
-  if (trace.enabled) trace.emit({ kind: "perf_guest", t: now, cpu, what: "put" });
-  for (const l of core.guestListeners) l(cpu, "put", now);
+  guestSwitched(core, cpu, "put", now);
 }
 
 /** One context's part of perf_load_guest_context(). */

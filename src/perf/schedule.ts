@@ -33,6 +33,8 @@ function eventList(e: PerfEvent): PerfEvent[] {
 }
 
 function removeFrom(list: PerfEvent[], e: PerfEvent): void {
+  // Empty when the whole list is being scheduled out (pmuCtxSchedOut() swapped it away).
+  if (list.length === 0) return;
   const i = list.indexOf(e);
   if (i >= 0) list.splice(i, 1);
 }
@@ -63,7 +65,8 @@ export function eventSchedOut(core: PerfCore, e: PerfEvent, now: Ns): void {
 export function groupSchedOut(core: PerfCore, leader: PerfEvent, now: Ns): void {
   if (leader.state !== PERF_EVENT_STATE.ACTIVE) return;
   eventSchedOut(core, leader, now);
-  for (const s of leader.siblings) eventSchedOut(core, s, now);
+  const siblings = leader.siblings;
+  for (let i = 0; i < siblings.length; i++) eventSchedOut(core, siblings[i]!, now);
 }
 
 /** kernel: event_sched_in(): ACTIVE first, then pmu->add(); back to INACTIVE if add fails. */
@@ -97,9 +100,10 @@ export function groupSchedIn(core: PerfCore, leader: PerfEvent, cpu: number, now
     return -11;
   }
   let partial: PerfEvent | null = null;
-  for (const s of leader.siblings) {
-    if (eventSchedIn(core, s, cpu, now) !== 0) {
-      partial = s;
+  const siblings = leader.siblings;
+  for (let i = 0; i < siblings.length; i++) {
+    if (eventSchedIn(core, siblings[i]!, cpu, now) !== 0) {
+      partial = siblings[i]!;
       break;
     }
   }
@@ -116,7 +120,8 @@ export function groupSchedIn(core: PerfCore, leader: PerfEvent, cpu: number, now
 /** kernel: pmu_filter_match(): every member's PMU must cover this CPU. */
 function pmuFilterMatch(e: PerfEvent, cpu: number): boolean {
   if (e.pmu.filter(cpu)) return false;
-  for (const s of e.siblings) if (s.pmu.filter(cpu)) return false;
+  const siblings = e.siblings;
+  for (let i = 0; i < siblings.length; i++) if (siblings[i]!.pmu.filter(cpu)) return false;
   return true;
 }
 
@@ -146,7 +151,11 @@ function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void 
   // or a loaded mediated guest context outside an EVENT_GUEST pass).
   if (core.pmuOwnedByGuest(e.pmu, cpu, core.passEventType)) return;
   if (groupCanGoOn(core, e, cpu, core.passCanAddHw)) {
-    if (groupSchedIn(core, e, cpu, now) === 0) eventList(e).push(e);
+    if (groupSchedIn(core, e, cpu, now) === 0) {
+      const list = eventList(e);
+      // An indexed store, not push(): push() is a builtin call at this site in V8.
+      list[list.length] = e;
+    }
   }
   if (e.state === PERF_EVENT_STATE.INACTIVE) {
     core.passCanAddHw = false;
@@ -207,6 +216,14 @@ export function pmuGroupsSchedIn(
   visitGroupsMerge(core, ctx, groups, cpu, pmu, now);
 }
 
+/**
+ * Empties a list but keeps its storage: V8 frees an array's backing store on `length = 0`,
+ * and these lists fill up again at the next sched-in (every guest entry and exit).
+ */
+function emptyList(list: PerfEvent[]): void {
+  while (list.length > 0) list.pop();
+}
+
 /** kernel: __pmu_ctx_sched_out(). */
 export function pmuCtxSchedOut(
   core: PerfCore,
@@ -220,7 +237,7 @@ export function pmuCtxSchedOut(
     const list = epc.pinnedActive;
     epc.pinnedActive = epc.spare;
     for (let i = 0; i < list.length; i++) groupSchedOut(core, list[i]!, now);
-    list.length = 0;
+    emptyList(list);
     epc.spare = list;
   }
   if (eventType & EVENT_FLEXIBLE) {
@@ -228,7 +245,7 @@ export function pmuCtxSchedOut(
       const list = epc.flexibleActive;
       epc.flexibleActive = epc.spare;
       for (let i = 0; i < list.length; i++) groupSchedOut(core, list[i]!, now);
-      list.length = 0;
+      emptyList(list);
       epc.spare = list;
     }
     epc.rotateNecessary = false;

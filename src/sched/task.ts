@@ -64,13 +64,20 @@ export class Task {
 
   /** The truth account for this task on a CPU. */
   accountOn(cpu: number): TruthAccount {
+    if (cpu === this.lastAccountCpu) return this.lastAccount!;
     let a = this.truth.get(cpu);
     if (!a) {
       a = new TruthAccount();
       this.truth.set(cpu, a);
     }
+    this.lastAccountCpu = cpu;
+    this.lastAccount = a;
     return a;
   }
+
+  /** The last account looked up: a vCPU asks again on every guest entry and exit. */
+  private lastAccountCpu = -1;
+  private lastAccount: TruthAccount | null = null;
 
   /** True if the task may run on `cpu`. */
   allowed(cpu: number): boolean {

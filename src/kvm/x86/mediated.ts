@@ -6,6 +6,11 @@ import type { Ns } from "../../sim/time.js";
 import { MSR, PERF_CAP_FW_WRITES } from "./msr.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
 
+/** `v % modulus` without the floating-point remainder when `v` is already in range. */
+function wrapTo(v: number, modulus: number): number {
+  return v >= 0 && v < modulus ? v : v % modulus;
+}
+
 /** The holder of a hardware counter while a guest context is loaded. */
 export class GuestOwner {
   constructor(readonly name: string) {}
@@ -108,24 +113,46 @@ export class MediatedBackend implements VpmuBackend {
   private overflowHandler(pmc: KvmPmc): (c: HwCounter, now: Ns) => void {
     let h = this.handlers.get(pmc);
     if (!h) {
-      h = (_c, t) => {
-        this.pmu.overflow(pmc);
-        if (this.pmu.controls(pmc).int) this.hooks.pmi(pmc, t);
-      };
+      h = this.makeOverflowHandler(pmc);
       this.handlers.set(pmc, h);
     }
     return h;
   }
 
+  /** Apart from overflowHandler(): a closure there would allocate a V8 context on every call. */
+  private makeOverflowHandler(pmc: KvmPmc): (c: HwCounter, now: Ns) => void {
+    return (_c, t) => {
+      this.pmu.overflow(pmc);
+      if (this.pmu.controls(pmc).int) this.hooks.pmi(pmc, t);
+    };
+  }
+
+  /** The handlers of `pmcs` in the same order, so a load looks them up by position, not in the map. */
+  private handlerList: Array<(c: HwCounter, now: Ns) => void> = [];
+  private handlerListOf: readonly KvmPmc[] | null = null;
+
+  private handlersFor(pmcs: readonly KvmPmc[]): Array<(c: HwCounter, now: Ns) => void> {
+    if (pmcs !== this.handlerListOf) {
+      this.handlerList = pmcs.map((p) => this.overflowHandler(p));
+      this.handlerListOf = pmcs;
+    }
+    return this.handlerList;
+  }
+
   /** kernel: kvm_mediated_pmu_load(): guest counters and selects into the hardware. */
   load(cpu: Cpu, now: Ns): void {
     this.cpu = cpu;
-    for (const pmc of this.pmu.all()) {
-      const c = this.hw(pmc);
-      c.owner = this.owner;
-      c.ownerName = this.owner.name;
+    const pmcs = this.pmu.all();
+    const handlers = this.handlersFor(pmcs);
+    const slot = cpu.pmu.slot;
+    const owner = this.owner;
+    const ownerName = owner.name;
+    for (let i = 0; i < pmcs.length; i++) {
+      const pmc = pmcs[i]!;
+      const c = slot[pmc.idx]!;
+      c.setOwner(owner, ownerName);
       c.write(pmc.counter, now);
-      c.onOverflow = this.overflowHandler(pmc);
+      c.onOverflow = handlers[i]!;
       this.program(pmc, c, now);
     }
   }
@@ -134,11 +161,13 @@ export class MediatedBackend implements VpmuBackend {
   put(now: Ns): void {
     const cpu = this.cpu;
     if (!cpu) return;
-    for (const pmc of this.pmu.all()) {
-      const c = this.hw(pmc);
-      pmc.counter = c.stopAndClear(now) % pmc.modulus;
-      c.owner = null;
-      c.ownerName = "";
+    const pmcs = this.pmu.all();
+    const slot = cpu.pmu.slot;
+    for (let i = 0; i < pmcs.length; i++) {
+      const pmc = pmcs[i]!;
+      const c = slot[pmc.idx]!;
+      pmc.counter = wrapTo(c.stopAndClear(now), pmc.modulus);
+      c.setOwner(null, "");
     }
     this.cpu = null;
   }

@@ -154,8 +154,21 @@ export class KvmX86Pmu {
   /** kernel: pmc_is_globally_enabled(). */
   globallyEnabled(pmc: KvmPmc): boolean {
     if (this.version < 2) return true;
-    return ((this.globalCtrl >> BigInt(pmc.idx)) & 1n) === 1n;
+    // Bits as numbers, recomputed only when GLOBAL_CTRL changes: this runs for every
+    // counter at every mediated load, and BigInt shifts allocate.
+    if (this.globalCtrl !== this.globalCtrlSeen) {
+      this.globalCtrlSeen = this.globalCtrl;
+      this.globalCtrlLo = Number(BigInt.asUintN(32, this.globalCtrl));
+      this.globalCtrlHi = Number(BigInt.asUintN(32, this.globalCtrl >> 32n));
+    }
+    const i = pmc.idx;
+    const word = i < 32 ? this.globalCtrlLo : this.globalCtrlHi;
+    return ((word >>> (i & 31)) & 1) === 1;
   }
+
+  private globalCtrlSeen = 0n;
+  private globalCtrlLo = 0;
+  private globalCtrlHi = 0;
 
   /** kernel: pmc_speculative_in_use() plus the global enable: is the counter counting? */
   counting(pmc: KvmPmc): boolean {

@@ -43,7 +43,9 @@ declare module "../../sim/trace.js" {
  */
 export class CorePmu extends Pmu {
   /** Counter indices an encoding may use, in preference order (cached per encoding). */
-  private readonly candidateCache = new Map<number, readonly number[]>();
+  private readonly candidateCache = new Map<number, Candidates>();
+  /** The last lookup: events of one encoding are scheduled in runs. */
+  private lastCandidates: Candidates | null = null;
 
   constructor(
     readonly desc: PmuHwDesc,
@@ -154,21 +156,36 @@ export class CorePmu extends Pmu {
    * cycles, ref-cycles; the arm64 cycle counter for CPU_CYCLES), then the general-purpose
    * counters its constraint allows, lowest first.
    */
-  private candidates(encoding: number): readonly number[] {
+  private candidates(encoding: number): Candidates {
+    const last = this.lastCandidates;
+    if (last !== null && last.encoding === encoding) return last;
     let c = this.candidateCache.get(encoding);
-    if (c) return c;
-    const list: number[] = [];
-    for (const f of this.desc.fixed) if (f.encoding === encoding) list.push(f.idx);
-    const mask = counterMaskFor(this.desc, encoding >= CACHE_ENCODING_BASE ? -1 : encoding);
-    for (let i = 0; i < this.desc.nrGp; i++) if (mask & (2 ** i)) list.push(i);
-    c = list;
-    this.candidateCache.set(encoding, c);
+    if (!c) {
+      c = this.buildCandidates(encoding);
+      this.candidateCache.set(encoding, c);
+    }
+    this.lastCandidates = c;
     return c;
+  }
+
+  private buildCandidates(encoding: number): Candidates {
+    const fixed: number[] = [];
+    for (const f of this.desc.fixed) if (f.encoding === encoding) fixed.push(f.idx);
+    const mask = counterMaskFor(this.desc, encoding >= CACHE_ENCODING_BASE ? -1 : encoding);
+    const gp: number[] = [];
+    let gpMask = 0;
+    for (let i = 0; i < this.desc.nrGp; i++) {
+      if (mask & (2 ** i)) {
+        gp.push(i);
+        gpMask |= 1 << i;
+      }
+    }
+    return { encoding, list: [...fixed, ...gp], fixed, gpMask };
   }
 
   /** Chooses a free counter for an encoding, or -1. */
   private pickCounter(encoding: number, busy: (idx: number) => boolean): number {
-    for (const idx of this.candidates(encoding)) if (!busy(idx)) return idx;
+    for (const idx of this.candidates(encoding).list) if (!busy(idx)) return idx;
     return -1;
   }
 
@@ -177,22 +194,16 @@ export class CorePmu extends Pmu {
     if (this.heterogeneous && !this.cpus.includes(cpu)) return -ERRNO.ENOENT;
     const simCpu = this.core.cpu(cpu);
     const hw = simCpu.pmu;
-    // pickCounter() without its closure: this runs on every sched-in.
-    let c: HwCounter | undefined;
-    for (const idx of this.candidates(e.hw.config)) {
-      const free = hw.slot[idx];
-      if (free && free.owner == null) {
-        c = free;
-        break;
-      }
-    }
-    if (!c) return -ERRNO.EAGAIN;
+    // pickCounter() on the occupancy bits: this runs on every sched-in.
+    const cand = this.candidates(e.hw.config);
+    const idx = hw.occupancy.firstFree(cand.fixed, cand.gpMask);
+    if (idx < 0) return -ERRNO.EAGAIN;
+    const c = hw.slot[idx]!;
     const exec = simCpu.exec;
-    c.owner = e;
-    c.ownerName = e.name;
+    c.setOwner(e, e.name);
     e.hw.counter = c;
     if (e.hw.samplePeriod > 0) {
-      c.onOverflow = (_c, t) => this.handleIrq(e, t);
+      c.onOverflow = this.irqHandler(e);
       this.setPeriod(e, c, now);
     } else {
       c.onOverflow = null;
@@ -207,11 +218,9 @@ export class CorePmu extends Pmu {
     const c = e.hw.counter;
     if (!c) return;
     this.read(e, now);
-    const cpu = this.core.cpu(e.oncpu);
-    cpu.pmu.setEnabled(c, false, now, cpu.exec);
+    c.stop(now);
     c.onOverflow = null;
-    c.owner = null;
-    c.ownerName = "";
+    c.setOwner(null, "");
     e.hw.counter = null;
     if (this.core.sys.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
@@ -224,6 +233,14 @@ export class CorePmu extends Pmu {
     e.hw.prevCount = cur;
     e.count += delta;
     if (e.hw.samplePeriod > 0) e.hw.periodLeft -= delta;
+  }
+
+  /**
+   * The overflow callback of a sampling event. A closure of its own: a closure inside add()
+   * would make V8 allocate a context on every call, sampling or not.
+   */
+  private irqHandler(e: PerfEvent): (c: HwCounter, now: Ns) => void {
+    return (_c, t) => this.handleIrq(e, t);
   }
 
   /** The counter overflowed: a PMI (kernel: x86_pmu_handle_irq() / armv8pmu_handle_irq()). */
@@ -310,6 +327,16 @@ export class CorePmu extends Pmu {
     const fixed = this.arm ? "cycle counter" : `${this.desc.fixed.length} fixed`;
     return `${this.desc.nrGp} x ${this.desc.gpWidth}-bit + ${fixed} (${this.desc.fixedWidth}-bit)`;
   }
+}
+
+/** The counters an encoding may use (CorePmu.candidates()). */
+interface Candidates {
+  readonly encoding: number;
+  /** Every candidate, best first: the fixed counters, then the general-purpose ones, lowest first. */
+  readonly list: readonly number[];
+  readonly fixed: readonly number[];
+  /** The general-purpose candidates as bits (all have an index below 32). */
+  readonly gpMask: number;
 }
 
 /** Capabilities of a core PMU (both vPMU capabilities are added by kernel profiles). */
