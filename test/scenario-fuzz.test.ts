@@ -383,7 +383,6 @@ const yamlishArb = fc
       .join("\n"),
   );
 
-
 // ---------------------------------------------------------------------------------------
 // Mutations of the examples.
 
@@ -639,10 +638,7 @@ describe("scenario fuzzing through the CLI", () => {
     .tuple(fc.constantFrom(...EXAMPLES), fc.array(mutationArb, { minLength: 2, maxLength: 5 }))
     .map(([ex, muts]) => muts.reduce(applyMutation, ex.text));
   const cases: Array<[string, () => string]> = [
-    [
-      "garbage.yaml",
-      () => badSamples(fc.string({ unit: "binary", minLength: 20 }), 1, 11)[0]!,
-    ],
+    ["garbage.yaml", () => badSamples(fc.string({ unit: "binary", minLength: 20 }), 1, 11)[0]!],
     ["yamlish.yaml", () => badSamples(yamlishArb, 1, 12)[0]!],
     ["mutated.yaml", () => badSamples(mutated, 1, 13)[0]!],
     ["mutated2.yaml", () => badSamples(mutated, 2, 14)[1]!],

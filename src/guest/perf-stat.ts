@@ -22,6 +22,17 @@ export const GUEST_ARCH_EVENTS: Record<string, number> = {
   "branch-misses": 0x00c5,
 };
 
+/** Guest-mode ground truth of a vCPU for an event, now (user and kernel in the guest). */
+export function guestTruth(vcpu: KvmVcpu, ev: GuestEvent): number {
+  const sys = vcpu.vm.kvm.sys;
+  sys.sync();
+  const q = quantityOf(sys.machine.desc.coreTypes[0]!.pmu, ev.encoding) ?? -1;
+  const mask = (1 << Mode.GUEST_USER) | (1 << Mode.GUEST_KERNEL);
+  let s = 0;
+  for (const a of vcpu.task.truth.values()) s += a.count(q, mask);
+  return s;
+}
+
 /** One counter of the guest's report. */
 export interface GuestCounterResult {
   event: string;
@@ -146,15 +157,8 @@ export class GuestPerfStat {
     for (let i = 0; i < this.onCounter.length; i++) this.collect(i, now);
   }
 
-  /** Guest-mode ground truth of the vCPU for an event, now. */
   private truth(ev: GuestEvent): number {
-    const sys = this.vcpu.vm.kvm.sys;
-    sys.sync();
-    const q = quantityOf(sys.machine.desc.coreTypes[0]!.pmu, ev.encoding) ?? -1;
-    const mask = (1 << Mode.GUEST_USER) | (1 << Mode.GUEST_KERNEL);
-    let s = 0;
-    for (const a of this.vcpu.task.truth.values()) s += a.count(q, mask);
-    return s;
+    return guestTruth(this.vcpu, ev);
   }
 
   /** The report (after stop). Enabled time is the whole window, like perf's accounting. */

@@ -123,11 +123,12 @@ export class HwCounter {
 
   /** Schedules (or cancels) the overflow timer from the current rate. */
   predict(): void {
-    if (this.onOverflow === null || this.rate <= 0) {
+    const left = this.onOverflow === null ? 1 : this.toWrap();
+    // A counter that stops exactly at its wrap has still overflowed: fire now.
+    if (this.onOverflow === null || (this.rate <= 0 && left > 0)) {
       if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
       return;
     }
-    const left = this.toWrap();
     const dt = left <= 0 ? 0 : Math.ceil(left / this.rate);
     this.queue.arm(this.overflowTimer, (this.since + dt) as Ns);
   }
@@ -182,7 +183,11 @@ export class HwCounter {
   value(now: Ns): number {
     this.fold(now);
     if (this.toWrap() <= 0) {
+      // Read at the instant of the wrap, before the overflow timer ran: the hardware has set
+      // the overflow bit all the same, so the overflow is delivered now.
+      if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
       this.wrap();
+      this.onOverflow?.(this, now);
       this.predict();
     }
     if (this.baseIsDistance) return this.modulus - (this.base - Math.floor(this.accrued));

@@ -143,6 +143,11 @@ export class KvmVcpu {
     this.enter(now);
   }
 
+  /** Virtual PMIs KVM delivered to the guest at entry (KVM_REQ_PMI). */
+  pmisDelivered = 0;
+  /** Guest software's PMI handler (a sampling guest perf), called when KVM injects a PMI. */
+  onGuestPmi: ((now: Ns) => void) | null = null;
+
   /** The arm64 side of this vCPU, if any. */
   armVcpu: unknown = null;
   /** The last KVM_EXIT_FAIL_ENTRY (CPU_UNSUPPORTED) KVM_RUN reported, if any. */
@@ -185,6 +190,15 @@ export class KvmVcpu {
     this.nrEntries++;
     if (sys.trace.enabled) this.traceEntry(now);
     if (this.exitRate > 0) sys.queue.arm(this.exitTimer, (now + this.exitPeriodNs) as Ns);
+    // kernel: kvm_pmu_deliver_pmi() on KVM_REQ_PMI: the guest takes its PMI on entry.
+    const pmu = this.pmu;
+    // The handler runs after guest PMU code already under way (that code masks interrupts).
+    if (pmu?.pmiPending) {
+      pmu.pmiPending = false;
+      this.pmisDelivered++;
+      const h = this.onGuestPmi;
+      if (h) this.ops.push({ intercepted: false, reason: "pmi", costNs: 0, run: h });
+    }
     // Guest PMU instructions that were waiting for the vCPU to run.
     const op = this.ops.shift();
     if (op) this.runOp(op, now);
@@ -249,6 +263,8 @@ export class KvmVcpu {
   private runOp(op: GuestOp, now: Ns): void {
     if (!op.intercepted) {
       op.run(now);
+      // The instruction may have led to an exit (its continuation trapped): the rest waits.
+      if (this.state !== "guest") return;
       const next = this.ops.shift();
       if (next) this.runOp(next, now);
       return;

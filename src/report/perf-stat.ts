@@ -21,8 +21,16 @@ export function perfStatLine(c: CounterResult, opts: PerfStatOptions, prefix = "
     value = padL("<not counted>", COUNTS_LEN);
   else value = padL(thousands(c.scaled), COUNTS_LEN);
   let line = `${prefix}${value}      ${padR(c.event, EVNAME_LEN)}`;
-  line += " ".repeat(METRIC_LEN);
-  if (c.scaled !== null && c.running_ns !== c.enabled_ns && c.enabled_ns > 0) {
+  line +=
+    c.samples !== undefined
+      ? padR(`  # ${thousands(c.samples)} samples`, METRIC_LEN)
+      : " ".repeat(METRIC_LEN);
+  if (
+    c.samples === undefined &&
+    c.scaled !== null &&
+    c.running_ns !== c.enabled_ns &&
+    c.enabled_ns > 0
+  ) {
     line += `  (${((100 * c.running_ns) / c.enabled_ns).toFixed(2)}%)`;
   }
   if (opts.truth) {

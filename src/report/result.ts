@@ -80,6 +80,8 @@ export interface CounterResult {
   status: string;
   /** Ground truth for the same filter and target. */
   truth: number;
+  /** perf record: samples taken (count is then perf report's approximate event count). */
+  samples?: number;
   /** Per CPU for system-wide measurements. */
   per_cpu?: Array<{
     cpu: number;

@@ -49,7 +49,15 @@ export interface VmDecl {
     exitRate: number;
     expect?: { ret?: number; errno?: string; ok?: boolean };
   }>;
-  perf: Array<{ name: string; vcpu: number; events: string[]; start: Ns; stop: Ns }>;
+  perf: Array<{
+    name: string;
+    vcpu: number;
+    events: string[];
+    start: Ns;
+    stop: Ns;
+    /** perf record: sampling frequency or fixed period. */
+    record?: { freq?: number; period?: number };
+  }>;
 }
 
 /** A task as the scenario declares it. */
@@ -323,6 +331,16 @@ export function compileScenario(
     });
     if (t.duty && parseDuration(t.duty.run) === 0)
       err(["tasks", i, "duty", "run"], "a duty cycle needs run time", "a positive duration");
+    // Resource limit: nanosecond duty cycles would schedule millions of wakeups per run.
+    for (const k of ["run", "sleep"] as const) {
+      const d = t.duty ? parseDuration(t.duty[k]) : undefined;
+      if (d !== undefined && d > 0 && d < 1000)
+        err(
+          ["tasks", i, "duty", k],
+          `${t.duty![k]} is shorter than the 1us minimum`,
+          "at least 1us",
+        );
+    }
   });
   const needTask = (name: string | undefined, path: PropertyKey[], vcpuOk = false): void => {
     if (name !== undefined && !taskNames.has(name) && !(vcpuOk && vcpuTaskNames.has(name))) {
@@ -455,14 +473,14 @@ export function compileScenario(
       for (const [k2, e] of events.entries()) {
         if (
           !(
-            (machine?.arch === "arm64" ? e in GUEST_ARM_EVENTS : e in GUEST_ARCH_EVENTS) ||
+            Object.hasOwn(machine?.arch === "arm64" ? GUEST_ARM_EVENTS : GUEST_ARCH_EVENTS, e) ||
             /^r[0-9a-fA-F]{1,4}$/.test(e)
           )
         ) {
           err(
             ["vms", i, "perf", j, "events"],
             `guest event "${e}" is not an architectural event or rNNNN`,
-            `one of: ${Object.keys(GUEST_ARCH_EVENTS).join(", ")} or r00c4`,
+            `one of: ${Object.keys(machine?.arch === "arm64" ? GUEST_ARM_EVENTS : GUEST_ARCH_EVENTS).join(", ")} or r0011`,
           );
           void k2;
         }
@@ -475,7 +493,13 @@ export function compileScenario(
           "stops before it starts or after the run",
           "start < stop <= duration",
         );
-      return { name: m.name, vcpu, events, start, stop };
+      if (m.record && machine?.arch === "arm64")
+        err(
+          ["vms", i, "perf", j, "record"],
+          "guest perf record is modelled on x86 guests only",
+          "no record on arm64",
+        );
+      return { name: m.name, vcpu, events, start, stop, ...(m.record ? { record: m.record } : {}) };
     });
     vms.push({ index: i, spec: v, workload: w ?? BUILTIN_WORKLOADS.compute!, vcpus, perf: perfs });
     // vCPU threads are host tasks too: actions may name them "<vm>/vcpu<N>".

@@ -18,9 +18,20 @@ export function formatDiagnostic(d: Diagnostic): string {
   const path = d.path === "" ? "" : `${d.path}: `;
   const exp = d.expected ? ` (${d.expected})` : "";
   // One line per diagnostic, whatever the file's values contain.
-  return `${where}: ${path}${d.message}${exp}`.replace(/[\u0000-\u001f\u007f]/g, (c) =>
-    c === "\n" ? "\\n" : c === "\t" ? "\\t" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
+  return escapeControls(`${where}: ${path}${d.message}${exp}`);
+}
+
+/** Control characters as escapes (\\n, \\t, \\xNN). */
+function escapeControls(text: string): string {
+  let out = "";
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    if (c >= 0x20 && c !== 0x7f) out += ch;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\t") out += "\\t";
+    else out += `\\x${c.toString(16).padStart(2, "0")}`;
+  }
+  return out;
 }
 
 /** Renders a path like tasks[0].affinity, or variants[0].set["kernel.profile"]. */

@@ -1,4 +1,5 @@
 import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
+import { GuestPerfRecord } from "../guest/perf-record.js";
 import { GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
@@ -180,7 +181,7 @@ export class ScenarioRun {
     ) => {
       const out: ActionResult = {
         at_ns: now,
-        do: label.split("(")[0]!,
+        do: label.split("(")[0]!.trim(),
         label,
         result: ret < 0 ? { errno: errnoName(ret) ?? String(ret) } : { ret },
       };
@@ -282,6 +283,10 @@ export class ScenarioRun {
       });
     });
     for (const m of d.perf) {
+      if (m.record) {
+        this.scheduleGuestRecord(vm, d.spec.name, m, m.record);
+        continue;
+      }
       let stat: GuestPerfStat | null = null;
       this.sys.at(m.start, `guest perf ${m.name}`, (now) => {
         const v = vm.vcpus.find((x) => x.id === m.vcpu);
@@ -298,15 +303,7 @@ export class ScenarioRun {
       this.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
         const target = `guest ${d.spec.name}/vcpu${m.vcpu}`;
         if (!stat) {
-          this.measurements.set(m.name, {
-            name: m.name,
-            target,
-            start_ns: m.start,
-            stop_ns: now,
-            counters: [],
-            intervals: [],
-            error: `Error: vCPU ${m.vcpu} of ${d.spec.name} does not exist`,
-          });
+          this.noVcpu(m, target, d.spec.name, now);
           return;
         }
         const st = stat;
@@ -315,6 +312,72 @@ export class ScenarioRun {
         this.guestStats.set(m.name, { stat: st, target, start: m.start, stop: now });
       });
     }
+  }
+
+  /** A guest measurement whose vCPU was never created. */
+  private noVcpu(m: VmDecl["perf"][number], target: string, vmName: string, now: number): void {
+    this.measurements.set(m.name, {
+      name: m.name,
+      target,
+      start_ns: m.start,
+      stop_ns: now,
+      counters: [],
+      intervals: [],
+      error: `Error: vCPU ${m.vcpu} of ${vmName} does not exist`,
+    });
+  }
+
+  /** perf record inside the guest: sampling with guest PMIs, reported as perf report would. */
+  private scheduleGuestRecord(
+    vm: KvmVm,
+    vmName: string,
+    m: VmDecl["perf"][number],
+    opts: { freq?: number; period?: number },
+  ): void {
+    const target = `guest ${vmName}/vcpu${m.vcpu}`;
+    let rec: GuestPerfRecord | null = null;
+    this.sys.at(m.start, `guest perf record ${m.name}`, (now) => {
+      const v = vm.vcpus.find((x) => x.id === m.vcpu);
+      if (!v) return;
+      rec = new GuestPerfRecord(
+        v,
+        m.events.map((e) => ({
+          name: e,
+          encoding: GUEST_ARCH_EVENTS[e] ?? Number.parseInt(e.slice(1), 16),
+        })),
+        opts,
+      );
+      rec.start(now);
+    });
+    this.sys.at(m.stop, `guest perf record stop ${m.name}`, (now) => {
+      if (!rec) {
+        this.noVcpu(m, target, vmName, now);
+        return;
+      }
+      const r = rec;
+      r.stop(now);
+      const enabled = now - m.start;
+      const mode = opts.freq ? `-F ${opts.freq}` : `-c ${opts.period}`;
+      this.measurements.set(m.name, {
+        name: m.name,
+        target: `${target} (perf record ${mode}, ${r.pmis} PMIs)`,
+        start_ns: m.start,
+        stop_ns: now,
+        counters: r.result().map((c) => ({
+          event: c.event,
+          // perf report's "Event count (approx.)": the periods that elapsed.
+          count: c.approx,
+          enabled_ns: enabled,
+          running_ns: c.running_ns,
+          scaled: r.noPmu ? null : c.approx,
+          status: r.noPmu ? "not supported" : c.samples > 0 ? "counted" : "not counted",
+          truth: c.truth,
+          state: r.noPmu ? "no vPMU" : "guest",
+          samples: c.samples,
+        })),
+        intervals: [],
+      });
+    });
   }
 
   private scheduleMeasurement(m: MeasurementDecl): void {
@@ -796,6 +859,8 @@ export class ScenarioRun {
       if (!v) return null;
       v.sync(this.sys.now);
       if (s.vcpu.field === "exits") return v.nrExits;
+      // KVM_RUN's FAIL_ENTRY returns are reported with the exits (see the VMs table).
+      if (s.vcpu.field === "exits.fail_entry") return v.nrFailEntries;
       if (s.vcpu.field.startsWith("exits.")) return v.exits[s.vcpu.field.slice(6)] ?? 0;
       if (s.vcpu.field === "entries") return v.nrEntries;
       if (s.vcpu.field === "guest_time") return Math.round(v.guestNs);

@@ -196,6 +196,22 @@ export const VmSpec = z.strictObject({
         }),
         start: Duration.optional(),
         stop: Duration.optional(),
+        /** perf record instead of perf stat: -F <freq> or -c <period>, with guest PMIs. */
+        record: z
+          .union(
+            [
+              z.strictObject({ freq: z.number().int().min(1).max(100_000) }),
+              z.strictObject({
+                period: z
+                  .number()
+                  .int()
+                  .min(1)
+                  .max(2 ** 47),
+              }),
+            ],
+            { error: "record needs { freq: <1-100000 Hz> } or { period: <events> }" },
+          )
+          .optional(),
       }),
     )
     .optional(),
@@ -448,10 +464,10 @@ export const Expectation = z.strictObject({
       field: z
         .string()
         .regex(
-          /^(exits(\.(tick|io|msr|rdpmc|pmi|preempt))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
+          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|fail_entry))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
           {
             error:
-              "exits, exits.<tick|io|msr|rdpmc|pmi|preempt>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
+              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|fail_entry>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
           },
         ),
     })
