@@ -154,3 +154,31 @@ describe("vpmu check --check-invariants", () => {
     expect(vpmu("check", f).code).toBe(0);
   });
 });
+
+describe("vpmu trace --variant", () => {
+  it("traces one variant, and rejects an unknown one with exit 2", () => {
+    const out = join(mkdtempSync(join(tmpdir(), "vpmu-trace-")), "t.json");
+    const ok = vpmu(
+      "trace",
+      join(root, "examples/x86-vpmu-modes.yaml"),
+      "--variant",
+      "emulated",
+      "-o",
+      out,
+    );
+    expect(ok.code).toBe(0);
+    const events = JSON.parse(readFileSync(out, "utf8")).traceEvents as Array<{ name?: string }>;
+    // The emulated vPMU backs guest counters with host perf events: they show in the trace.
+    expect(events.some((e) => e.name?.startsWith("kvm:vm0/0:pmc"))).toBe(true);
+    const bad = vpmu(
+      "trace",
+      join(root, "examples/x86-vpmu-modes.yaml"),
+      "--variant",
+      "nope",
+      "-o",
+      out,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('no variant "nope"');
+  });
+});

@@ -19,6 +19,7 @@ interface TraceOpts {
   maxSize: string;
   seed?: string;
   duration?: string;
+  variant?: string;
 }
 
 /** Prints one `vpmu: ...` line and exits with code 2. */
@@ -71,6 +72,7 @@ export function registerTraceCommand(program: Command): void {
     )
     .option("-s, --seed <n>", "seed (overrides the scenario's)")
     .option("-d, --duration <time>", "simulated duration (overrides the scenario's), e.g. 500ms")
+    .option("--variant <name>", "trace this variant of a scenario with variants")
     .action((file: string, o: TraceOpts) => {
       const seed = parseSeed(o.seed);
       const duration = parseDur(o.duration);
@@ -80,7 +82,16 @@ export function registerTraceCommand(program: Command): void {
         for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
         process.exit(EXIT_USAGE);
       }
-      const sc = loaded.scenario;
+      let sc = loaded.scenario;
+      if (o.variant !== undefined) {
+        if (sc.variants.length === 0) fail(`--variant: ${file} has no variants`);
+        const v = sc.variants.find((x) => x.name === o.variant);
+        if (!v)
+          fail(
+            `--variant: no variant "${o.variant}" in ${file} (one of: ${sc.variants.map((x) => x.name).join(", ")})`,
+          );
+        sc = v.scenario;
+      }
       let fd: number;
       try {
         fd = openSync(o.output, "w");
