@@ -402,7 +402,7 @@ describe("emulated vPMU: CPUID 0xA and the PMU MSRs", () => {
 });
 
 describe("emulated vPMU: host perf events backing guest counters", () => {
-  it("K14: an enabled counter is a RAW, pinned, exclude_host, exclude_idle event on the vCPU task, exclude_user/kernel from USR/OS", () => {
+  it("K14 (perf-core B37): an enabled counter is a RAW, pinned, exclude_host, exclude_idle event on the vCPU task, exclude_user/kernel from USR/OS", () => {
     const g = guest();
     runFor(g.sys, MS);
     expect(eventOf(g, 0)).toBeNull();
@@ -569,7 +569,7 @@ describe("emulated vPMU: host perf events backing guest counters", () => {
     expect(rd(g, MSR.IA32_PERF_GLOBAL_STATUS)).toBe(1n);
   });
 
-  it("K22: a counter whose perf event cannot be scheduled (host contention) silently stops; the guest sees no error", () => {
+  it("K22 (perf-core B38): a counter whose perf event cannot be scheduled (host contention) silently stops; the guest sees no error", () => {
     const g = guest();
     const host = Array.from({ length: 8 }, () =>
       g.sys.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc4, pinned: true }, -1, 2),
@@ -624,6 +624,44 @@ describe("emulated vPMU: host perf events backing guest counters", () => {
     runFor(g.sys, MS);
     expect(pmc(g, 0)).toBeGreaterThan(v0);
     expect(pmc(g, 1)).toBe(v1);
+  });
+
+  it("K25: each emulated instruction counts exactly once on instructions counters, and branches on branch counters, per CPL filter", () => {
+    for (const mediated of [false, true]) {
+      const g = guest({ mediated });
+      runFor(g.sys, MS);
+      wr(g, MSR.IA32_PERFEVTSEL0, EN | INSTRUCTIONS);
+      wr(g, MSR.IA32_PERFEVTSEL0 + 1, EN | BRANCHES);
+      wr(g, MSR.IA32_PERFEVTSEL0 + 2, EVENTSEL.ENABLE | EVENTSEL.USR | INSTRUCTIONS); // user only
+      wr(g, MSR.IA32_PERF_GLOBAL_CTRL, 0x7n);
+      // Read and emulate at the same instant, so only the emulated instructions count.
+      const before = [0, 1, 2].map((i) => rd(g, MSR.IA32_PMC0 + i) as bigint);
+      for (let i = 0; i < 22; i++) g.pmu.emulatedInstructionRetired(i >= 17, 0, g.sys.now);
+      const after = [0, 1, 2].map((i) => rd(g, MSR.IA32_PMC0 + i) as bigint);
+      expect(after.map((v, i) => v - before[i]!)).toEqual([22n, 5n, 0n]);
+      // A wrap sets GLOBAL_STATUS.
+      wr(g, MSR.IA32_A_PMC0 + 1, (1n << 48n) - 1n);
+      g.pmu.emulatedInstructionRetired(true, 3, g.sys.now);
+      expect(rd(g, MSR.IA32_PERF_GLOBAL_STATUS)).toBe(0x2n);
+    }
+  });
+
+  it("K25 (guest op): a forced-emulation exit runs the instructions in KVM and counts them", () => {
+    const seenWith = (branches: number): bigint => {
+      const g = guest();
+      runFor(g.sys, MS);
+      wr(g, MSR.IA32_PERFEVTSEL0 + 1, EN | BRANCHES);
+      wr(g, MSR.IA32_PERF_GLOBAL_CTRL, 0x2n);
+      let seen = -1n;
+      g.ops.emulate(22, branches, 0, g.sys.now, () => {
+        seen = rd(g, MSR.IA32_PMC0 + 1) as bigint;
+      });
+      runFor(g.sys, MS);
+      expect(g.v.exits.emulation).toBe(1);
+      return seen;
+    };
+    // Same run, same timing: only the emulated branches differ.
+    expect(seenWith(5) - seenWith(0)).toBe(5n);
   });
 });
 

@@ -19,7 +19,16 @@ declare module "../sim/trace.js" {
 }
 
 /** Why the vCPU left the guest ("sysreg" is the arm64 trapped system-register access, ESR EC 0x18). */
-export type ExitReason = "tick" | "io" | "msr" | "sysreg" | "rdpmc" | "pmi" | "preempt";
+export type ExitReason =
+  | "tick"
+  | "io"
+  | "msr"
+  | "sysreg"
+  | "rdpmc"
+  | "pmi"
+  | "preempt"
+  /** An instruction KVM emulates (forced emulation, MMIO). */
+  | "emulation";
 
 /** A guest instruction that touches the PMU, run when the vCPU is in guest mode. */
 export interface GuestOp {
@@ -347,6 +356,27 @@ export class GuestPmuOps {
           const r = pmu ? pmu.rdmsr(msr, t) : GP_FAULT_;
           if (typeof r !== "bigint") this.faults++;
           done(typeof r === "bigint" ? r : null);
+        },
+      },
+      now,
+    );
+  }
+
+  /**
+   * Instructions KVM emulates (the KVM forced-emulation prefix): one exit, then each counts
+   * once on the matching counters (the last `branches` of them are branches), at CPL `cpl`.
+   */
+  emulate(count: number, branches: number, cpl: 0 | 3, now: Ns, done?: () => void): void {
+    const pmu = this.vcpu.pmu;
+    this.vcpu.guestOp(
+      {
+        intercepted: true,
+        reason: "emulation",
+        costNs: this.costs.pmuMsrNs,
+        run: (t) => {
+          for (let i = 0; i < count; i++)
+            pmu?.emulatedInstructionRetired(i >= count - branches, cpl, t);
+          done?.();
         },
       },
       now,

@@ -464,10 +464,10 @@ export const Expectation = z.strictObject({
       field: z
         .string()
         .regex(
-          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|fail_entry))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
+          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
           {
             error:
-              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|fail_entry>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
+              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
           },
         ),
     })

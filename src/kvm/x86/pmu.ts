@@ -59,6 +59,10 @@ export interface VpmuBackend {
  * pmu_intel.c): CPUID 0xA clamped as KVM does, the PMU MSRs with KVM's #GP rules, RDPMC,
  * and GLOBAL_STATUS/PMI on overflow. Counting is delegated to a backend.
  */
+/** INST_RETIRED.ANY_P and BR_INST_RETIRED.ALL_BRANCHES (the architectural encodings). */
+const INST_RETIRED_ENCODING = 0x00c0;
+const BR_INST_RETIRED_ENCODING = 0x00c4;
+
 export class KvmX86Pmu {
   version = 0;
   nrGp = 0;
@@ -176,6 +180,28 @@ export class KvmX86Pmu {
       ? (this.fixedNibble(pmc.idx - 32) & (FIXED_OS | FIXED_USR)) !== 0
       : (pmc.eventsel & EVENTSEL.ENABLE) !== 0;
     return local && this.globallyEnabled(pmc);
+  }
+
+  /**
+   * kernel: kvm_pmu_instruction_retired() / kvm_pmu_branch_retired(): an instruction KVM
+   * emulated (a forced-emulation prefix, an MMIO access) counts exactly once on every
+   * counting counter that selects instructions retired, and on those selecting branches
+   * retired when it is a branch, if the counter's USR/OS filter matches the guest's CPL.
+   * A counter that wraps sets its GLOBAL_STATUS bit (and a PMI with INT).
+   */
+  emulatedInstructionRetired(branch: boolean, cpl: 0 | 3, now: Ns): void {
+    for (const pmc of this.all()) {
+      if (!this.counting(pmc)) continue;
+      const enc = this.encoding(pmc);
+      if (enc !== INST_RETIRED_ENCODING && !(branch && enc === BR_INST_RETIRED_ENCODING)) continue;
+      if (!(this.controlBits(pmc) & (cpl === 0 ? 2 : 1))) continue;
+      const mask = pmc.fixed ? this.fixedMask : this.gpMask;
+      const next = (this.backend ? this.backend.read(pmc, now) : pmc.counter) + 1;
+      const wrapped = next > mask;
+      if (this.backend) this.backend.write(pmc, wrapped ? 0 : next, now);
+      else pmc.counter = wrapped ? 0 : next;
+      if (wrapped) this.overflow(pmc);
+    }
   }
 
   /** USR (1), OS (2) and INT (4) of a counter as bits, without allocating. */
