@@ -36,9 +36,14 @@ describe("golden reports", () => {
           ? variantsTextReport(runVariants(sc, { checkInvariants: true }), { truth: true })
           : textReport(runScenario(sc, { checkInvariants: true }), { truth: true });
       const file = join(expectedDir, `${name}.txt`);
-      if (accept || !existsSync(file)) {
+      if (accept) {
         writeFileSync(file, out);
         return;
+      }
+      // A missing golden is a failure too: write it as .actual for review.
+      if (!existsSync(file)) {
+        writeFileSync(join(expectedDir, `${name}.actual.txt`), out);
+        expect.fail(`no golden for ${name}; review ${name}.actual.txt, then npm run accept`);
       }
       const want = readFileSync(file, "utf8");
       if (out !== want) {
