@@ -1,23 +1,8 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-
-const root = join(import.meta.dirname, "..");
-const bin = join(root, "dist", "cli", "main.js");
-
-function vpmu(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function tmpFile(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "vpmu-"));
-  const f = join(dir, name);
-  writeFileSync(f, text);
-  return f;
-}
+import { root, tmpFile, vpmu } from "./cli-helpers.js";
 
 describe("vpmu CLI", () => {
   it("runs the built-in tour", () => {

@@ -1,28 +1,10 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { variantsJsonReport } from "../src/report/json.js";
 import { textReport, variantsTextReport } from "../src/report/text.js";
 import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { loadScenario, parseScenario } from "../src/scenario/load.js";
 import { runScenario, runVariants } from "../src/scenario/runner.js";
-
-const root = join(import.meta.dirname, "..");
-const bin = join(root, "dist", "cli", "main.js");
-
-function vpmu(...args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
-
-function tmpFile(name: string, text: string): string {
-  const dir = mkdtempSync(join(tmpdir(), "vpmu-variants-"));
-  const f = join(dir, name);
-  writeFileSync(f, text);
-  return f;
-}
+import { tmpFile, vpmu } from "./cli-helpers.js";
 
 /** A small x86 scenario with one mediated VM; `tail` adds variants and expectations. */
 const BASE = `name: v

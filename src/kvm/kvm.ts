@@ -7,11 +7,10 @@ import {
   perfPutGuestContext,
   type VpmuProfile,
 } from "../perf/guest.js";
-import type { SchedHook } from "../sched/scheduler.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { DEFAULT_KVM_COSTS, type KvmCosts } from "./costs.js";
-import { type KvmHost, KvmVcpu } from "./vcpu.js";
+import { type KvmHost, type KvmVcpu, registerVcpuPreemptNotifiers } from "./vcpu.js";
 import {
   KVM_CAP_PMU_CAPABILITY,
   KVM_CAP_PMU_EVENT_FILTER,
@@ -66,24 +65,7 @@ export class Kvm implements KvmHost {
       this.enablePmu &&
       host.version >= MEDIATED_MIN_HOST_VERSION &&
       this.profile !== "5.18";
-    // kvm_sched_out() runs before perf_event_task_sched_out(); kvm_sched_in() after
-    // perf_event_task_sched_in() (preempt notifiers around the context switch).
-    const out: SchedHook = {
-      schedOut: (_cpu, prev, _next, now) => {
-        if (prev.owner instanceof KvmVcpu) prev.owner.scheduledOut(now);
-      },
-    };
-    const inn: SchedHook = {
-      schedIn: (cpu, _prev, next, now) => {
-        if (next.owner instanceof KvmVcpu) next.owner.scheduledIn(cpu, now);
-      },
-      tick: (cpu, now) => {
-        const t = sys.sched.current(cpu.id);
-        if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
-      },
-    };
-    sys.sched.hooks.unshift(out);
-    sys.sched.hooks.push(inn);
+    registerVcpuPreemptNotifiers(sys);
   }
 
   /** The host core PMU the vPMU is modelled on. */

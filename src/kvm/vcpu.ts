@@ -2,6 +2,7 @@ import type { Cpu } from "../hw/cpu.js";
 import type { ExecState } from "../hw/exec.js";
 import { BUILTIN_WORKLOADS, type Workload } from "../hw/workload.js";
 import { WorkloadExec } from "../hw/workload-exec.js";
+import type { SchedHook } from "../sched/scheduler.js";
 import { PF_VCPU, type Task } from "../sched/task.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
@@ -404,3 +405,27 @@ export class GuestPmuOps {
 }
 
 const GP_FAULT_ = Symbol("#GP");
+
+/**
+ * kvm_sched_out() / kvm_sched_in() (preempt notifiers): a vCPU thread leaves guest mode
+ * before perf_event_task_sched_out() and re-enters after perf_event_task_sched_in(); the
+ * host tick on its CPU is an exit. Installed once per KVM.
+ */
+export function registerVcpuPreemptNotifiers(sys: System): void {
+  const out: SchedHook = {
+    schedOut: (_cpu, prev, _next, now) => {
+      if (prev.owner instanceof KvmVcpu) prev.owner.scheduledOut(now);
+    },
+  };
+  const inn: SchedHook = {
+    schedIn: (cpu, _prev, next, now) => {
+      if (next.owner instanceof KvmVcpu) next.owner.scheduledIn(cpu, now);
+    },
+    tick: (cpu, now) => {
+      const t = sys.sched.current(cpu.id);
+      if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
+    },
+  };
+  sys.sched.hooks.unshift(out);
+  sys.sched.hooks.push(inn);
+}

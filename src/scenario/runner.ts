@@ -750,22 +750,7 @@ export class ScenarioRun {
         };
       }
       if (!v) return null;
-      switch (ev.field) {
-        case "count":
-          return v.count;
-        case "enabled":
-          return v.enabled;
-        case "running":
-          return v.running;
-        case "state":
-          return v.state;
-        case "scaled":
-          return v.running > 0 ? Math.trunc((v.count * v.enabled) / v.running) : null;
-        case "percent":
-          return v.enabled > 0 ? Math.round((10000 * v.running) / v.enabled) / 100 : null;
-        default:
-          return null;
-      }
+      return counterField(ev.field, v.count, v.enabled, v.running, v.state, null);
     }
     const m = this.measurements.get(ev.measurement!);
     if (!m) return null;
@@ -776,39 +761,12 @@ export class ScenarioRun {
     if (ev.cpu !== undefined) {
       const p = c.per_cpu?.find((x) => x.cpu === ev.cpu);
       if (!p) return null;
-      switch (ev.field) {
-        case "count":
-          return p.count;
-        case "enabled":
-          return p.enabled_ns;
-        case "running":
-          return p.running_ns;
-        case "state":
-          return p.state;
-        case "scaled":
-          return p.running_ns > 0 ? Math.trunc((p.count * p.enabled_ns) / p.running_ns) : null;
-        case "percent":
-          return p.enabled_ns > 0 ? Math.round((10000 * p.running_ns) / p.enabled_ns) / 100 : null;
-        default:
-          return null;
-      }
+      return counterField(ev.field, p.count, p.enabled_ns, p.running_ns, p.state, null);
     }
-    switch (ev.field) {
-      case "count":
-        return c.count;
-      case "scaled":
-        return c.scaled;
-      case "enabled":
-        return c.enabled_ns;
-      case "running":
-        return c.running_ns;
-      case "state":
-        return c.state;
-      case "truth":
-        return c.truth;
-      case "percent":
-        return c.enabled_ns > 0 ? Math.round((10000 * c.running_ns) / c.enabled_ns) / 100 : null;
-    }
+    if (ev.field === "truth") return c.truth;
+    // A measurement's scaled value is the one it reported (perf record's is not scaled).
+    const scaled = ev.field === "scaled" ? c.scaled : null;
+    return counterField(ev.field, c.count, c.enabled_ns, c.running_ns, c.state, scaled);
   }
 
   /** Value of an expectation's subject. */
@@ -1124,6 +1082,36 @@ function tolAbs(t: Tolerance, ref: number): number {
 
 function fmtTol(t: Tolerance): string {
   return "abs" in t ? String(t.abs) : `${t.pct}%`;
+}
+
+/**
+ * One field of a counter reading for an expectation: perf's scaled value (count *
+ * enabled / running) unless `scaled` is given, and the running percentage.
+ */
+function counterField(
+  field: string,
+  count: number,
+  enabled: number,
+  running: number,
+  state: string,
+  scaled: number | null,
+): number | string | null {
+  switch (field) {
+    case "count":
+      return count;
+    case "enabled":
+      return enabled;
+    case "running":
+      return running;
+    case "state":
+      return state;
+    case "scaled":
+      return scaled ?? (running > 0 ? Math.trunc((count * enabled) / running) : null);
+    case "percent":
+      return enabled > 0 ? Math.round((10000 * running) / enabled) / 100 : null;
+    default:
+      return null;
+  }
 }
 
 function describeAction(a: ActionDecl): string {

@@ -1,12 +1,11 @@
 import type { Cpu } from "../../hw/cpu.js";
 import type { Workload } from "../../hw/workload.js";
 import { CorePmu } from "../../perf/drivers/core-pmu.js";
-import type { SchedHook } from "../../sched/scheduler.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import type { System } from "../../system.js";
 import { DEFAULT_KVM_COSTS, type KvmCosts } from "../costs.js";
-import { type KvmHost, KvmVcpu } from "../vcpu.js";
+import { type KvmHost, KvmVcpu, registerVcpuPreemptNotifiers } from "../vcpu.js";
 import { ArmVcpuPmu } from "./pmu.js";
 import { ARMV8_EVENT, PMCR, PMCR_MASK, PMUVER } from "./pmuv3.js";
 
@@ -390,22 +389,7 @@ export class KvmArm64 implements KvmHost {
     costs: KvmCosts = DEFAULT_KVM_COSTS,
   ) {
     this.costs = costs;
-    const out: SchedHook = {
-      schedOut: (_cpu, prev, _next, now) => {
-        if (prev.owner instanceof KvmVcpu) prev.owner.scheduledOut(now);
-      },
-    };
-    const inn: SchedHook = {
-      schedIn: (cpu, _prev, next, now) => {
-        if (next.owner instanceof KvmVcpu) next.owner.scheduledIn(cpu, now);
-      },
-      tick: (cpu, now) => {
-        const t = sys.sched.current(cpu.id);
-        if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
-      },
-    };
-    sys.sched.hooks.unshift(out);
-    sys.sched.hooks.push(inn);
+    registerVcpuPreemptNotifiers(sys);
   }
 
   /** Every arm64 CPU PMU perf registered, in registration (probe) order. */

@@ -1,0 +1,21 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/** The repository root and the built CLI. */
+export const root = join(import.meta.dirname, "..");
+export const bin = join(root, "dist", "cli", "main.js");
+
+/** Runs the built `vpmu` CLI and returns its exit code and output. */
+export function vpmu(...args: string[]): { code: number | null; out: string; err: string } {
+  const r = spawnSync(process.execPath, [bin, ...args], { cwd: root, encoding: "utf8" });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+}
+
+/** Writes `text` to a new temporary file named `name`. */
+export function tmpFile(name: string, text: string): string {
+  const f = join(mkdtempSync(join(tmpdir(), "vpmu-")), name);
+  writeFileSync(f, text);
+  return f;
+}
