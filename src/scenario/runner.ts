@@ -35,14 +35,8 @@ import type { Ns } from "../sim/time.js";
 import type { TraceSink } from "../sim/trace.js";
 import { System } from "../system.js";
 import { VERSION } from "../version.js";
-import type {
-  ActionDecl,
-  ExpectationDecl,
-  MeasurementDecl,
-  Scenario,
-  Tolerance,
-  VmDecl,
-} from "./compile.js";
+import type { ActionDecl, ExpectationDecl, MeasurementDecl, Scenario, VmDecl } from "./compile.js";
+import { compare, counterField, findCounter, type Observed } from "./expect.js";
 
 /** Options of a run. */
 export interface RunOptions {
@@ -59,7 +53,6 @@ export interface RunOptions {
 }
 
 /** A value an expectation can observe. */
-type Observed = number | string | boolean | null;
 
 /**
  * Runs a compiled scenario: builds the system, starts tasks, fires timed actions, runs to
@@ -752,11 +745,7 @@ export class ScenarioRun {
       if (!v) return null;
       return counterField(ev.field, v.count, v.enabled, v.running, v.state, null);
     }
-    const m = this.measurements.get(ev.measurement!);
-    if (!m) return null;
-    const c =
-      m.counters.find((x) => x.event === ev.event) ??
-      m.counters.find((x) => x.event.startsWith(`${ev.event}`));
+    const c = findCounter(this.measurements.get(ev.measurement!), ev.event);
     if (!c) return null;
     if (ev.cpu !== undefined) {
       const p = c.per_cpu?.find((x) => x.cpu === ev.cpu);
@@ -843,56 +832,12 @@ export class ScenarioRun {
   protected truthFor(e: ExpectationDecl): number | null {
     const ev = e.spec.event;
     if (!ev || ev.measurement === undefined) return null;
-    const m = this.measurements.get(ev.measurement);
-    const c =
-      m?.counters.find((x) => x.event === ev.event) ??
-      m?.counters.find((x) => x.event.startsWith(`${ev.event}`));
-    return c ? c.truth : null;
+    return findCounter(this.measurements.get(ev.measurement), ev.event)?.truth ?? null;
   }
 
   private evaluate(e: ExpectationDecl): ExpectationResult {
     const observed = this.observe(e);
-    const c = e.cmp;
-    let ok = false;
-    let expected = "";
-    switch (c.kind) {
-      case "equals":
-        ok = observed === c.value;
-        expected = `= ${JSON.stringify(c.value)}`;
-        break;
-      case "approx": {
-        const tol = tolAbs(c.tolerance, c.value);
-        ok = typeof observed === "number" && Math.abs(observed - c.value) <= tol;
-        expected = `${c.value} ± ${fmtTol(c.tolerance)}`;
-        break;
-      }
-      case "range":
-        ok =
-          typeof observed === "number" &&
-          (c.min === undefined || observed >= c.min) &&
-          (c.max === undefined || observed <= c.max);
-        expected =
-          c.min !== undefined && c.max !== undefined
-            ? `in [${c.min}, ${c.max}]`
-            : c.min !== undefined
-              ? `>= ${c.min}`
-              : `<= ${c.max}`;
-        break;
-      case "one_of":
-        ok = c.values.includes(observed as number | string | boolean);
-        expected = `one of ${JSON.stringify(c.values)}`;
-        break;
-      case "near_truth": {
-        const truth = this.truthFor(e);
-        if (truth === null || typeof observed !== "number") {
-          expected = `within ${fmtTol(c.tolerance)} of the truth (no truth available)`;
-          break;
-        }
-        ok = Math.abs(observed - truth) <= tolAbs(c.tolerance, truth);
-        expected = `${Math.round(truth)} (truth) ± ${fmtTol(c.tolerance)}`;
-        break;
-      }
-    }
+    const { ok, expected } = compare(e.cmp, observed, () => this.truthFor(e));
     return { label: e.label, ok, observed, expected };
   }
 
@@ -1074,44 +1019,6 @@ function actionMatches(exp: { ret?: number; errno?: string; ok?: boolean }, ret:
   if (exp.ret !== undefined) return ret === exp.ret;
   if (exp.ok !== undefined) return ret >= 0 === exp.ok;
   return true;
-}
-
-function tolAbs(t: Tolerance, ref: number): number {
-  return "abs" in t ? t.abs : (Math.abs(ref) * t.pct) / 100;
-}
-
-function fmtTol(t: Tolerance): string {
-  return "abs" in t ? String(t.abs) : `${t.pct}%`;
-}
-
-/**
- * One field of a counter reading for an expectation: perf's scaled value (count *
- * enabled / running) unless `scaled` is given, and the running percentage.
- */
-function counterField(
-  field: string,
-  count: number,
-  enabled: number,
-  running: number,
-  state: string,
-  scaled: number | null,
-): number | string | null {
-  switch (field) {
-    case "count":
-      return count;
-    case "enabled":
-      return enabled;
-    case "running":
-      return running;
-    case "state":
-      return state;
-    case "scaled":
-      return scaled ?? (running > 0 ? Math.trunc((count * enabled) / running) : null);
-    case "percent":
-      return enabled > 0 ? Math.round((10000 * running) / enabled) / 100 : null;
-    default:
-      return null;
-  }
 }
 
 function describeAction(a: ActionDecl): string {
