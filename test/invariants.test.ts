@@ -101,9 +101,8 @@ describe("invariant checker: guest counters", () => {
     const b = pmu.rdpmc(0, sys.now);
     expect(typeof a === "bigint" && typeof b === "bigint" && b > a).toBe(true);
     expect(sys.invariants!.findings).toEqual([]);
-    // Corrupt the saved counter behind the guest's back (the vCPU is in host mode after a put).
-    pmu.gp[0]!.counter = 5;
-    (v.mediated as unknown as { cpu: unknown }).cpu = null;
+    // Corrupt the guest's counter register behind its back (not a guest write).
+    v.mediated!.state.gp[0]!.write(5, sys.now);
     pmu.rdpmc(0, sys.now);
     expect(sys.invariants!.findings.map((f) => f.rule)).toEqual(["guest-counter-backwards"]);
   });

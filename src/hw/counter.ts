@@ -179,6 +179,13 @@ export class HwCounter {
     return v;
   }
 
+  /** Sets a stopped counter to zero (no fold: it has no rate). */
+  clear(): void {
+    this.base = 0;
+    this.baseIsDistance = false;
+    this.accrued = 0;
+  }
+
   /** Current value as a number (exact below 2^53). */
   value(now: Ns): number {
     this.fold(now);

@@ -21,7 +21,13 @@ export class Cpu {
   readonly truth = new TruthAccount();
   /** Nanoseconds spent idle. */
   idleTime = 0;
-  readonly pmu: CpuPmuHw;
+  /**
+   * The counter registers the CPU runs now: the host's, or a guest's while a mediated
+   * (or passthrough) vPMU context is loaded (see `loadPmuState`).
+   */
+  pmu: CpuPmuHw;
+  /** The host's counter registers. */
+  readonly hostPmu: CpuPmuHw;
 
   constructor(
     readonly id: number,
@@ -29,7 +35,25 @@ export class Cpu {
     readonly cluster: number,
     queue: EventQueue,
   ) {
-    this.pmu = new CpuPmuHw(coreType.pmu, queue);
+    this.hostPmu = new CpuPmuHw(coreType.pmu, queue);
+    this.pmu = this.hostPmu;
+  }
+
+  /**
+   * Puts a guest's saved counter state into the registers (null: the host's back). The
+   * kernel writes every counter and event select at a mediated load and reads and zeroes
+   * them at put; the model keeps each side's registers as their own objects and swaps
+   * them, so a switch costs nothing per idle counter. The host side is left as put leaves
+   * it: every counter zero, stopped and free.
+   */
+  loadPmuState(state: CpuPmuHw | null, now: Ns): void {
+    if (state === null) {
+      this.pmu = this.hostPmu;
+      return;
+    }
+    this.hostPmu.clearAll();
+    this.pmu = state;
+    state.retarget(now, this.exec);
   }
 
   /** Charges what executed since the last change to the ledgers. */

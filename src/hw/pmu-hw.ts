@@ -52,6 +52,15 @@ export class CpuPmuHw {
     }
   }
 
+  /** Zeroes every counter that is stopped and free (what a mediated vPMU put leaves behind). */
+  clearAll(): void {
+    const all = this.all;
+    for (let i = 0; i < all.length; i++) {
+      const c = all[i]!;
+      if (!c.enabled && c.owner === null) c.clear();
+    }
+  }
+
   /** Programs a counter's event and mode filter (folding what it counted so far). */
   program(c: HwCounter, quantity: number, modeMask: number, now: Ns, exec: ExecState | null): void {
     c.fold(now);

@@ -116,10 +116,15 @@ export class KvmVm {
         checker.guestCounterRead(v.label, p.idx, v.task.cpu, prev, value, t);
     if (pmu.version > 0) {
       if (kvm.enableMediatedPmu) {
-        v.mediated = new MediatedBackend(pmu, v.label, {
-          allowed: (p) => this.allowed(pmu, p),
-          pmi: (_p, t) => v.pmiExit(t),
-        });
+        v.mediated = new MediatedBackend(
+          pmu,
+          v.label,
+          {
+            allowed: (p) => this.allowed(pmu, p),
+            pmi: (_p, t) => v.pmiExit(t),
+          },
+          kvm.sys.queue,
+        );
         pmu.backend = v.mediated;
       } else {
         v.emulated = new EmulatedBackend(pmu, kvm.sys.perf, v.task, `kvm:${v.label}`, {

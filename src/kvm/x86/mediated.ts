@@ -1,7 +1,9 @@
 import type { HwCounter } from "../../hw/counter.js";
 import type { Cpu } from "../../hw/cpu.js";
 import { quantityOf } from "../../hw/pmu-desc.js";
+import { CpuPmuHw } from "../../hw/pmu-hw.js";
 import { Mode } from "../../hw/quantity.js";
+import type { EventQueue } from "../../sim/queue.js";
 import type { Ns } from "../../sim/time.js";
 import { MSR, PERF_CAP_FW_WRITES } from "./msr.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
@@ -36,15 +38,35 @@ export class MediatedBackend implements VpmuBackend {
   readonly owner: GuestOwner;
   /** Host counter count: GLOBAL_* and RDPMC pass through only when the guest has them all. */
   private readonly globalsPassthrough: boolean;
+  /**
+   * The guest's counter registers: what kvm_mediated_pmu_load() writes into the hardware
+   * and kvm_mediated_pmu_put() saves. They are swapped into the CPU at load and out at put
+   * (Cpu.loadPmuState), and count only while loaded (guest modes only, so not while the
+   * CPU runs host code).
+   */
+  readonly state: CpuPmuHw;
+  /** Some guest counter is narrower than the hardware one: put folds the value to its width. */
+  private readonly narrow: boolean;
 
   constructor(
     private readonly pmu: KvmX86Pmu,
     label: string,
     private readonly hooks: MediatedHooks,
+    queue: EventQueue,
   ) {
     this.owner = new GuestOwner(`guest ${label}`);
     this.globalsPassthrough =
       pmu.version >= 2 && pmu.nrGp === pmu.host.nrGp && pmu.nrFixed === pmu.host.fixed.length;
+    this.state = new CpuPmuHw(pmu.host, queue);
+    let narrow = false;
+    for (const pmc of pmu.all()) {
+      const c = this.state.slot[pmc.idx]!;
+      c.setOwner(this.owner, this.owner.name);
+      c.write(pmc.counter, 0 as Ns);
+      c.onOverflow = this.makeOverflowHandler(pmc);
+      if (pmc.modulus < c.modulus) narrow = true;
+    }
+    this.narrow = narrow;
   }
 
   /** True while the guest PMU context is loaded on a CPU. */
@@ -80,46 +102,32 @@ export class MediatedBackend implements VpmuBackend {
   }
 
   private hw(pmc: KvmPmc): HwCounter {
-    return this.cpu!.pmu.slot[pmc.idx]!;
+    return this.state.slot[pmc.idx]!;
   }
 
   read(pmc: KvmPmc, now: Ns): number {
-    if (!this.cpu) return pmc.counter;
     return this.hw(pmc).value(now) % pmc.modulus;
   }
 
   write(pmc: KvmPmc, value: number, now: Ns): void {
-    if (!this.cpu) pmc.counter = value;
-    else this.hw(pmc).write(value, now);
+    this.hw(pmc).write(value, now);
   }
 
   reprogram(pmc: KvmPmc, now: Ns): void {
-    if (this.cpu) this.program(pmc, this.hw(pmc), now);
+    this.program(pmc, this.hw(pmc), now);
   }
 
   /** Writes eventsel_hw: the guest's selection with EN cleared when it is not allowed. */
   private program(pmc: KvmPmc, c: HwCounter, now: Ns): void {
-    const cpu = this.cpu!;
     const ctl = this.pmu.controlBits(pmc);
-    const q = quantityOf(cpu.pmu.desc, this.pmu.encoding(pmc)) ?? -1;
+    const q = quantityOf(this.state.desc, this.pmu.encoding(pmc)) ?? -1;
     const mask = (ctl & 1 ? 1 << Mode.GUEST_USER : 0) | (ctl & 2 ? 1 << Mode.GUEST_KERNEL : 0);
     const on = this.pmu.counting(pmc) && this.hooks.allowed(pmc);
-    cpu.pmu.configure(c, q, mask, on, now, cpu.exec);
+    // Not loaded: the selection is saved and takes effect at the next load.
+    this.state.configure(c, q, mask, on, now, this.cpu ? this.cpu.exec : null);
   }
 
-  /** One overflow handler per guest counter, made once (no allocation per load). */
-  private readonly handlers = new Map<KvmPmc, (c: HwCounter, now: Ns) => void>();
-
-  private overflowHandler(pmc: KvmPmc): (c: HwCounter, now: Ns) => void {
-    let h = this.handlers.get(pmc);
-    if (!h) {
-      h = this.makeOverflowHandler(pmc);
-      this.handlers.set(pmc, h);
-    }
-    return h;
-  }
-
-  /** Apart from overflowHandler(): a closure there would allocate a V8 context on every call. */
+  /** Apart from the constructor: a closure there would keep the whole constructor scope. */
   private makeOverflowHandler(pmc: KvmPmc): (c: HwCounter, now: Ns) => void {
     return (_c, t) => {
       this.pmu.overflow(pmc);
@@ -127,48 +135,28 @@ export class MediatedBackend implements VpmuBackend {
     };
   }
 
-  /** The handlers of `pmcs` in the same order, so a load looks them up by position, not in the map. */
-  private handlerList: Array<(c: HwCounter, now: Ns) => void> = [];
-  private handlerListOf: readonly KvmPmc[] | null = null;
-
-  private handlersFor(pmcs: readonly KvmPmc[]): Array<(c: HwCounter, now: Ns) => void> {
-    if (pmcs !== this.handlerListOf) {
-      this.handlerList = pmcs.map((p) => this.overflowHandler(p));
-      this.handlerListOf = pmcs;
-    }
-    return this.handlerList;
-  }
-
   /** kernel: kvm_mediated_pmu_load(): guest counters and selects into the hardware. */
   load(cpu: Cpu, now: Ns): void {
     this.cpu = cpu;
-    const pmcs = this.pmu.all();
-    const handlers = this.handlersFor(pmcs);
-    const slot = cpu.pmu.slot;
-    const owner = this.owner;
-    const ownerName = owner.name;
-    for (let i = 0; i < pmcs.length; i++) {
-      const pmc = pmcs[i]!;
-      const c = slot[pmc.idx]!;
-      c.setOwner(owner, ownerName);
-      c.write(pmc.counter, now);
-      c.onOverflow = handlers[i]!;
-      this.program(pmc, c, now);
-    }
+    cpu.loadPmuState(this.state, now);
   }
 
-  /** kernel: kvm_mediated_pmu_put(): read every counter back, then zero counters and selects. */
+  /**
+   * kernel: kvm_mediated_pmu_put(): the guest's counters are saved (they stop: the CPU is
+   * back in host mode) and the host's registers come back zeroed.
+   */
   put(now: Ns): void {
     const cpu = this.cpu;
     if (!cpu) return;
-    const pmcs = this.pmu.all();
-    const slot = cpu.pmu.slot;
-    for (let i = 0; i < pmcs.length; i++) {
-      const pmc = pmcs[i]!;
-      const c = slot[pmc.idx]!;
-      pmc.counter = wrapTo(c.stopAndClear(now), pmc.modulus);
-      c.setOwner(null, "");
+    this.state.retarget(now, null);
+    if (this.narrow) {
+      for (const pmc of this.pmu.all()) {
+        const c = this.hw(pmc);
+        const v = c.value(now);
+        if (v >= pmc.modulus) c.write(wrapTo(v, pmc.modulus), now);
+      }
     }
+    cpu.loadPmuState(null, now);
     this.cpu = null;
   }
 }
