@@ -33,6 +33,12 @@ export class PerfEventContext {
   guestLoaded = false;
   nrFreq = 0;
   rotateDisable = false;
+  /**
+   * Bumped by every change that can alter what a scheduling pass over this context does:
+   * an event state change, an event joining or leaving, a rotation. The guest PMU switch
+   * replays its last sched-in while it is unchanged (guest-switch.ts).
+   */
+  schedGen = 0;
   /** The task exited (kernel: TASK_TOMBSTONE). */
   dead = false;
 

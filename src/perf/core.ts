@@ -75,6 +75,8 @@ export class PerfCore {
   /** Scratch state of the scheduling pass in progress (kernel: the can_add_hw argument). */
   passCanAddHw = true;
   passEventType = 0;
+  /** Groups a scheduling pass could not put on (pinned to ERROR, flexible waiting to rotate). */
+  schedInFailures = 0;
   /** Tasks migrated since they last ran (kernel: task->sched_migrated). */
   readonly migrated = new Set<Task>();
   /**

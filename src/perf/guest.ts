@@ -1,17 +1,19 @@
 import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
-import {
-  EVENT_ALL,
-  EVENT_FLEXIBLE,
-  EVENT_GUEST,
-  EVENT_PINNED,
-  type PerfEventContext,
-} from "./context.js";
+import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED, type PerfEventContext } from "./context.js";
 import type { PerfCore } from "./core.js";
 import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import {
+  GuestSwitchPlans,
+  guestDropPlan,
+  guestLoadCtx,
+  guestPlanValid,
+  guestRecordPlan,
+  guestReplaySchedIn,
+} from "./guest-switch.js";
 import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import type { PerfEventPmuContext } from "./pmu-context.js";
-import { eventSchedOut, pmuCtxSchedOut, pmuGroupsSchedIn } from "./schedule.js";
+import { eventSchedOut, pmuGroupsSchedIn } from "./schedule.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 
 declare module "../sim/trace.js" {
@@ -45,6 +47,8 @@ export class GuestPmuState {
   nrIncludeGuestEvents = 0;
   /** Warnings the kernel would print (WARN_ON_ONCE). */
   readonly warnings: string[] = [];
+  /** 7.0: what each CPU's last put scheduled in, replayed while valid (guest-switch.ts). */
+  readonly plans: GuestSwitchPlans;
 
   constructor(
     nrCpus: number,
@@ -54,6 +58,7 @@ export class GuestPmuState {
   ) {
     this.forceExcludeGuest = Array.from({ length: nrCpus }, () => false);
     this.guestCtxLoaded = Array.from({ length: nrCpus }, () => false);
+    this.plans = new GuestSwitchPlans(nrCpus);
   }
 }
 
@@ -253,8 +258,8 @@ export function perfLoadGuestContext(core: PerfCore, cpu: number, now: Ns): void
     return;
   }
   const cpuctx = core.cpuctx[cpu]!;
-  loadCtx(core, cpuctx.ctx, now);
-  if (cpuctx.taskCtx) loadCtx(core, cpuctx.taskCtx, now);
+  guestLoadCtx(core, cpuctx.ctx, cpu, now);
+  if (cpuctx.taskCtx) guestLoadCtx(core, cpuctx.taskCtx, cpu, now);
   st.guestCtxLoaded[cpu] = true;
   guestSwitched(core, cpu, "load", now);
 }
@@ -277,18 +282,14 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // from the "guest owns the PMU" skip anyway, so clearing it first changes nothing and
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
-  guestSchedIn(core, cpu, now);
-  guestSwitched(core, cpu, "put", now);
-}
-
-/** One context's part of perf_load_guest_context(). */
-function loadCtx(core: PerfCore, ctx: PerfEventContext, now: Ns): void {
-  updateContextTime(ctx, now);
-  for (const epc of ctx.pmuCtxList) {
-    if (core.skipEpc(epc, EVENT_GUEST)) continue;
-    pmuCtxSchedOut(core, epc, EVENT_ALL, now);
+  if (guestPlanValid(st.plans, cpuctx)) {
+    if (!guestReplaySchedIn(core, cpuctx, now)) guestDropPlan(st.plans, cpu);
+  } else {
+    const failures = core.schedInFailures;
+    guestSchedIn(core, cpu, now);
+    guestRecordPlan(st.plans, cpuctx, core.schedInFailures === failures);
   }
-  ctx.guestLoaded = true;
+  guestSwitched(core, cpu, "put", now);
 }
 
 /** One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). */

@@ -73,6 +73,7 @@ export function perfInstallInContext(
   e: PerfEvent,
   now: Ns,
 ): void {
+  ctx.schedGen++;
   e.ctx = ctx;
   // An event that is effectively OFF joining a context that already has events needs no
   // reprogramming: the later IOC_ENABLE reschedules.
@@ -147,6 +148,7 @@ export const DETACH_DEAD = 0x04;
 /** kernel: __perf_remove_from_context(). */
 export function perfRemoveFromContext(core: PerfCore, e: PerfEvent, flags: number, now: Ns): void {
   const ctx = e.ctx;
+  if (ctx) ctx.schedGen++;
   if (!ctx || !(e.attachState & PERF_ATTACH_CONTEXT)) {
     if (flags & DETACH_GROUP) perfGroupDetach(e);
     return;
@@ -182,6 +184,7 @@ export function perfEventRelease(core: PerfCore, e: PerfEvent, now: Ns): void {
   perfRemoveFromContext(core, e, DETACH_GROUP | DETACH_DEAD, now);
   const from = e.state;
   if (from !== PERF_EVENT_STATE.DEAD) {
+    if (e.ctx) e.ctx.schedGen++;
     e.state = PERF_EVENT_STATE.DEAD;
     core.stateChanged(e, from, PERF_EVENT_STATE.DEAD);
   }

@@ -46,6 +46,7 @@ export function perfEventEnable(core: PerfCore, e: PerfEvent, now: Ns): void {
   if (e.state >= PERF_EVENT_STATE.INACTIVE || e.state < PERF_EVENT_STATE.ERROR) return;
   if (e.state === PERF_EVENT_STATE.ERROR) {
     const from = e.state;
+    if (e.ctx) e.ctx.schedGen++;
     e.state = PERF_EVENT_STATE.OFF;
     core.stateChanged(e, from, PERF_EVENT_STATE.OFF);
   }

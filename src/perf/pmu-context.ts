@@ -16,6 +16,9 @@ export class PerfEventPmuContext {
   spare: PerfEvent[] = [];
   nrEvents = 0;
   rotateNecessary = false;
+  /** The groups the last guest-context put scheduled in, in order (guest-switch.ts). */
+  guestPlanPinned: PerfEvent[] = [];
+  guestPlanFlexible: PerfEvent[] = [];
 
   constructor(
     readonly pmu: Pmu,

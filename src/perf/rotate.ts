@@ -25,6 +25,7 @@ function ctxEventToRotate(epc: PerfEventPmuContext, cpu: number): PerfEvent | nu
 /** kernel: rotate_ctx(): delete and re-insert, so the group goes to the tail. */
 function rotateCtx(epc: PerfEventPmuContext, e: PerfEvent): void {
   if (epc.ctx.rotateDisable) return;
+  epc.ctx.schedGen++;
   epc.ctx.flexibleGroups.delete(e);
   epc.ctx.flexibleGroups.insert(e);
 }

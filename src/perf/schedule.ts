@@ -144,7 +144,7 @@ function groupCanGoOn(core: PerfCore, e: PerfEvent, cpu: number, canAddHw: boole
  * a flexible one asks for rotation. Either way later groups of the pass are not tried on
  * the hardware (can_add_hw = 0).
  */
-function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void {
+export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void {
   if (e.state <= PERF_EVENT_STATE.OFF) return;
   if (!eventFilterMatch(e, cpu)) return;
   // vPMU profiles: PMUs the guest owns on this CPU are skipped (RFC force-exclude-guest,
@@ -158,6 +158,7 @@ function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void 
     }
   }
   if (e.state === PERF_EVENT_STATE.INACTIVE) {
+    core.schedInFailures++;
     core.passCanAddHw = false;
     if (e.attr.pinned) {
       perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
@@ -220,7 +221,7 @@ export function pmuGroupsSchedIn(
  * Empties a list but keeps its storage: V8 frees an array's backing store on `length = 0`,
  * and these lists fill up again at the next sched-in (every guest entry and exit).
  */
-function emptyList(list: PerfEvent[]): void {
+export function emptyList(list: PerfEvent[]): void {
   while (list.length > 0) list.pop();
 }
 

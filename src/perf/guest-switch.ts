@@ -1,0 +1,253 @@
+import type { Ns } from "../sim/time.js";
+import type { PerfCpuContext, PerfEventContext } from "./context.js";
+import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED } from "./context.js";
+import type { PerfCore } from "./core.js";
+import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
+import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
+import { emptyList, mergeSchedIn } from "./schedule.js";
+import { perfEventSetState, perfEventSetStateSameGen, updateContextTime } from "./time.js";
+
+/**
+ * The mediated vPMU switches the PMU at every VM-entry and VM-exit, so
+ * perf_load_guest_context() and perf_put_guest_context() are the hottest paths of a
+ * virtualized host. These are their event loops, with the same effects as the generic
+ * scheduling code (states, times, counts, counters, order) and less work:
+ *
+ * - load schedules out the active groups of the mediated PMUs directly;
+ * - put replays the groups the previous put scheduled in, in the same order, instead of
+ *   walking the group trees, as long as nothing that could change the outcome of that walk
+ *   has happened since (the schedGen of the CPU and task contexts unchanged, the same
+ *   task context on the CPU,
+ *   and every group went on last time). Otherwise put walks the trees and records anew.
+ */
+
+/** Per-CPU record of the last put's sched-in. */
+export class GuestSwitchPlans {
+  /** The CPU context's schedGen when the plan was recorded; -1 when there is none. */
+  readonly gen: number[];
+  /** The task context then on the CPU, and its schedGen. */
+  readonly taskCtx: Array<PerfEventContext | null>;
+  readonly taskGen: number[];
+
+  constructor(nrCpus: number) {
+    this.gen = Array.from({ length: nrCpus }, () => -1);
+    this.taskCtx = Array.from({ length: nrCpus }, () => null);
+    this.taskGen = Array.from({ length: nrCpus }, () => 0);
+  }
+}
+
+function mediated(epc: PerfEventPmuContext): boolean {
+  return (epc.pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU) !== 0;
+}
+
+/** kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. */
+function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext, now: Ns): void {
+  if (e.state !== PERF_EVENT_STATE.ACTIVE) return;
+  e.pmu.del(e, now);
+  if (e.pendingDisable) {
+    e.pendingDisable = false;
+    perfEventSetState(core, e, PERF_EVENT_STATE.OFF);
+  } else {
+    perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.INACTIVE);
+  }
+  e.oncpu = -1;
+  if (e.pmu.taskCtxNr !== "sw") cpc.activeOncpu--;
+  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
+  if (e.attr.exclusive || cpc.activeOncpu === 0) cpc.exclusive = false;
+  core.stats.schedOps++;
+}
+
+/** __pmu_ctx_sched_out() of one active list: every group off, the list left empty. */
+function guestListSchedOut(
+  core: PerfCore,
+  list: PerfEvent[],
+  cpc: PerfCpuPmuContext,
+  now: Ns,
+): void {
+  for (let i = 0; i < list.length; i++) {
+    const leader = list[i]!;
+    if (leader.state !== PERF_EVENT_STATE.ACTIVE) continue;
+    guestEventSchedOut(core, leader, cpc, now);
+    const siblings = leader.siblings;
+    for (let j = 0; j < siblings.length; j++) guestEventSchedOut(core, siblings[j]!, cpc, now);
+  }
+  emptyList(list);
+}
+
+/**
+ * kernel: one context's part of perf_load_guest_context(): ctx_sched_out(EVENT_GUEST)
+ * takes every group of a mediated PMU off (pinned, then flexible) and guest time starts.
+ */
+export function guestLoadCtx(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): void {
+  updateContextTime(ctx, now);
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    if (!mediated(epc)) continue;
+    const cpc = epc.pmu.cpcs[cpu]!;
+    // Swapped out first, as in pmuCtxSchedOut(): each group leaves an empty list.
+    if (epc.pinnedActive.length > 0) {
+      const list = epc.pinnedActive;
+      epc.pinnedActive = epc.spare;
+      guestListSchedOut(core, list, cpc, now);
+      epc.spare = list;
+    }
+    if (epc.flexibleActive.length > 0) {
+      const list = epc.flexibleActive;
+      epc.flexibleActive = epc.spare;
+      guestListSchedOut(core, list, cpc, now);
+      epc.spare = list;
+    }
+    epc.rotateNecessary = false;
+  }
+  ctx.guestLoaded = true;
+}
+
+/** kernel: event_sched_in() in a replayed group; false if the PMU refused it. */
+function guestEventSchedIn(
+  core: PerfCore,
+  e: PerfEvent,
+  cpu: number,
+  cpc: PerfCpuPmuContext,
+  now: Ns,
+): boolean {
+  if (e.state <= PERF_EVENT_STATE.OFF) return true;
+  e.oncpu = cpu;
+  perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.ACTIVE);
+  if (e.pmu.add(e, PERF_EF_START, now) !== 0) {
+    perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.INACTIVE);
+    e.oncpu = -1;
+    return false;
+  }
+  if (e.pmu.taskCtxNr !== "sw") cpc.activeOncpu++;
+  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq++;
+  if (e.attr.exclusive) cpc.exclusive = true;
+  core.stats.schedOps++;
+  return true;
+}
+
+/**
+ * kernel: group_sched_in() of a group that went on last time. Returns false, with the
+ * group taken off again, if it did not fit (the plan was stale; the caller falls back).
+ */
+function guestGroupSchedIn(
+  core: PerfCore,
+  leader: PerfEvent,
+  cpu: number,
+  cpc: PerfCpuPmuContext,
+  now: Ns,
+): boolean {
+  if (!guestEventSchedIn(core, leader, cpu, cpc, now)) return false;
+  const siblings = leader.siblings;
+  for (let i = 0; i < siblings.length; i++) {
+    if (guestEventSchedIn(core, siblings[i]!, cpu, cpc, now)) continue;
+    for (let j = 0; j < i; j++) guestEventSchedOut(core, siblings[j]!, cpc, now);
+    guestEventSchedOut(core, leader, cpc, now);
+    return false;
+  }
+  return true;
+}
+
+/**
+ * One pass of the EVENT_GUEST sched-in over one context, replayed from the plan. A group
+ * that no longer fits ends the replay: it and the rest of the pass go through the generic
+ * merge_sched_in() (which fails them the way the tree walk would) and the plan is dropped.
+ */
+function replayPass(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  cpu: number,
+  pinned: boolean,
+  now: Ns,
+): boolean {
+  let ok = true;
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    if (!mediated(epc)) continue;
+    core.passCanAddHw = true;
+    core.passEventType = EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE);
+    core.stats.passes++;
+    const plan = pinned ? epc.guestPlanPinned : epc.guestPlanFlexible;
+    const cpc = epc.pmu.cpcs[cpu]!;
+    for (let j = 0; j < plan.length; j++) {
+      const leader = plan[j]!;
+      if (ok && guestGroupSchedIn(core, leader, cpu, cpc, now)) {
+        const list = pinned ? epc.pinnedActive : epc.flexibleActive;
+        list[list.length] = leader;
+        continue;
+      }
+      ok = false;
+      mergeSchedIn(core, leader, cpu, now);
+    }
+  }
+  return ok;
+}
+
+/** True if the CPU's plan still describes what a sched-in pass would do. */
+export function guestPlanValid(plans: GuestSwitchPlans, cpuctx: PerfCpuContext): boolean {
+  const cpu = cpuctx.cpu;
+  const task = cpuctx.taskCtx;
+  return (
+    plans.gen[cpu] === cpuctx.ctx.schedGen &&
+    plans.taskCtx[cpu] === task &&
+    (task === null || plans.taskGen[cpu] === task.schedGen)
+  );
+}
+
+/**
+ * The EVENT_GUEST sched-in of perf_put_guest_context() from the plan: CPU pinned, task
+ * pinned, CPU flexible, task flexible. Returns false if the plan turned out stale.
+ */
+export function guestReplaySchedIn(core: PerfCore, cpuctx: PerfCpuContext, now: Ns): boolean {
+  const cpu = cpuctx.cpu;
+  const task = cpuctx.taskCtx;
+  let ok = replayPass(core, cpuctx.ctx, cpu, true, now);
+  if (task) ok = replayPass(core, task, cpu, true, now) && ok;
+  ok = replayPass(core, cpuctx.ctx, cpu, false, now) && ok;
+  if (task) ok = replayPass(core, task, cpu, false, now) && ok;
+  return ok;
+}
+
+function copyInto(dst: PerfEvent[], src: readonly PerfEvent[]): void {
+  dst.length = src.length;
+  for (let i = 0; i < src.length; i++) dst[i] = src[i]!;
+}
+
+function recordCtx(ctx: PerfEventContext): void {
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    if (!mediated(epc)) continue;
+    copyInto(epc.guestPlanPinned, epc.pinnedActive);
+    copyInto(epc.guestPlanFlexible, epc.flexibleActive);
+  }
+}
+
+/**
+ * After a put that walked the group trees: the active lists of the mediated PMUs are what
+ * that put scheduled in, in order (load had emptied them). If every group went on, they
+ * become the CPU's plan.
+ */
+export function guestRecordPlan(
+  plans: GuestSwitchPlans,
+  cpuctx: PerfCpuContext,
+  allWentOn: boolean,
+): void {
+  const cpu = cpuctx.cpu;
+  if (!allWentOn) {
+    plans.gen[cpu] = -1;
+    return;
+  }
+  recordCtx(cpuctx.ctx);
+  if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx);
+  plans.gen[cpu] = cpuctx.ctx.schedGen;
+  plans.taskCtx[cpu] = cpuctx.taskCtx;
+  plans.taskGen[cpu] = cpuctx.taskCtx ? cpuctx.taskCtx.schedGen : 0;
+}
+
+/** Forgets the CPU's plan. */
+export function guestDropPlan(plans: GuestSwitchPlans, cpu: number): void {
+  plans.gen[cpu] = -1;
+}
