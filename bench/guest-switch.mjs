@@ -22,13 +22,16 @@ const machine = {
 const run = (simNs) => {
   const sys = new System({ machine, profile: "7.0", checkInvariants: false });
   for (let c = 0; c < 64; c++) {
-    for (let i = 0; i < 8; i++) sys.perfEventOpen({ type: 4, config: 0xc4, exclude_guest: true }, -1, c);
+    for (let i = 0; i < 8; i++)
+      sys.perfEventOpen({ type: 4, config: 0xc4, exclude_guest: true }, -1, c);
   }
   const kvm = new Kvm(sys, { enableMediatedPmu: true });
   const vm = kvm.createVm("vm0");
   const vcpus = [];
   for (let c = 0; c < 64; c++)
-    vcpus.push(vm.createVcpu(c, { workload: BUILTIN_WORKLOADS.compute, affinity: [c], exitRate: 10_000 }, 0));
+    vcpus.push(
+      vm.createVcpu(c, { workload: BUILTIN_WORKLOADS.compute, affinity: [c], exitRate: 10_000 }, 0),
+    );
   const c0 = process.cpuUsage();
   sys.run(simNs);
   const c1 = process.cpuUsage(c0);
@@ -39,4 +42,6 @@ const run = (simNs) => {
 run(50_000_000);
 const simNs = Number(process.argv[2] ?? 1000) * 1e6;
 const { wall, transitions } = run(simNs);
-console.log(`${Math.round((wall * 1e6) / transitions)} ns/transition, ${transitions} transitions, ${(wall / 1000).toFixed(3)} s cpu`);
+console.log(
+  `${Math.round((wall * 1e6) / transitions)} ns/transition, ${transitions} transitions, ${(wall / 1000).toFixed(3)} s cpu`,
+);

@@ -49,6 +49,8 @@ export class GuestPmuState {
   readonly warnings: string[] = [];
   /** 7.0: what each CPU's last put scheduled in, replayed while valid (guest-switch.ts). */
   readonly plans: GuestSwitchPlans;
+  /** Replay plans at put (false: always walk the group trees; tests compare the two). */
+  replayPlans = true;
 
   constructor(
     nrCpus: number,
@@ -282,7 +284,7 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // from the "guest owns the PMU" skip anyway, so clearing it first changes nothing and
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
-  if (guestPlanValid(st.plans, cpuctx)) {
+  if (st.replayPlans && guestPlanValid(st.plans, cpuctx)) {
     if (!guestReplaySchedIn(core, cpuctx, now)) guestDropPlan(st.plans, cpu);
   } else {
     const failures = core.schedInFailures;
