@@ -12,11 +12,28 @@ export class CounterOccupancy {
   /** Held counters with index 0-31 and 32-63 (bit i of `high` is index 32 + i). */
   low = 0;
   high = 0;
+  /** Enabled counters, the same way: what a change of execution must retarget. */
+  onLow = 0;
+  onHigh = 0;
+  /** Counters freed since the last `takeFreed()`. */
+  freedLow = 0;
+  freedHigh = 0;
 
   setHeld(idx: number, held: boolean): void {
     const bit = 1 << (idx & 31);
-    if (idx < 32) this.low = held ? this.low | bit : this.low & ~bit;
-    else this.high = held ? this.high | bit : this.high & ~bit;
+    if (idx < 32) {
+      this.low = held ? this.low | bit : this.low & ~bit;
+      if (!held) this.freedLow |= bit;
+    } else {
+      this.high = held ? this.high | bit : this.high & ~bit;
+      if (!held) this.freedHigh |= bit;
+    }
+  }
+
+  setOn(idx: number, on: boolean): void {
+    const bit = 1 << (idx & 31);
+    if (idx < 32) this.onLow = on ? this.onLow | bit : this.onLow & ~bit;
+    else this.onHigh = on ? this.onHigh | bit : this.onHigh & ~bit;
   }
 
   isHeld(idx: number): boolean {
@@ -50,7 +67,7 @@ export class HwCounter {
   quantity = -1;
   /** Modes it counts in (bitmask of Mode). */
   modeMask = 0;
-  /** Counting enabled. */
+  /** Counting enabled (change it with setOn(), which keeps the PMU's mask in step). */
   enabled = false;
   /** Current rate per ns (0 when disabled or idle). */
   rate = 0;
@@ -91,6 +108,12 @@ export class HwCounter {
   set owner(o: unknown) {
     this.holder = o;
     this.occupancy.setHeld(this.idx, o != null);
+  }
+
+  /** Turns counting on or off (no fold, no rate update: callers do both). */
+  setOn(on: boolean): void {
+    this.enabled = on;
+    this.occupancy.setOn(this.idx, on);
   }
 
   /** Gives the counter to `owner`, named `name` in traces; null frees it. */
@@ -161,7 +184,7 @@ export class HwCounter {
    */
   stop(now: Ns): void {
     this.fold(now);
-    this.enabled = false;
+    this.setOn(false);
     this.rate = 0;
     this.predict();
   }
@@ -169,7 +192,7 @@ export class HwCounter {
   /** Stops the counter and clears it to zero in one fold (a PMU put). Returns the value it had. */
   stopAndClear(now: Ns): number {
     const v = this.value(now);
-    this.enabled = false;
+    this.setOn(false);
     this.rate = 0;
     this.onOverflow = null;
     this.base = 0;

@@ -53,7 +53,10 @@ export class Cpu {
     }
     this.hostPmu.clearAll();
     this.pmu = state;
-    state.retarget(now, this.exec);
+    // The guest's counters count guest modes only: they start when the CPU enters guest
+    // code (setExec), not here.
+    if (this.exec !== null && this.exec.fracs[2]! + this.exec.fracs[3]! > 0)
+      state.retarget(now, this.exec);
   }
 
   /** Charges what executed since the last change to the ledgers. */

@@ -41,24 +41,36 @@ export class CpuPmuHw {
     return this.slot[idx];
   }
 
-  /** Folds every enabled counter to `now` and gives it the rate of `exec`. */
+  /** Folds every enabled counter to `now` and gives it the rate of `exec` (in index order). */
   retarget(now: Ns, exec: ExecState | null): void {
-    const all = this.all;
-    for (let i = 0; i < all.length; i++) {
-      const c = all[i]!;
-      if (!c.enabled && c.rate === 0) continue;
+    const occ = this.occupancy;
+    const slot = this.slot;
+    for (let m = occ.onLow; m !== 0; m &= m - 1) {
+      const c = slot[31 - Math.clz32(m & -m)]!;
+      c.fold(now);
+      c.retarget(exec);
+    }
+    for (let m = occ.onHigh; m !== 0; m &= m - 1) {
+      const c = slot[63 - Math.clz32(m & -m)]!;
       c.fold(now);
       c.retarget(exec);
     }
   }
 
-  /** Zeroes every counter that is stopped and free (what a mediated vPMU put leaves behind). */
+  /** Zeroes the counters freed since the last call that are still free and stopped (what a mediated vPMU put leaves behind). */
   clearAll(): void {
-    const all = this.all;
-    for (let i = 0; i < all.length; i++) {
-      const c = all[i]!;
+    const occ = this.occupancy;
+    const slot = this.slot;
+    for (let m = occ.freedLow; m !== 0; m &= m - 1) {
+      const c = slot[31 - Math.clz32(m & -m)]!;
       if (!c.enabled && c.owner === null) c.clear();
     }
+    for (let m = occ.freedHigh; m !== 0; m &= m - 1) {
+      const c = slot[63 - Math.clz32(m & -m)]!;
+      if (!c.enabled && c.owner === null) c.clear();
+    }
+    occ.freedLow = 0;
+    occ.freedHigh = 0;
   }
 
   /** Programs a counter's event and mode filter (folding what it counted so far). */
@@ -74,7 +86,7 @@ export class CpuPmuHw {
     c.fold(now);
     c.quantity = quantity;
     c.modeMask = modeMask;
-    c.enabled = true;
+    c.setOn(true);
     c.retarget(exec);
   }
 
@@ -90,14 +102,14 @@ export class CpuPmuHw {
     c.fold(now);
     c.quantity = quantity;
     c.modeMask = modeMask;
-    c.enabled = on;
+    c.setOn(on);
     c.retarget(exec);
   }
 
   /** Starts or stops a counter. */
   setEnabled(c: HwCounter, on: boolean, now: Ns, exec: ExecState | null): void {
     c.fold(now);
-    c.enabled = on;
+    c.setOn(on);
     c.retarget(exec);
   }
 }

@@ -148,7 +148,10 @@ export class MediatedBackend implements VpmuBackend {
   put(now: Ns): void {
     const cpu = this.cpu;
     if (!cpu) return;
-    this.state.retarget(now, null);
+    // Normally the CPU already runs host code (the exit switched it), so this finds the
+    // guest's counters stopped.
+    if (cpu.exec !== null && cpu.exec.fracs[2]! + cpu.exec.fracs[3]! > 0)
+      this.state.retarget(now, null);
     if (this.narrow) {
       for (const pmc of this.pmu.all()) {
         const c = this.hw(pmc);
