@@ -44,6 +44,8 @@ const INITIAL_FREQ_PERIOD = 100_000;
  * overflowed counter with the next period, acknowledges through GLOBAL_OVF_CTRL and
  * re-enables. In frequency mode the next period is the count rate times 1/freq, as perf's
  * period adjustment converges to. What exits, and what each PMI costs, is up to the vPMU.
+ * The handler's own work (kernel.kvm.costs guest_pmi_ns, guest_sample_ns) and perf
+ * record's draining (guest_drain_ns) take guest time from the workload, in every mode.
  */
 export class GuestPerfRecord {
   private readonly ops: GuestPmuOps;
@@ -137,10 +139,12 @@ export class GuestPerfRecord {
     this.ops.rdmsr(MSR.IA32_PERF_GLOBAL_STATUS, now, (status) => {
       const st = status ?? 0n;
       const t = this.sys.now;
+      let taken = 0;
       for (let i = 0; i < this.onCounter.length; i++) {
         if (((st >> BigInt(i)) & 1n) === 0n) continue;
         const slot = this.slots[this.onCounter[i]!]!;
         slot.samples++;
+        taken++;
         slot.approx += slot.period;
         if (this.opts.freq) {
           // perf_adjust_period(): aim at freq samples per second of guest time.
@@ -153,8 +157,14 @@ export class GuestPerfRecord {
         slot.armed = slot.period;
         this.ops.wrmsr(MSR.IA32_A_PMC0 + i, this.preset(slot.period), t);
       }
+      // perf_event_overflow() and the ring-buffer write of each sample, plus the handler
+      // itself: guest kernel time with the PMU disabled, so the counters do not see it.
+      const c = this.vcpu.vm.kvm.costs;
+      this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t);
       this.ops.wrmsr(MSR.IA32_PERF_GLOBAL_OVF_CTRL, st, t);
       this.ops.wrmsr(MSR.IA32_PERF_GLOBAL_CTRL, this.enableMask(), t);
+      // perf record drains the new samples in guest userspace, counters enabled again.
+      this.vcpu.guestWork(taken * c.guestDrainNs, true, t);
     });
   }
 

@@ -38,6 +38,14 @@ export interface GuestOp {
   reason: ExitReason;
   /** Extra KVM work (ns) when it exits. */
   costNs: number;
+  /**
+   * Guest software work (ns) the vCPU spends in guest mode before `run` (guest perf's PMI
+   * handler and sample writing, perf record's draining): the guest workload does not
+   * progress meanwhile. Only for ops that do not exit.
+   */
+  workNs?: number;
+  /** The work runs in guest user mode (default: guest kernel mode). */
+  workUser?: boolean;
   run(now: Ns): void;
 }
 
@@ -68,6 +76,20 @@ const KVM_EXIT_WORKLOAD: Workload = {
   base: { ...BUILTIN_WORKLOADS.syscall!.base, userFraction: 0 },
 };
 
+/** Guest software sampling work (perf's PMI handler, perf record): kernel or user code in the guest. */
+const GUEST_SAMPLING_KERNEL: Workload = {
+  ...BUILTIN_WORKLOADS.syscall!,
+  name: "guest-perf-handler",
+  base: { ...BUILTIN_WORKLOADS.syscall!.base, userFraction: 0 },
+};
+const GUEST_SAMPLING_USER: Workload = {
+  ...BUILTIN_WORKLOADS.syscall!,
+  name: "guest-perf-record",
+  base: { ...BUILTIN_WORKLOADS.syscall!.base, userFraction: 1 },
+};
+
+const NOOP = (_now: Ns): void => {};
+
 /**
  * A vCPU: a host task (PF_VCPU while in guest mode) whose run loop enters the guest, runs
  * the guest workload until an exit (the host tick, a configured exit rate, an intercepted
@@ -84,6 +106,17 @@ export class KvmVcpu {
   /** Time in guest mode and in exit handling (ns). */
   guestNs = 0;
   hostNs = 0;
+  /**
+   * Part of guestNs the guest spent on its own sampling work (guest perf's PMI handler,
+   * samples, perf record's draining) rather than on its workload (ns).
+   */
+  guestSamplingNs = 0;
+  /** The guest op whose work is under way (guest mode, sampling exec), or null. */
+  private work: GuestOp | null = null;
+  private workEnd = 0;
+  private readonly workTimer: Timer;
+  private readonly samplingKernelExec: WorkloadExec;
+  private readonly samplingUserExec: WorkloadExec;
   /** The guest ran at least once (KVM_RUN). */
   hasRun = false;
   private since: Ns = 0 as Ns;
@@ -110,6 +143,9 @@ export class KvmVcpu {
     readonly exitRate: number,
   ) {
     this.guestExec = new WorkloadExec(guestWorkload, `${vm.name}/${id}`, true);
+    this.samplingKernelExec = new WorkloadExec(GUEST_SAMPLING_KERNEL, `${vm.name}/${id}`, true);
+    this.samplingUserExec = new WorkloadExec(GUEST_SAMPLING_USER, `${vm.name}/${id}`, true);
+    this.workTimer = new Timer(`guest work ${vm.name}/${id}`, (now) => this.workDone(now));
     const sys = vm.kvm.sys;
     this.task = sys.sched.spawn({
       comm: `${vm.name}/vcpu${id}`,
@@ -130,7 +166,10 @@ export class KvmVcpu {
 
   /** What the CPU executes for this task now. */
   execOn(cpu: Cpu): ExecState {
-    return this.state === "guest" ? this.guestExec.execOn(cpu) : this.hostExec.execOn(cpu);
+    if (this.state !== "guest") return this.hostExec.execOn(cpu);
+    const w = this.work;
+    if (w === null) return this.guestExec.execOn(cpu);
+    return (w.workUser ? this.samplingUserExec : this.samplingKernelExec).execOn(cpu);
   }
 
   /** The vCPU thread got a CPU (kvm_sched_in): it goes back into the guest. */
@@ -182,8 +221,10 @@ export class KvmVcpu {
 
   private account(now: Ns): void {
     const dt = now - this.since;
-    if (this.state === "guest") this.guestNs += dt;
-    else if (this.state === "host") this.hostNs += dt;
+    if (this.state === "guest") {
+      this.guestNs += dt;
+      if (this.work !== null) this.guestSamplingNs += dt;
+    } else if (this.state === "host") this.hostNs += dt;
     this.since = now;
   }
 
@@ -218,6 +259,7 @@ export class KvmVcpu {
   private leaveGuest(now: Ns, reason: ExitReason): void {
     this.account(now);
     const sys = this.vm.kvm.sys;
+    if (this.work !== null) this.interruptWork(now);
     this.state = "host";
     this.task.flags &= ~PF_VCPU;
     sys.sched.refreshExec(this.task, now);
@@ -263,7 +305,7 @@ export class KvmVcpu {
    * instruction waits until it is.
    */
   guestOp(op: GuestOp, now: Ns): void {
-    if (this.state !== "guest") {
+    if (this.state !== "guest" || this.work !== null) {
       this.ops.push(op);
       return;
     }
@@ -272,9 +314,14 @@ export class KvmVcpu {
 
   private runOp(op: GuestOp, now: Ns): void {
     if (!op.intercepted) {
+      if (op.workNs !== undefined && op.workNs > 0) {
+        this.startWork(op, now);
+        return;
+      }
       op.run(now);
-      // The instruction may have led to an exit (its continuation trapped): the rest waits.
-      if (this.state !== "guest") return;
+      // The instruction may have led to an exit (its continuation trapped) or started guest
+      // work: the rest waits.
+      if (this.state !== "guest" || this.work !== null) return;
       const next = this.ops.shift();
       if (next) this.runOp(next, now);
       return;
@@ -285,6 +332,51 @@ export class KvmVcpu {
     this.vm.kvm.sys.queue.arm(this.entryTimer, (now + Math.max(1, Math.round(cost))) as Ns);
   }
 
+  /**
+   * Guest software work of `ns` in guest mode (kernel, or user with `user`), queued behind
+   * the guest's pending PMU instructions; `done` runs when it completes. Exits interrupt
+   * it and it resumes at the next entry; the guest workload makes no progress meanwhile.
+   */
+  guestWork(ns: number, user: boolean, now: Ns, done: (now: Ns) => void = NOOP): void {
+    if (!(ns > 0)) {
+      done(now);
+      return;
+    }
+    this.guestOp(
+      { intercepted: false, reason: "pmi", costNs: 0, workNs: ns, workUser: user, run: done },
+      now,
+    );
+  }
+
+  private startWork(op: GuestOp, now: Ns): void {
+    this.account(now);
+    this.work = op;
+    this.workEnd = now + op.workNs!;
+    this.vm.kvm.sys.sched.refreshExec(this.task, now);
+    this.vm.kvm.sys.queue.arm(this.workTimer, Math.max(now + 1, Math.round(this.workEnd)) as Ns);
+  }
+
+  private workDone(now: Ns): void {
+    const op = this.work;
+    if (op === null || this.state !== "guest") return;
+    this.account(now);
+    this.work = null;
+    this.vm.kvm.sys.sched.refreshExec(this.task, now);
+    op.run(now);
+    if (this.state !== "guest" || this.work !== null) return;
+    const next = this.ops.shift();
+    if (next) this.runOp(next, now);
+  }
+
+  /** An exit during guest work: what is left of it resumes first at the next entry. */
+  private interruptWork(now: Ns): void {
+    const op = this.work!;
+    this.work = null;
+    if (this.workTimer.armed) this.vm.kvm.sys.queue.cancel(this.workTimer);
+    const left = this.workEnd - now;
+    this.ops.unshift(left > 0 ? { ...op, workNs: left } : { ...op, workNs: 0 });
+  }
+
   /** Queues a PMI exit (the host overflow interrupt lands while the guest runs). */
   pmiExit(now: Ns): void {
     this.exit(now, "pmi", this.vm.kvm.costs.pmiInjectNs);
@@ -293,6 +385,15 @@ export class KvmVcpu {
   /** Total exits. */
   get nrExits(): number {
     return Object.values(this.exits).reduce((s, x) => s + x, 0);
+  }
+
+  /**
+   * Model estimate of the workload's throughput loss (%): host exit handling plus the
+   * guest's own sampling work, over the vCPU's run time (guest + host). Call sync() first.
+   */
+  get slowdownPct(): number {
+    const run = this.guestNs + this.hostNs;
+    return run > 0 ? (100 * (this.hostNs + this.guestSamplingNs)) / run : 0;
   }
 
   /** Guest-mode time so far, including the stretch in progress (ns). */

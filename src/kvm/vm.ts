@@ -1,7 +1,9 @@
 import type { Workload } from "../hw/workload.js";
+import { PERF_EVENT_STATE } from "../perf/event.js";
 import { perfCreateMediatedPmu, perfReleaseMediatedPmu } from "../perf/guest.js";
 import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
+import { emulatedPerfOpCost } from "./costs.js";
 import { type KvmPmuEventFilter, PmuEventFilter } from "./filter.js";
 import type { Kvm } from "./kvm.js";
 import { KvmVcpu } from "./vcpu.js";
@@ -132,6 +134,14 @@ export class KvmVm {
           created: () => {
             v.pendingCostNs += kvm.costs.perfEventCreateNs;
           },
+          // Host time of each perf operation, added to the exit during which KVM performs it.
+          perfOp: (op) => {
+            v.pendingCostNs += emulatedPerfOpCost(
+              kvm.costs,
+              op,
+              op === "enable" ? enabledBackingEvents(v) : 0,
+            );
+          },
         });
         pmu.backend = v.emulated;
         // kvm_perf_overflow() runs in the host NMI: the guest gets its PMI at the next entry.
@@ -153,6 +163,22 @@ export class KvmVm {
     if (this.createdMediatedPmu) perfReleaseMediatedPmu(this.kvm.sys.perf);
     this.createdMediatedPmu = false;
   }
+}
+
+/**
+ * Enabled backing perf events of an emulated vCPU: what ctx_resched() moves out and back
+ * in when KVM enables one of them (the vCPU thread's perf context holds them all).
+ */
+function enabledBackingEvents(v: KvmVcpu): number {
+  const em = v.emulated;
+  const pmu = v.pmu;
+  if (!em || !pmu) return 0;
+  let n = 0;
+  for (const p of pmu.all()) {
+    const e = em.eventOf(p);
+    if (e && e.state >= PERF_EVENT_STATE.INACTIVE) n++;
+  }
+  return n;
 }
 
 /** The emulated vPMU's version cap (re-exported for reports). */

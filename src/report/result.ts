@@ -122,6 +122,17 @@ export interface VmResult {
     host_ns: number;
     /** Model estimate: host time spent on exits as a percentage of guest time. */
     overhead_pct: number;
+    /**
+     * Model estimate: part of guest_ns the guest spent on its own sampling work (guest
+     * perf's PMI handler and samples, perf record's draining) instead of its workload.
+     */
+    guest_sampling_ns: number;
+    /**
+     * Model estimate: the share of the vCPU's run time lost to PMU virtualization and
+     * sampling, (host_ns + guest_sampling_ns) / (guest_ns + host_ns) * 100: the workload's
+     * throughput loss, the definition of the published overhead figures.
+     */
+    slowdown_pct: number;
   }>;
 }
 

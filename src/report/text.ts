@@ -133,7 +133,13 @@ export function textReport(r: RunResult, opts: TextOptions = {}): string {
   out.push("");
 
   if (r.vms.length > 0) {
-    out.push("VMs (exit costs are model estimates)");
+    // With a sampling guest, the guest's own sampling work and the slowdown it adds up to.
+    const sampling = r.vms.some((vm) => vm.vcpus.some((v) => v.guest_sampling_ns > 0));
+    out.push(
+      sampling
+        ? "VMs (exit costs, guest sampling and slowdown are model estimates)"
+        : "VMs (exit costs are model estimates)",
+    );
     const rows: string[][] = [];
     for (const vm of r.vms) {
       for (const v of vm.vcpus) {
@@ -150,15 +156,15 @@ export function textReport(r: RunResult, opts: TextOptions = {}): string {
           ms(v.guest_ns),
           ms(v.host_ns),
           `${v.overhead_pct.toFixed(2)}%`,
+          ...(sampling ? [ms(v.guest_sampling_ns), `${v.slowdown_pct.toFixed(2)}%`] : []),
         ]);
       }
     }
+    const head = ["vCPU", "vPMU", "CPU", "entries", "exits by reason", "in guest", "in host"];
     out.push(
-      ...table(
-        ["vCPU", "vPMU", "CPU", "entries", "exits by reason", "in guest", "in host", "overhead"],
-        rows,
-        [2, 3, 5, 6, 7],
-      ),
+      ...(sampling
+        ? table([...head, "overhead", "sampling", "slowdown"], rows, [2, 3, 5, 6, 7, 8, 9])
+        : table([...head, "overhead"], rows, [2, 3, 5, 6, 7])),
     );
     out.push("");
   }
@@ -243,7 +249,8 @@ export function variantsTextReport(runs: VariantRunResult[], opts: TextOptions =
 
 /**
  * The variants side by side: one column per variant; rows for each vCPU (entries, exits
- * by reason, time in guest and host, overhead), each guest counter with its error against
+ * by reason, time in guest and host, overhead; with a sampling guest, its sampling time and
+ * the guest work lost), each guest counter with its error against
  * the ground truth, each host counter, and the checks.
  */
 export function variantsComparison(runs: VariantRunResult[], opts: TextOptions = {}): string {
@@ -293,6 +300,9 @@ export function variantsComparison(runs: VariantRunResult[], opts: TextOptions =
         reasons.set(k, set);
       }
   });
+  const sampling = runs.some((v) =>
+    v.result.vms.some((vm) => vm.vcpus.some((c) => c.guest_sampling_ns > 0)),
+  );
   runs.forEach((v, col) => {
     const r = v.result;
     put("profile", "kernel profile", col, r.scenario.kernel_profile);
@@ -313,6 +323,15 @@ export function variantsComparison(runs: VariantRunResult[], opts: TextOptions =
         put(`${k} guest`, "  in guest", col, ms(c.guest_ns));
         put(`${k} host`, "  in host (model estimate)", col, ms(c.host_ns));
         put(`${k} overhead`, "  overhead (model estimate)", col, `${c.overhead_pct.toFixed(2)}%`);
+        if (sampling) {
+          put(`${k} sampling`, "  guest sampling (model estimate)", col, ms(c.guest_sampling_ns));
+          put(
+            `${k} slowdown`,
+            "  guest work lost (model estimate)",
+            col,
+            `${c.slowdown_pct.toFixed(2)}%`,
+          );
+        }
       }
     }
   });
@@ -341,7 +360,11 @@ export function variantsComparison(runs: VariantRunResult[], opts: TextOptions =
     put("checks", "checks", col, `${s.passed} passed, ${s.failed} failed`);
   });
 
-  out.push("Side by side (time in host and overhead are model estimates)");
+  out.push(
+    sampling
+      ? "Side by side (time in host, overhead, guest sampling and guest work lost are model estimates)"
+      : "Side by side (time in host and overhead are model estimates)",
+  );
   out.push(
     ...table(
       ["", ...runs.map((v) => v.name)],

@@ -247,6 +247,16 @@ export function compileScenario(
           k.kvm?.costs?.perf_event_create_ns ?? DEFAULT_KVM_COSTS.perfEventCreateNs,
         pmuSwitchNs: k.kvm?.costs?.pmu_switch_ns ?? DEFAULT_KVM_COSTS.pmuSwitchNs,
         pmiInjectNs: k.kvm?.costs?.pmi_inject_ns ?? DEFAULT_KVM_COSTS.pmiInjectNs,
+        perfEventPauseNs: k.kvm?.costs?.perf_event_pause_ns ?? DEFAULT_KVM_COSTS.perfEventPauseNs,
+        perfEventPeriodNs:
+          k.kvm?.costs?.perf_event_period_ns ?? DEFAULT_KVM_COSTS.perfEventPeriodNs,
+        perfEventEnableNs:
+          k.kvm?.costs?.perf_event_enable_ns ?? DEFAULT_KVM_COSTS.perfEventEnableNs,
+        perfCtxEventNs: k.kvm?.costs?.perf_ctx_event_ns ?? DEFAULT_KVM_COSTS.perfCtxEventNs,
+        hostPmiNs: k.kvm?.costs?.host_pmi_ns ?? DEFAULT_KVM_COSTS.hostPmiNs,
+        guestPmiNs: k.kvm?.costs?.guest_pmi_ns ?? DEFAULT_KVM_COSTS.guestPmiNs,
+        guestSampleNs: k.kvm?.costs?.guest_sample_ns ?? DEFAULT_KVM_COSTS.guestSampleNs,
+        guestDrainNs: k.kvm?.costs?.guest_drain_ns ?? DEFAULT_KVM_COSTS.guestDrainNs,
       },
     },
   };
@@ -705,10 +715,12 @@ export function compileScenario(
           "only fd and field",
         );
       }
-      if (ev.fd !== undefined && ev.field === "truth")
+      if (ev.fd !== undefined && (ev.field === "truth" || ev.field === "samples"))
         err(
           p("event", "field"),
-          "no ground truth is kept for a raw fd",
+          ev.field === "truth"
+            ? "no ground truth is kept for a raw fd"
+            : "samples are counted by a perf record measurement, not a raw fd",
           "count, scaled, enabled, running, state or percent",
         );
       if (ev.measurement !== undefined && ev.event === undefined) {

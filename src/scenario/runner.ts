@@ -747,6 +747,8 @@ export class ScenarioRun {
     }
     const c = findCounter(this.measurements.get(ev.measurement!), ev.event);
     if (!c) return null;
+    // perf record's samples of the event (null for a counting measurement).
+    if (ev.field === "samples") return ev.cpu === undefined ? (c.samples ?? null) : null;
     if (ev.cpu !== undefined) {
       const p = c.per_cpu?.find((x) => x.cpu === ev.cpu);
       if (!p) return null;
@@ -812,6 +814,8 @@ export class ScenarioRun {
       if (s.vcpu.field === "entries") return v.nrEntries;
       if (s.vcpu.field === "guest_time") return Math.round(v.guestNs);
       if (s.vcpu.field === "host_time") return Math.round(v.hostNs);
+      if (s.vcpu.field === "guest_sampling_time") return Math.round(v.guestSamplingNs);
+      if (s.vcpu.field === "slowdown") return Math.round(100 * v.slowdownPct) / 100;
       return null;
     }
     if (s.cpu) {
@@ -969,6 +973,8 @@ export class ScenarioRun {
                 guest_ns: Math.round(v.guestNs),
                 host_ns: Math.round(v.hostNs),
                 overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
+                guest_sampling_ns: Math.round(v.guestSamplingNs),
+                slowdown_pct: Math.round(100 * v.slowdownPct) / 100,
               };
             }),
           };
@@ -995,6 +1001,8 @@ export class ScenarioRun {
                 guest_ns: Math.round(v.guestNs),
                 host_ns: Math.round(v.hostNs),
                 overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
+                guest_sampling_ns: Math.round(v.guestSamplingNs),
+                slowdown_pct: Math.round(100 * v.slowdownPct) / 100,
               };
             }),
           })),

@@ -125,6 +125,22 @@ export const KernelSpec = z.strictObject({
           perf_event_create_ns: z.number().nonnegative().optional(),
           pmu_switch_ns: z.number().nonnegative().optional(),
           pmi_inject_ns: z.number().nonnegative().optional(),
+          /** Emulated vPMU: perf_event_pause() of a backing event. */
+          perf_event_pause_ns: z.number().nonnegative().optional(),
+          /** Emulated vPMU: perf_event_period() on an active backing event. */
+          perf_event_period_ns: z.number().nonnegative().optional(),
+          /** Emulated vPMU: perf_event_enable() of a backing event. */
+          perf_event_enable_ns: z.number().nonnegative().optional(),
+          /** Emulated vPMU: per enabled backing event, the ctx_resched() an enable triggers. */
+          perf_ctx_event_ns: z.number().nonnegative().optional(),
+          /** Emulated vPMU: the host NMI for one backing event's overflow. */
+          host_pmi_ns: z.number().nonnegative().optional(),
+          /** Guest perf's PMI handler per PMI (guest kernel time). */
+          guest_pmi_ns: z.number().nonnegative().optional(),
+          /** Guest perf per sample: perf_event_overflow() and the ring buffer write (guest kernel time). */
+          guest_sample_ns: z.number().nonnegative().optional(),
+          /** Guest perf record's userspace draining per sample (guest user time). */
+          guest_drain_ns: z.number().nonnegative().optional(),
         })
         .optional(),
     })
@@ -460,14 +476,17 @@ export const Expectation = z.strictObject({
     .strictObject({
       vm: z.string(),
       id: z.number().int().nonnegative(),
-      /** exits (all), exits.<reason> (tick, io, msr, rdpmc, pmi, preempt), entries, guest_time, host_time. */
+      /**
+       * exits (all), exits.<reason> (tick, io, msr, rdpmc, pmi, preempt), entries, guest_time,
+       * host_time, guest_sampling_time (ns), slowdown (%, model estimate).
+       */
       field: z
         .string()
         .regex(
-          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry))?|entries|guest_time|host_time|created|fail_entries|fail_entry_cpu|irq_raised)$/,
+          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry))?|entries|guest_time|host_time|guest_sampling_time|slowdown|created|fail_entries|fail_entry_cpu|irq_raised)$/,
           {
             error:
-              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry>, entries, guest_time, host_time, created, fail_entries, fail_entry_cpu or irq_raised",
+              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry>, entries, guest_time, host_time, guest_sampling_time, slowdown, created, fail_entries, fail_entry_cpu or irq_raised",
           },
         ),
     })
@@ -478,7 +497,16 @@ export const Expectation = z.strictObject({
       fd: z.string().optional(),
       event: z.string().optional(),
       cpu: z.number().int().nonnegative().optional(),
-      field: z.enum(["count", "scaled", "enabled", "running", "state", "truth", "percent"]),
+      field: z.enum([
+        "count",
+        "scaled",
+        "enabled",
+        "running",
+        "state",
+        "truth",
+        "percent",
+        "samples",
+      ]),
     })
     .optional(),
   // Comparators: exactly one of equals / approx / near_truth / one_of, or min and/or max.

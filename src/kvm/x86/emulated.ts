@@ -7,6 +7,7 @@ import { perfEventRead } from "../../perf/read.js";
 import { PERF_TYPE_RAW } from "../../perf/uapi.js";
 import type { Task } from "../../sched/task.js";
 import type { Ns } from "../../sim/time.js";
+import type { EmulatedPerfOp } from "../costs.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
 
 /** Bits of the guest eventsel perf sees (X86_RAW_EVENT_MASK: event, umask, edge, inv, cmask). */
@@ -18,6 +19,8 @@ export interface EmulatedHooks {
   created(pmc: KvmPmc): void;
   /** Is the guest event allowed by the VM's PMU event filter? */
   allowed(pmc: KvmPmc): boolean;
+  /** KVM performed a perf operation on a backing event (charged by the cost model). */
+  perfOp?(op: EmulatedPerfOp, pmc: KvmPmc): void;
 }
 
 interface PmcState {
@@ -67,6 +70,8 @@ export class EmulatedBackend implements VpmuBackend {
     const s = st(pmc);
     const cur = this.read(pmc, now);
     pmc.counter = (((pmc.counter + value - cur) % pmc.modulus) + pmc.modulus) % pmc.modulus;
+    // kernel: pmc_update_sample_period() calls perf_event_period() only for an unpaused event.
+    if (s.event && s.event.state >= PERF_EVENT_STATE.INACTIVE) this.hooks.perfOp?.("period", pmc);
     if (s.event) this.setPeriod(pmc, s.event, now);
   }
 
@@ -87,6 +92,8 @@ export class EmulatedBackend implements VpmuBackend {
   private pause(pmc: KvmPmc, now: Ns): void {
     const s = st(pmc);
     if (!s.event) return;
+    // kernel: perf_event_pause() only when the counter is not already paused.
+    if (s.event.state >= PERF_EVENT_STATE.INACTIVE) this.hooks.perfOp?.("pause", pmc);
     perfEventRead(this.core, s.event, false);
     perfEventDisable(this.core, s.event, now);
     pmc.counter = (pmc.counter + Math.floor(s.event.count + 1e-6)) % pmc.modulus;
@@ -103,8 +110,10 @@ export class EmulatedBackend implements VpmuBackend {
     const config = raw + (usr ? 1 << 16 : 0) + (os ? 1 << 17 : 0) + (int ? 1 << 20 : 0);
     if (s.event && s.currentConfig === config) {
       // kernel: pmc_resume_counter(): new period, then enable.
+      this.hooks.perfOp?.("period", pmc);
       this.setPeriod(pmc, s.event, now);
       perfEventEnable(this.core, s.event, now);
+      this.hooks.perfOp?.("enable", pmc);
       return;
     }
     if (s.event) {
@@ -141,6 +150,16 @@ export class EmulatedBackend implements VpmuBackend {
 
   /** kernel: kvm_perf_overflow(): GLOBAL_STATUS, a PMI if INT, and a new full period. */
   private overflow(pmc: KvmPmc, e: PerfEvent, now: Ns): void {
+    // kernel: the host NMI that found the backing event overflowed; then, before the next
+    // entry, kvm_pmu_handle_event() reprograms the counter for its KVM_REQ_PMU (pause,
+    // new period, enable). Charged before the PMI exit the overflow causes.
+    const op = this.hooks.perfOp;
+    if (op) {
+      op("host_pmi", pmc);
+      op("pause", pmc);
+      op("period", pmc);
+      op("enable", pmc);
+    }
     this.pmu.overflow(pmc);
     // The next overflow is the next guest wrap: a full period from here.
     e.hw.samplePeriod = pmc.modulus;
