@@ -15,7 +15,7 @@ export {
   runArmPmuTest,
 } from "./guest/kvm-unit-tests/harness.js";
 export { GuestPerfRecord, type GuestRecordResult } from "./guest/perf-record.js";
-export { GUEST_ARCH_EVENTS, GuestPerfStat } from "./guest/perf-stat.js";
+export { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS, GuestPerfStat } from "./guest/perf-stat.js";
 export { formatCpuList, parseCpuList } from "./hw/cpulist.js";
 export type { CoreType, MachineDesc, UncoreDesc } from "./hw/machine.js";
 export { PRESET_SUMMARY, PRESETS, preset } from "./hw/presets.js";
@@ -39,7 +39,8 @@ export { DEFAULT_KVM_COSTS, type KvmCosts } from "./kvm/costs.js";
 export { Kvm, type KvmParams } from "./kvm/kvm.js";
 export { GuestPmuOps, type KvmVcpu } from "./kvm/vcpu.js";
 export { KVM_CAP_PMU_CAPABILITY, KVM_CAP_PMU_EVENT_FILTER, KVM_PMU_CAP_DISABLE } from "./kvm/vm.js";
-export { EVENTSEL, MSR } from "./kvm/x86/msr.js";
+export { type AmdPmuCpuid, KvmAmdPmu } from "./kvm/x86/amd.js";
+export { AMD_MSR, EVENTSEL, MSR } from "./kvm/x86/msr.js";
 export { PERF_EVENT_STATE, type PerfEvent, stateName } from "./perf/event.js";
 export { type Credentials, ROOT } from "./perf/open.js";
 export { PERF_PMU_CAP } from "./perf/pmu.js";

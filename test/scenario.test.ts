@@ -19,7 +19,7 @@ describe("scenario validation: one located message per problem", () => {
     [
       "unknown preset",
       "name: t\nmachine: vax\n",
-      's.yaml:2:10: machine: unknown preset "vax" (one of: x86-server, x86-hybrid, rk3399, arm64-server)',
+      's.yaml:2:10: machine: unknown preset "vax" (one of: x86-server, x86-hybrid, amd-server, rk3399, arm64-server)',
     ],
     [
       "kernel profile as a number",

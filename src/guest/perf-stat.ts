@@ -1,7 +1,8 @@
 import { quantityOf } from "../hw/pmu-desc.js";
 import { Mode } from "../hw/quantity.js";
 import { GuestPmuOps, type KvmVcpu } from "../kvm/vcpu.js";
-import { EVENTSEL, MSR } from "../kvm/x86/msr.js";
+import { KvmAmdPmu } from "../kvm/x86/amd.js";
+import { AMD_MSR, EVENTSEL, MSR } from "../kvm/x86/msr.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 
@@ -21,6 +22,50 @@ export const GUEST_ARCH_EVENTS: Record<string, number> = {
   branches: 0x00c4,
   "branch-misses": 0x00c5,
 };
+
+/** The same perf names on an AMD guest (Linux's amd_zen4_perfmon_event_map[]). */
+export const GUEST_AMD_EVENTS: Record<string, number> = {
+  cycles: 0x0076,
+  instructions: 0x00c0,
+  "cache-references": 0xff60,
+  "cache-misses": 0x0964,
+  branches: 0x00c2,
+  "branch-misses": 0x00c3,
+};
+
+/** The PMU MSRs a guest kernel's perf programs counter i through. */
+export interface GuestPmuMsrs {
+  evtsel(i: number): number;
+  ctr(i: number): number;
+  globalCtrl: number;
+}
+
+const INTEL_GUEST_MSRS: GuestPmuMsrs = {
+  evtsel: (i) => MSR.IA32_PERFEVTSEL0 + i,
+  ctr: (i) => MSR.IA32_PMC0 + i,
+  globalCtrl: MSR.IA32_PERF_GLOBAL_CTRL,
+};
+
+/**
+ * The MSRs Linux's perf uses in a guest: Intel's architectural ones, or on an AMD vPMU the
+ * PerfCtrExtCore PERF_CTL/PERF_CTR pairs (stride 2) when the guest has them, else the legacy
+ * K7 MSRs, and PerfMonV2's GLOBAL_CTL.
+ */
+export function guestPmuMsrs(vcpu: KvmVcpu): GuestPmuMsrs {
+  const pmu = vcpu.pmu;
+  if (!(pmu instanceof KvmAmdPmu)) return INTEL_GUEST_MSRS;
+  return pmu.perfCtrCore
+    ? {
+        evtsel: (i) => AMD_MSR.F15H_PERF_CTL0 + 2 * i,
+        ctr: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
+        globalCtrl: AMD_MSR.GLOBAL_CTL,
+      }
+    : {
+        evtsel: (i) => AMD_MSR.K7_EVNTSEL0 + i,
+        ctr: (i) => AMD_MSR.K7_PERFCTR0 + i,
+        globalCtrl: AMD_MSR.GLOBAL_CTL,
+      };
+}
 
 /** Guest-mode ground truth of a vCPU for an event, now (user and kernel in the guest). */
 export function guestTruth(vcpu: KvmVcpu, ev: GuestEvent): number {
@@ -70,8 +115,11 @@ export class GuestPerfStat {
   private stopNs = 0;
   private truthStart: number[] = [];
   private truthEnd: number[] = [];
+  private readonly msrs: GuestPmuMsrs;
   /** "<not supported>": the guest has no PMU (version 0: the first WRMSR took #GP). */
   noPmu = false;
+  /** When the last counter read completed. */
+  private lastReadNs = 0;
 
   constructor(
     readonly vcpu: KvmVcpu,
@@ -79,6 +127,7 @@ export class GuestPerfStat {
     readonly muxIntervalNs: number = 4_000_000,
   ) {
     this.ops = new GuestPmuOps(vcpu);
+    this.msrs = guestPmuMsrs(vcpu);
     this.slots = events.map((ev) => ({ ev, count: 0, enabled: 0, running: 0, on: -1 }));
     this.timer = new Timer(`guest perf ${vcpu.label}`, (now) => this.rotate(now));
   }
@@ -106,16 +155,16 @@ export class GuestPerfStat {
 
   private setGlobal(on: boolean, now: Ns): void {
     if ((this.vcpu.pmu?.version ?? 0) < 2) return;
-    this.ops.wrmsr(MSR.IA32_PERF_GLOBAL_CTRL, on ? BigInt(2 ** this.nrGp - 1) : 0n, now);
+    this.ops.wrmsr(this.msrs.globalCtrl, on ? BigInt(2 ** this.nrGp - 1) : 0n, now);
   }
 
   /** Puts slot `s` on GP counter `i`: counter reset, then the event select. */
   private program(i: number, s: number, now: Ns): void {
     this.onCounter[i] = s;
     const slot = this.slots[s]!;
-    this.ops.wrmsr(MSR.IA32_PMC0 + i, 0, now);
+    this.ops.wrmsr(this.msrs.ctr(i), 0, now);
     const sel = slot.ev.encoding | EVENTSEL.USR | EVENTSEL.OS | EVENTSEL.ENABLE;
-    this.ops.wrmsr(MSR.IA32_PERFEVTSEL0 + i, sel, now, () => {
+    this.ops.wrmsr(this.msrs.evtsel(i), sel, now, () => {
       slot.on = this.vcpu.vm.kvm.sys.now;
     });
   }
@@ -130,6 +179,7 @@ export class GuestPerfStat {
       if (v !== null) slot.count += Number(v);
       if (slot.on >= 0) slot.running += t - slot.on;
       slot.on = -1;
+      if (t > this.lastReadNs) this.lastReadNs = t;
       then?.();
     });
   }
@@ -161,9 +211,13 @@ export class GuestPerfStat {
     return guestTruth(this.vcpu, ev);
   }
 
-  /** The report (after stop). Enabled time is the whole window, like perf's accounting. */
+  /**
+   * The report (after stop). Enabled time is the whole window, like perf's accounting: from
+   * start to the last read, which under an exiting vPMU completes after stop() was called
+   * (so running time never exceeds it).
+   */
   result(): GuestCounterResult[] {
-    const enabled = this.stopNs - this.startNs;
+    const enabled = Math.max(this.stopNs, this.lastReadNs) - this.startNs;
     return this.slots.map((s, k) => {
       const running = this.noPmu ? 0 : s.running;
       const scaled = running > 0 ? Math.trunc((s.count * enabled) / running) : null;

@@ -57,6 +57,16 @@ export interface PmuHwDesc {
   events: ReadonlyMap<number, Quantity | typeof Q_NONE>;
   /** PERF_TYPE_HARDWARE id → encoding; -1 when unsupported. */
   genericMap: readonly number[];
+  /**
+   * x86 only: the CPU vendor, "amd" for an AMD core PMU (PerfCtr MSRs, no fixed counters,
+   * PerfMonV2 as version 2). Absent means Intel.
+   */
+  vendor?: "amd";
+}
+
+/** True for an AMD x86 core PMU. */
+export function isAmdPmu(desc: PmuHwDesc): boolean {
+  return desc.vendor === "amd";
 }
 
 /** Bitmask of counter indices (a plain number: indices go up to 34). */
@@ -133,6 +143,52 @@ export function x86PmuDesc(opts: {
     pmuv3p5: false,
     events: new Map(X86_ARCH_EVENTS.map(([e, q]) => [e, q])),
     genericMap,
+  };
+}
+
+/**
+ * AMD Zen 4 core events vpmu models (AMD PPR for family 19h; the encodings of Linux's
+ * amd_zen4_perfmon_event_map[] plus the LS_DISPATCH load/store unit masks).
+ */
+export const AMD_ZEN4_EVENTS: ReadonlyArray<[number, Quantity | typeof Q_NONE, string]> = [
+  [0x0076, Q.CYCLES, "cpu-cycles"],
+  [0x00c0, Q.INSTRUCTIONS, "instructions"],
+  [0xff60, Q.CACHE_REFERENCES, "cache-references"],
+  [0x0964, Q.CACHE_MISSES, "cache-misses"],
+  [0x00c2, Q.BRANCHES, "branch-instructions"],
+  [0x00c3, Q.BRANCH_MISSES, "branch-misses"],
+  [0x00a9, Q.STALL_FRONTEND, "stalled-cycles-frontend"],
+  [0x0129, Q.LD_RETIRED, "ls_dispatch.ld_dispatch"],
+  [0x0229, Q.ST_RETIRED, "ls_dispatch.store_dispatch"],
+];
+
+/**
+ * Builds an AMD core PMU description (arch/x86/events/amd/core.c): `nrGp` PerfCtr
+ * counters of 48 bits and no fixed counters. With PerfMonV2 (CPUID 0x80000022) the PMU has
+ * the global control/status MSRs and perf reports version 2, otherwise version 1.
+ */
+export function amdPmuDesc(opts: {
+  name: string;
+  coreType: string;
+  nrGp?: number;
+  perfMonV2?: boolean;
+}): PmuHwDesc {
+  // kernel: amd_zen4_perfmon_event_map[] (ref-cycles, event 0x120 with bits 35:32 set,
+  // is beyond the 16-bit encodings vpmu models and left unsupported).
+  const genericMap = [0x0076, 0x00c0, 0xff60, 0x0964, 0x00c2, 0x00c3, -1, 0x00a9, -1, -1];
+  return {
+    name: opts.name,
+    arch: "x86",
+    coreType: opts.coreType,
+    nrGp: opts.nrGp ?? 6,
+    gpWidth: 48,
+    fixed: [],
+    fixedWidth: 0,
+    version: (opts.perfMonV2 ?? true) ? 2 : 1,
+    pmuv3p5: false,
+    events: new Map(AMD_ZEN4_EVENTS.map(([e, q]) => [e, q])),
+    genericMap,
+    vendor: "amd",
   };
 }
 
@@ -216,6 +272,10 @@ export function armv8PmuDesc(opts: {
 
 /** Event names by encoding for a PMU, as its sysfs `events/` directory lists them. */
 export function eventNames(desc: PmuHwDesc): Array<[string, number]> {
-  const table = desc.arch === "x86" ? X86_ARCH_EVENTS : ARMV8_COMMON_EVENTS;
+  const table = isAmdPmu(desc)
+    ? AMD_ZEN4_EVENTS
+    : desc.arch === "x86"
+      ? X86_ARCH_EVENTS
+      : ARMV8_COMMON_EVENTS;
   return table.filter(([e]) => desc.events.has(e)).map(([e, , n]) => [n, e]);
 }

@@ -20,6 +20,13 @@ export class CpuPmuHw {
   readonly slot: Array<HwCounter | undefined> = [];
   /** Which counters have an owner. */
   readonly occupancy = new CounterOccupancy();
+  /**
+   * AMD PerfMonV2 PerfCntrGlobalStatus: overflow bits of a guest context loaded by the
+   * mediated vPMU (host perf's own overflows are handled through its events).
+   */
+  globalStatus = 0n;
+  /** AMD PerfMonV2 PerfCntrGlobalCtl as the mediated vPMU leaves it. */
+  globalCtl = 0n;
 
   constructor(
     readonly desc: PmuHwDesc,

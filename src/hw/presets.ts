@@ -1,5 +1,5 @@
 import type { CoreType, MachineDesc, UncoreDesc } from "./machine.js";
-import { armv8PmuDesc, x86PmuDesc } from "./pmu-desc.js";
+import { amdPmuDesc, armv8PmuDesc, x86PmuDesc } from "./pmu-desc.js";
 
 /**
  * Built-in machines. Clock rates and IPC scales are model parameters chosen to be typical of
@@ -51,6 +51,21 @@ export const PRESETS: Record<string, () => MachineDesc> = {
     uncore: [imc],
     probeOrder: ["pcore", "ecore"],
     tracePmu: "intel_pt",
+  }),
+  "amd-server": () => ({
+    name: "amd-server",
+    arch: "x86_64",
+    coreTypes: [
+      {
+        name: "zen4",
+        scaling: { freqMHz: 3100, ipcScale: 1, refMHz: 2000 },
+        // Linux names the AMD core PMU "cpu" too (arch/x86/events/amd/core.c).
+        pmu: amdPmuDesc({ name: "cpu", coreType: "zen4", nrGp: 6, perfMonV2: true }),
+      },
+    ],
+    cpus: range(0, 7).map(() => ({ coreType: "zen4", cluster: 0 })),
+    uncore: [],
+    probeOrder: ["zen4"],
   }),
   rk3399: () => ({
     name: "rk3399",
@@ -118,6 +133,8 @@ export const PRESETS: Record<string, () => MachineDesc> = {
 export const PRESET_SUMMARY: Record<string, string> = {
   "x86-server": "8 CPUs, one `cpu` PMU: 8 GP + 3 fixed 48-bit counters per CPU",
   "x86-hybrid": "4 P-cores (`cpu_core`, 8 GP) + 4 E-cores (`cpu_atom`, 6 GP), 3 fixed each",
+  "amd-server":
+    "8 CPUs Zen 4, one `cpu` PMU: 6 GP 48-bit counters (PerfCtrExtCore, PerfMonV2), no fixed counters",
   rk3399: "CPUs 0-3 Cortex-A53, 4-5 Cortex-A72; 6 event counters + cycle counter per PMU",
   "arm64-server": "16 CPUs Neoverse-N1 (PMUv3p1), 6 event counters + cycle counter",
 };

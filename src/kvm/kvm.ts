@@ -1,5 +1,5 @@
 import type { Cpu } from "../hw/cpu.js";
-import type { PmuHwDesc } from "../hw/pmu-desc.js";
+import { isAmdPmu, type PmuHwDesc } from "../hw/pmu-desc.js";
 import {
   perfGuestEnter,
   perfGuestExit,
@@ -35,6 +35,8 @@ export const DEFAULT_KVM_PARAMS: KvmParams = { enablePmu: true, enableMediatedPm
 
 /** Host PMU version the mediated vPMU needs on Intel (GLOBAL_STATUS_SET). */
 const MEDIATED_MIN_HOST_VERSION = 4;
+/** On AMD it needs PerfMonV2 (amd_pmu_is_mediated_pmu_supported(): version >= 2). */
+const MEDIATED_MIN_HOST_VERSION_AMD = 2;
 
 /**
  * /dev/kvm on an x86 host: module parameters (forced off where the hardware cannot
@@ -47,6 +49,8 @@ export class Kvm implements KvmHost {
   /** Messages KVM would print to the kernel log. */
   readonly log: string[] = [];
   readonly profile: VpmuProfile;
+  /** The host is AMD (kvm-amd, svm/pmu.c) rather than Intel (kvm-intel, vmx/pmu_intel.c). */
+  readonly amd: boolean;
 
   constructor(
     readonly sys: System,
@@ -60,11 +64,14 @@ export class Kvm implements KvmHost {
     const hybrid = desc.coreTypes.length > 1;
     this.enablePmu = p.enablePmu && desc.arch === "x86_64" && !hybrid;
     const host = desc.coreTypes[0]!.pmu;
+    this.amd = isAmdPmu(host);
     this.enableMediatedPmu =
       p.enableMediatedPmu &&
       this.enablePmu &&
-      host.version >= MEDIATED_MIN_HOST_VERSION &&
-      this.profile !== "5.18";
+      host.version >= (this.amd ? MEDIATED_MIN_HOST_VERSION_AMD : MEDIATED_MIN_HOST_VERSION) &&
+      this.profile !== "5.18" &&
+      // The January 2024 passthrough RFC was Intel only; AMD came with v2.
+      !(this.amd && this.profile === "rfc-v1");
     registerVcpuPreemptNotifiers(sys);
   }
 

@@ -7,6 +7,7 @@ import { emulatedPerfOpCost } from "./costs.js";
 import { type KvmPmuEventFilter, PmuEventFilter } from "./filter.js";
 import type { Kvm } from "./kvm.js";
 import { KvmVcpu } from "./vcpu.js";
+import { type AmdPmuCpuid, KvmAmdPmu } from "./x86/amd.js";
 import { EmulatedBackend } from "./x86/emulated.js";
 import { MediatedBackend } from "./x86/mediated.js";
 import { type CpuidLeafA, EMULATED_MAX_VERSION, type KvmPmc, KvmX86Pmu } from "./x86/pmu.js";
@@ -41,6 +42,11 @@ export class KvmVm {
   readonly vcpus: KvmVcpu[] = [];
   /** Guest CPUID leaf 0xA (KVM_SET_CPUID2); defaults to what KVM supports. */
   cpuid: CpuidLeafA;
+  /**
+   * AMD hosts: the guest's PerfCtrExtCore/PerfMonV2 CPUID bits (KVM_SET_CPUID2), which shape
+   * the AMD vPMU instead of leaf 0xA; defaults to what KVM supports.
+   */
+  amdCpuid: AmdPmuCpuid;
 
   constructor(
     readonly kvm: Kvm,
@@ -48,6 +54,7 @@ export class KvmVm {
   ) {
     this.enablePmu = kvm.enablePmu;
     this.cpuid = KvmX86Pmu.supportedCpuid(kvm.hostPmu(), kvm.maxPmuVersion());
+    this.amdCpuid = KvmAmdPmu.supportedAmdCpuid(kvm.hostPmu(), kvm.maxPmuVersion());
   }
 
   /** KVM_ENABLE_CAP. Returns 0 or a negative errno. */
@@ -109,8 +116,16 @@ export class KvmVm {
       }
     }
     const v = new KvmVcpu(this, id, opts.workload, opts.affinity, opts.exitRate ?? 0);
-    const pmu = new KvmX86Pmu(kvm.hostPmu(), kvm.maxPmuVersion());
-    pmu.refresh(this.cpuid, this.enablePmu && kvm.enablePmu);
+    let pmu: KvmX86Pmu;
+    if (kvm.amd) {
+      // kernel: amd_pmu_ops (svm/pmu.c) instead of intel_pmu_ops.
+      const amd = new KvmAmdPmu(kvm.hostPmu(), kvm.maxPmuVersion());
+      amd.refreshAmd(this.amdCpuid, this.enablePmu && kvm.enablePmu);
+      pmu = amd;
+    } else {
+      pmu = new KvmX86Pmu(kvm.hostPmu(), kvm.maxPmuVersion());
+      pmu.refresh(this.cpuid, this.enablePmu && kvm.enablePmu);
+    }
     v.pmu = pmu;
     const checker = kvm.sys.invariants;
     if (checker)

@@ -1,3 +1,4 @@
+import { isAmdPmu, type PmuHwDesc } from "../hw/pmu-desc.js";
 import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
 import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED, type PerfEventContext } from "./context.js";
@@ -100,6 +101,14 @@ function mediatedSkipEpc(epc: PerfEventPmuContext, eventType: number): boolean {
 }
 
 /**
+ * kernel: the core PMU advertises PERF_PMU_CAP_MEDIATED_VPMU; on AMD only from PerfMonV2
+ * (version 2), which has the global status set/clear MSRs a guest context switch needs.
+ */
+function mediatedCapable(desc: PmuHwDesc): boolean {
+  return !isAmdPmu(desc) || desc.version >= 2;
+}
+
+/**
  * Installs a profile on the perf core: the capability on the x86 core PMUs, the
  * merge_sched_in()/perf_skip_pmu_ctx() rules and the event-creation checks.
  */
@@ -127,7 +136,8 @@ export function installVpmuProfile(
   } else if (profile === "7.0") {
     if (x86)
       for (const p of core.registry.pmus)
-        if (p.taskCtxNr === "hw" && "desc" in p) p.capabilities |= PERF_PMU_CAP.MEDIATED_VPMU;
+        if (p.taskCtxNr === "hw" && "desc" in p && mediatedCapable(p.desc as PmuHwDesc))
+          p.capabilities |= PERF_PMU_CAP.MEDIATED_VPMU;
     core.guestOwns = mediatedGuestOwns;
     core.epcFilter = mediatedSkipEpc;
     // kernel: mediated_pmu_account_event().

@@ -1,9 +1,9 @@
 import { INVARIANT_RULES } from "../check/invariants.js";
 import { GUEST_ARM_EVENTS } from "../guest/arm-perf-stat.js";
-import { GUEST_ARCH_EVENTS } from "../guest/perf-stat.js";
+import { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS } from "../guest/perf-stat.js";
 import { parseCpuList } from "../hw/cpulist.js";
 import type { CoreType, MachineDesc } from "../hw/machine.js";
-import { ARMV8_COMMON_EVENTS, armv8PmuDesc, x86PmuDesc } from "../hw/pmu-desc.js";
+import { ARMV8_COMMON_EVENTS, armv8PmuDesc, isAmdPmu, x86PmuDesc } from "../hw/pmu-desc.js";
 import { PRESETS, preset } from "../hw/presets.js";
 import { MODE_NAMES, QUANTITY_NAMES, quantityByName } from "../hw/quantity.js";
 import { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "../hw/workload.js";
@@ -418,6 +418,14 @@ export function compileScenario(
       );
     }
     const arm = machine?.arch === "arm64";
+    const amd = machine !== undefined && !arm && machine.coreTypes.some((t) => isAmdPmu(t.pmu));
+    if (amd && v.cpuid !== undefined)
+      err(
+        ["vms", i, "cpuid"],
+        "cpuid is Intel's CPUID leaf 0xA, which KVM does not use on an AMD host",
+        "no cpuid on an AMD machine (the guest gets PerfCtrExtCore and PerfMonV2 as KVM supports them)",
+      );
+    const guestEvents = arm ? GUEST_ARM_EVENTS : amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
     if (arm && kernel.profile === "rfc-v1")
       err(["kernel", "profile"], "rfc-v1 is an x86 profile", '"7.0" or "5.18" on arm64');
     if (!arm) {
@@ -481,16 +489,11 @@ export function compileScenario(
         e.trim(),
       );
       for (const [k2, e] of events.entries()) {
-        if (
-          !(
-            Object.hasOwn(machine?.arch === "arm64" ? GUEST_ARM_EVENTS : GUEST_ARCH_EVENTS, e) ||
-            /^r[0-9a-fA-F]{1,4}$/.test(e)
-          )
-        ) {
+        if (!(Object.hasOwn(guestEvents, e) || /^r[0-9a-fA-F]{1,4}$/.test(e))) {
           err(
             ["vms", i, "perf", j, "events"],
             `guest event "${e}" is not an architectural event or rNNNN`,
-            `one of: ${Object.keys(machine?.arch === "arm64" ? GUEST_ARM_EVENTS : GUEST_ARCH_EVENTS).join(", ")} or r0011`,
+            `one of: ${Object.keys(guestEvents).join(", ")} or r0011`,
           );
           void k2;
         }
@@ -502,6 +505,12 @@ export function compileScenario(
           ["vms", i, "perf", j, "stop"],
           "stops before it starts or after the run",
           "start < stop <= duration",
+        );
+      if (m.record && amd)
+        err(
+          ["vms", i, "perf", j, "record"],
+          "guest perf record is modelled on Intel guests only",
+          "no record on an AMD machine (perf stat works)",
         );
       if (m.record && machine?.arch === "arm64")
         err(

@@ -1,6 +1,6 @@
 import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
 import { GuestPerfRecord } from "../guest/perf-record.js";
-import { GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
+import { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
 import { KvmArm64, type KvmArmVcpu, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
@@ -284,11 +284,12 @@ export class ScenarioRun {
       this.sys.at(m.start, `guest perf ${m.name}`, (now) => {
         const v = vm.vcpus.find((x) => x.id === m.vcpu);
         if (!v) return;
+        const names = kvm.amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
         stat = new GuestPerfStat(
           v,
           m.events.map((e) => ({
             name: e,
-            encoding: GUEST_ARCH_EVENTS[e] ?? Number.parseInt(e.slice(1), 16),
+            encoding: names[e] ?? Number.parseInt(e.slice(1), 16),
           })),
         );
         stat.start(now);

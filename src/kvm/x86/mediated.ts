@@ -1,11 +1,12 @@
 import type { HwCounter } from "../../hw/counter.js";
 import type { Cpu } from "../../hw/cpu.js";
-import { quantityOf } from "../../hw/pmu-desc.js";
+import { isAmdPmu, quantityOf } from "../../hw/pmu-desc.js";
 import { CpuPmuHw } from "../../hw/pmu-hw.js";
 import { Mode } from "../../hw/quantity.js";
 import type { EventQueue } from "../../sim/queue.js";
 import type { Ns } from "../../sim/time.js";
-import { MSR, PERF_CAP_FW_WRITES } from "./msr.js";
+import type { KvmAmdPmu } from "./amd.js";
+import { AMD_MSR, AMD64_NUM_COUNTERS, MSR, PERF_CAP_FW_WRITES } from "./msr.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
 
 /** `v % modulus` without the floating-point remainder when `v` is already in range. */
@@ -47,6 +48,8 @@ export class MediatedBackend implements VpmuBackend {
   readonly state: CpuPmuHw;
   /** Some guest counter is narrower than the hardware one: put folds the value to its width. */
   private readonly narrow: boolean;
+  /** An AMD host: PerfMonV2 status/control switched by amd_mediated_pmu_load()/put(). */
+  private readonly amd: boolean;
 
   constructor(
     private readonly pmu: KvmX86Pmu,
@@ -67,6 +70,7 @@ export class MediatedBackend implements VpmuBackend {
       if (pmc.modulus < c.modulus) narrow = true;
     }
     this.narrow = narrow;
+    this.amd = isAmdPmu(pmu.host);
   }
 
   /** True while the guest PMU context is loaded on a CPU. */
@@ -76,6 +80,7 @@ export class MediatedBackend implements VpmuBackend {
 
   /** kernel: the mediated MSR interception rules (vmx_recalc_pmu_msr_intercepts()). */
   passthrough(msr: number): boolean {
+    if (this.amd) return this.amdPassthrough(msr);
     const p = this.pmu;
     if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + p.nrGp) return true;
     if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + p.nrGp)
@@ -89,6 +94,54 @@ export class MediatedBackend implements VpmuBackend {
       return this.globalsPassthrough;
     }
     return false;
+  }
+
+  /**
+   * kernel: svm_recalc_pmu_msr_intercepts(): the K7 PerfCtr0-3 and, with PerfCtrExtCore,
+   * the PERF_CTRn of existing counters pass through; PerfEvtSel/PERF_CTL always exit; the
+   * PerfMonV2 global MSRs pass through under the same rule as Intel's.
+   */
+  private amdPassthrough(msr: number): boolean {
+    const p = this.pmu as KvmAmdPmu;
+    const legacy = Math.min(p.nrGp, AMD64_NUM_COUNTERS);
+    if (msr >= AMD_MSR.K7_PERFCTR0 && msr < AMD_MSR.K7_PERFCTR0 + legacy) return true;
+    const off = msr - AMD_MSR.F15H_PERF_CTR0;
+    if (off >= 0 && off < 2 * p.nrGp && off % 2 === 0) return p.perfCtrCore;
+    if (msr >= AMD_MSR.GLOBAL_STATUS && msr <= AMD_MSR.GLOBAL_STATUS_SET)
+      return this.globalsPassthrough;
+    return false;
+  }
+
+  /**
+   * kernel: amd_mediated_pmu_load(): clear whatever status the host left (STATUS_CLR),
+   * restore the guest's through STATUS_SET, then GLOBAL_CTL = the guest's.
+   */
+  private amdLoad(cpu: Cpu): void {
+    const hw = cpu.pmu;
+    if (hw.globalStatus !== 0n) hw.globalStatus = 0n;
+    hw.globalStatus |= this.pmu.globalStatus;
+    hw.globalCtl = this.pmu.globalCtrl;
+  }
+
+  /**
+   * kernel: amd_mediated_pmu_put(): GLOBAL_CTL = 0, read GLOBAL_STATUS into the guest's
+   * software copy, and clear it through STATUS_CLR so the host never sees guest overflows.
+   */
+  private amdPut(cpu: Cpu): void {
+    const hw = cpu.pmu;
+    hw.globalCtl = 0n;
+    this.pmu.globalStatus = hw.globalStatus;
+    if (hw.globalStatus !== 0n) hw.globalStatus = 0n;
+  }
+
+  /**
+   * Keeps the loaded hardware GLOBAL_STATUS/GLOBAL_CTL in step with a guest change made
+   * while loaded (a passed-through global MSR write, or an overflow KVM recorded).
+   */
+  syncStatus(): void {
+    if (!this.amd || !this.cpu) return;
+    this.cpu.pmu.globalStatus = this.pmu.globalStatus;
+    this.cpu.pmu.globalCtl = this.pmu.globalCtrl;
   }
 
   /** RDPMC exits unless the guest has every host counter at the host widths. */
@@ -139,6 +192,7 @@ export class MediatedBackend implements VpmuBackend {
   load(cpu: Cpu, now: Ns): void {
     this.cpu = cpu;
     cpu.loadPmuState(this.state, now);
+    if (this.amd) this.amdLoad(cpu);
   }
 
   /**
@@ -148,6 +202,7 @@ export class MediatedBackend implements VpmuBackend {
   put(now: Ns): void {
     const cpu = this.cpu;
     if (!cpu) return;
+    if (this.amd) this.amdPut(cpu);
     // Normally the CPU already runs host code (the exit switched it), so this finds the
     // guest's counters stopped.
     if (cpu.exec !== null && cpu.exec.fracs[2]! + cpu.exec.fracs[3]! > 0)

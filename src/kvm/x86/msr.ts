@@ -54,3 +54,34 @@ export const KVM_EMULATED_PMU_VERSION_MAX = 2;
 /** A guest MSR access that faults: the guest takes #GP. */
 export const GP_FAULT = Symbol("#GP");
 export type MsrResult = bigint | typeof GP_FAULT;
+
+/** AMD core PMU MSRs (arch/x86/include/asm/msr-index.h). */
+export const AMD_MSR = {
+  /** Legacy PerfEvtSel0-3 (MSR_K7_EVNTSEL0..3). */
+  K7_EVNTSEL0: 0xc0010000,
+  /** Legacy PerfCtr0-3 (MSR_K7_PERFCTR0..3). */
+  K7_PERFCTR0: 0xc0010004,
+  /** PerfCtrExtCore PERF_CTL0 (MSR_F15H_PERF_CTL0); PERF_CTLn at +2n. */
+  F15H_PERF_CTL0: 0xc0010200,
+  /** PerfCtrExtCore PERF_CTR0 (MSR_F15H_PERF_CTR0); PERF_CTRn at +2n. */
+  F15H_PERF_CTR0: 0xc0010201,
+  /** PerfMonV2 PerfCntrGlobalStatus (read-only). */
+  GLOBAL_STATUS: 0xc0000300,
+  /** PerfMonV2 PerfCntrGlobalCtl. */
+  GLOBAL_CTL: 0xc0000301,
+  /** PerfMonV2 PerfCntrGlobalStatusClr (write 1s to clear status bits). */
+  GLOBAL_STATUS_CLR: 0xc0000302,
+  /** PerfMonV2 PerfCntrGlobalStatusSet (write 1s to set status bits). */
+  GLOBAL_STATUS_SET: 0xc0000303,
+} as const;
+
+/** Legacy AMD counters (AMD64_NUM_COUNTERS) and with PerfCtrExtCore (AMD64_NUM_COUNTERS_CORE). */
+export const AMD64_NUM_COUNTERS = 4;
+export const AMD64_NUM_COUNTERS_CORE = 6;
+/** KVM's limit on AMD general-purpose counters (KVM_MAX_NR_AMD_GP_COUNTERS). */
+export const KVM_MAX_NR_AMD_GP_COUNTERS = 6;
+/**
+ * Reserved PerfEvtSel bits KVM drops on AMD (amd_pmu_refresh(): 0xfffffff000280000, i.e.
+ * bit 19, bit 21 and bits 63:36, which include HostOnly/GuestOnly).
+ */
+export const AMD_EVENTSEL_RESERVED = 0xfffffff000280000n;

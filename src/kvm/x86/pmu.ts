@@ -86,9 +86,9 @@ export class KvmX86Pmu {
    */
   onCounterRead: ((pmc: KvmPmc, prev: number, value: number, now: Ns) => void) | null = null;
   /** Last value the guest read per counter index, cleared by a write or a wrap. */
-  private readonly lastRead = new Map<number, number>();
+  protected readonly lastRead = new Map<number, number>();
 
-  private observe(pmc: KvmPmc, value: number, now: Ns): number {
+  protected observe(pmc: KvmPmc, value: number, now: Ns): number {
     const prev = this.lastRead.get(pmc.idx);
     if (prev !== undefined && this.onCounterRead) this.onCounterRead(pmc, prev, value, now);
     this.lastRead.set(pmc.idx, value);
@@ -143,7 +143,7 @@ export class KvmX86Pmu {
     };
   }
 
-  private allPmcs: KvmPmc[] = [];
+  protected allPmcs: KvmPmc[] = [];
 
   /** All counters (GP then fixed; the same array until the next refresh). */
   all(): KvmPmc[] {
@@ -193,7 +193,8 @@ export class KvmX86Pmu {
     for (const pmc of this.all()) {
       if (!this.counting(pmc)) continue;
       const enc = this.encoding(pmc);
-      if (enc !== INST_RETIRED_ENCODING && !(branch && enc === BR_INST_RETIRED_ENCODING)) continue;
+      if (enc !== INST_RETIRED_ENCODING && !(branch && enc === this.branchesRetiredEncoding))
+        continue;
       if (!(this.controlBits(pmc) & (cpl === 0 ? 2 : 1))) continue;
       const mask = pmc.fixed ? this.fixedMask : this.gpMask;
       const next = (this.backend ? this.backend.read(pmc, now) : pmc.counter) + 1;
@@ -203,6 +204,9 @@ export class KvmX86Pmu {
       if (wrapped) this.overflow(pmc);
     }
   }
+
+  /** The encoding of "branch instructions retired" KVM matches emulated branches against. */
+  protected readonly branchesRetiredEncoding: number = BR_INST_RETIRED_ENCODING;
 
   /** USR (1), OS (2) and INT (4) of a counter as bits, without allocating. */
   controlBits(pmc: KvmPmc): number {

@@ -2,6 +2,7 @@ import type { HwCounter } from "../../hw/counter.js";
 import {
   counterMaskFor,
   eventNames,
+  isAmdPmu,
   PERF_COUNT_HW_MAX,
   type PmuHwDesc,
   quantityOf,
@@ -314,6 +315,15 @@ export class CorePmu extends Pmu {
 
   override sysfsFormat(): Record<string, string> {
     if (this.arm) return { event: "config:0-15", long: "config1:0" };
+    // kernel: amd_format_attr[]: the 12-bit AMD event select is split over 0-7 and 32-35.
+    if (isAmdPmu(this.desc))
+      return {
+        event: "config:0-7,32-35",
+        umask: "config:8-15",
+        edge: "config:18",
+        inv: "config:23",
+        cmask: "config:24-31",
+      };
     return {
       event: "config:0-7",
       umask: "config:8-15",
@@ -324,6 +334,8 @@ export class CorePmu extends Pmu {
   }
 
   override counterSummary(): string {
+    if (isAmdPmu(this.desc))
+      return `${this.desc.nrGp} x ${this.desc.gpWidth}-bit, no fixed counters`;
     const fixed = this.arm ? "cycle counter" : `${this.desc.fixed.length} fixed`;
     return `${this.desc.nrGp} x ${this.desc.gpWidth}-bit + ${fixed} (${this.desc.fixedWidth}-bit)`;
   }
