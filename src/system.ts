@@ -94,7 +94,8 @@ export class System {
       this.clock.advance(timer.when);
       this.eventsProcessed++;
       timer.fire(timer.when);
-      for (const f of this.afterStep) f();
+      const after = this.afterStep;
+      for (let i = 0; i < after.length; i++) after[i]!();
     }
     this.clock.advance(until);
   }

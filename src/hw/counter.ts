@@ -88,6 +88,8 @@ export class HwCounter {
   /** 2^width. */
   readonly modulus: number;
   readonly overflowTimer: Timer;
+  /** `overflowTimer.armed`, kept here so a stopped counter's check touches only the counter. */
+  private timerArmed = false;
 
   constructor(
     readonly idx: CounterIdx,
@@ -149,14 +151,21 @@ export class HwCounter {
     const left = this.onOverflow === null ? 1 : this.toWrap();
     // A counter that stops exactly at its wrap has still overflowed: fire now.
     if (this.onOverflow === null || (this.rate <= 0 && left > 0)) {
-      if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
+      if (this.timerArmed) this.cancelTimer();
       return;
     }
     const dt = left <= 0 ? 0 : Math.ceil(left / this.rate);
     this.queue.arm(this.overflowTimer, (this.since + dt) as Ns);
+    this.timerArmed = true;
+  }
+
+  private cancelTimer(): void {
+    this.queue.cancel(this.overflowTimer);
+    this.timerArmed = false;
   }
 
   private fireOverflow(now: Ns): void {
+    this.timerArmed = false;
     this.fold(now);
     // The predicted time is exact up to float rounding: never let the counter stop short.
     const d = this.baseIsDistance ? this.base : this.modulus - this.base;
@@ -198,7 +207,7 @@ export class HwCounter {
     this.base = 0;
     this.baseIsDistance = false;
     this.accrued = 0;
-    if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
+    if (this.timerArmed) this.cancelTimer();
     return v;
   }
 
@@ -215,7 +224,7 @@ export class HwCounter {
     if (this.toWrap() <= 0) {
       // Read at the instant of the wrap, before the overflow timer ran: the hardware has set
       // the overflow bit all the same, so the overflow is delivered now.
-      if (this.overflowTimer.armed) this.queue.cancel(this.overflowTimer);
+      if (this.timerArmed) this.cancelTimer();
       this.wrap();
       this.onOverflow?.(this, now);
       this.predict();
