@@ -136,50 +136,17 @@ for (const n of [10, 100, 1000, 10000]) {
 }
 
 // 5. Guest entry/exit: 64 CPUs, one mediated vCPU pinned per CPU exiting 10,000 times per
-//    simulated second, 8 host exclude_guest events per CPU, 1 simulated second.
+//    simulated second, 8 host exclude_guest events per CPU, 1 simulated second (best of 3).
 {
-  const { Kvm } = await import("../dist/kvm/kvm.js");
-  const { x86PmuDesc: desc } = await import("../dist/hw/pmu-desc.js");
-  const machine = {
-    name: "x86-64cpu",
-    arch: "x86_64",
-    coreTypes: [
-      {
-        name: "core",
-        scaling: { freqMHz: 3000, ipcScale: 1, refMHz: 2000 },
-        pmu: desc({ name: "cpu", coreType: "core" }),
-      },
-    ],
-    cpus: Array.from({ length: 64 }, () => ({ coreType: "core", cluster: 0 })),
-    uncore: [],
-    probeOrder: ["core"],
-  };
-  const run = (simNs) => {
-    const sys = new System({ machine, profile: "7.0", checkInvariants: false });
-    for (let c = 0; c < 64; c++) {
-      for (let i = 0; i < 8; i++)
-        sys.perfEventOpen({ type: 4, config: 0xc4, exclude_guest: true }, -1, c);
-    }
-    const kvm = new Kvm(sys, { enableMediatedPmu: true });
-    const vm = kvm.createVm("vm0");
-    const vcpus = [];
-    for (let c = 0; c < 64; c++)
-      vcpus.push(
-        vm.createVcpu(
-          c,
-          { workload: BUILTIN_WORKLOADS.compute, affinity: [c], exitRate: 10_000 },
-          0,
-        ),
-      );
-    const t0 = performance.now();
-    sys.run(simNs);
-    const wall = performance.now() - t0;
-    const transitions = vcpus.reduce((s, v) => s + v.nrEntries + v.nrExits, 0);
-    return { wall, transitions };
-  };
-  run(50_000_000); // warm-up
+  const { runGuestSwitch } = await import("./guest-switch.mjs");
+  runGuestSwitch(50_000_000); // warm-up
   const simNs = quick ? 200_000_000 : 1_000_000_000;
-  const { wall, transitions } = run(simNs);
+  let best = null;
+  for (let i = 0; i < 3; i++) {
+    const r = runGuestSwitch(simNs);
+    if (!best || r.wall < best.wall) best = r;
+  }
+  const { wall, transitions } = best;
   row(
     "guest entry/exit (64 mediated vCPUs, 10k exits/s each)",
     fmt((wall * 1e6) / transitions),

@@ -83,8 +83,6 @@ export class HwCounter {
   /** Overflow callback; when set, the wrap is predicted and scheduled. */
   onOverflow: ((c: HwCounter, now: Ns) => void) | null = null;
   private holder: unknown = null;
-  /** The holder's name for traces ("" when free). */
-  ownerName = "";
   /** 2^width. */
   readonly modulus: number;
   readonly overflowTimer: Timer;
@@ -108,8 +106,7 @@ export class HwCounter {
   }
 
   set owner(o: unknown) {
-    this.holder = o;
-    this.occupancy.setHeld(this.idx, o != null);
+    this.setOwner(o === undefined ? null : o);
   }
 
   /** Turns counting on or off (no fold, no rate update: callers do both). */
@@ -118,10 +115,10 @@ export class HwCounter {
     this.occupancy.setOn(this.idx, on);
   }
 
-  /** Gives the counter to `owner`, named `name` in traces; null frees it. */
-  setOwner(owner: unknown, name: string): void {
-    this.owner = owner;
-    this.ownerName = name;
+  /** Gives the counter to `owner`; null frees it. */
+  setOwner(owner: unknown): void {
+    this.holder = owner;
+    this.occupancy.setHeld(this.idx, owner !== null);
   }
 
   /** Folds the count up to `now`. */

@@ -64,7 +64,7 @@ export class MediatedBackend implements VpmuBackend {
     let narrow = false;
     for (const pmc of pmu.all()) {
       const c = this.state.slot[pmc.idx]!;
-      c.setOwner(this.owner, this.owner.name);
+      c.setOwner(this.owner);
       c.write(pmc.counter, 0 as Ns);
       c.onOverflow = this.makeOverflowHandler(pmc);
       if (pmc.modulus < c.modulus) narrow = true;

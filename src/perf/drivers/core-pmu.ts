@@ -201,7 +201,7 @@ export class CorePmu extends Pmu {
     if (idx < 0) return -ERRNO.EAGAIN;
     const c = hw.slot[idx]!;
     const exec = simCpu.exec;
-    c.setOwner(e, e.name);
+    c.setOwner(e);
     e.hw.counter = c;
     if (e.hw.samplePeriod > 0) {
       c.onOverflow = this.irqHandler(e);
@@ -221,7 +221,7 @@ export class CorePmu extends Pmu {
     this.read(e, now);
     c.stop(now);
     c.onOverflow = null;
-    c.setOwner(null, "");
+    c.setOwner(null);
     e.hw.counter = null;
     if (this.core.sys.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
