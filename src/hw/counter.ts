@@ -30,6 +30,32 @@ export class CounterOccupancy {
     }
   }
 
+  /** A counter taken and started (a driver's add). */
+  take(idx: number): void {
+    const bit = 1 << (idx & 31);
+    if (idx < 32) {
+      this.low |= bit;
+      this.onLow |= bit;
+    } else {
+      this.high |= bit;
+      this.onHigh |= bit;
+    }
+  }
+
+  /** A counter stopped and freed (a driver's del). */
+  release(idx: number): void {
+    const bit = 1 << (idx & 31);
+    if (idx < 32) {
+      this.low &= ~bit;
+      this.onLow &= ~bit;
+      this.freedLow |= bit;
+    } else {
+      this.high &= ~bit;
+      this.onHigh &= ~bit;
+      this.freedHigh |= bit;
+    }
+  }
+
   setOn(idx: number, on: boolean): void {
     const bit = 1 << (idx & 31);
     if (idx < 32) this.onLow = on ? this.onLow | bit : this.onLow & ~bit;
@@ -119,6 +145,42 @@ export class HwCounter {
   setOwner(owner: unknown): void {
     this.holder = owner;
     this.occupancy.setHeld(this.idx, owner !== null);
+  }
+
+  /**
+   * A host driver's pmu->add() on the register: takes the counter for `owner` and starts it
+   * counting `quantity` in `modeMask` at the rate of `exec`, with one fold.
+   */
+  acquire(
+    owner: unknown,
+    quantity: number,
+    modeMask: number,
+    now: Ns,
+    exec: ExecState | null,
+  ): void {
+    this.holder = owner;
+    this.occupancy.take(this.idx);
+    this.fold(now);
+    this.quantity = quantity;
+    this.modeMask = modeMask;
+    this.enabled = true;
+    this.rate = rateOf(exec, quantity, modeMask);
+    this.predict();
+  }
+
+  /**
+   * A host driver's pmu->del() on the register: stops and frees the counter, and returns
+   * everything it counted (`lifetime`) up to `now`.
+   */
+  release(now: Ns): number {
+    this.fold(now);
+    this.enabled = false;
+    this.rate = 0;
+    this.predict();
+    this.onOverflow = null;
+    this.holder = null;
+    this.occupancy.release(this.idx);
+    return this.lifetime;
   }
 
   /** Folds the count up to `now`. */

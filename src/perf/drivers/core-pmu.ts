@@ -200,16 +200,14 @@ export class CorePmu extends Pmu {
     const idx = hw.occupancy.firstFree(cand.fixed, cand.gpMask);
     if (idx < 0) return -ERRNO.EAGAIN;
     const c = hw.slot[idx]!;
-    const exec = simCpu.exec;
-    c.setOwner(e);
     e.hw.counter = c;
     if (e.hw.samplePeriod > 0) {
       c.onOverflow = this.irqHandler(e);
       this.setPeriod(e, c, now);
-    } else {
+    } else if (c.onOverflow !== null) {
       c.onOverflow = null;
     }
-    hw.start(c, e.hw.quantity, e.hw.modeMask, now, exec);
+    c.acquire(e, e.hw.quantity, e.hw.modeMask, now, simCpu.exec);
     e.hw.prevCount = c.lifetime;
     if (this.core.sys.trace.enabled) this.traceCounter(cpu, c, e.name);
     return 0;
@@ -218,10 +216,12 @@ export class CorePmu extends Pmu {
   override del(e: PerfEvent, now: Ns): void {
     const c = e.hw.counter;
     if (!c) return;
-    this.read(e, now);
-    c.stop(now);
-    c.onOverflow = null;
-    c.setOwner(null);
+    // read() and the stop in one fold.
+    const cur = c.release(now);
+    const delta = cur - e.hw.prevCount;
+    e.hw.prevCount = cur;
+    e.count += delta;
+    if (e.hw.samplePeriod > 0) e.hw.periodLeft -= delta;
     e.hw.counter = null;
     if (this.core.sys.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
