@@ -177,7 +177,7 @@ export class HwCounter {
     this.enabled = false;
     this.rate = 0;
     this.predict();
-    this.onOverflow = null;
+    if (this.onOverflow !== null) this.onOverflow = null;
     this.holder = null;
     this.occupancy.release(this.idx);
     return this.lifetime;

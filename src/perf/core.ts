@@ -139,6 +139,8 @@ export class PerfCore {
     const ret = this.registry.register(pmu, type);
     if (ret < 0) return ret;
     pmu.core = this;
+    pmu.simCpus = this.sys.machine.cpus;
+    pmu.trace = this.sys.trace;
     pmu.cpcs = this.cpuctx.map(
       (cc) =>
         new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), (cpc, now) =>

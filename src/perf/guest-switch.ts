@@ -6,7 +6,7 @@ import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
 import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { emptyList, mergeSchedIn } from "./schedule.js";
-import { perfEventSetState, perfEventSetStateSameGen, updateContextTime } from "./time.js";
+import { perfEventSetState, updateContextTime } from "./time.js";
 
 /**
  * The mediated vPMU switches the PMU at every VM-entry and VM-exit, so
@@ -41,6 +41,25 @@ function mediated(epc: PerfEventPmuContext): boolean {
   return (epc.pmu.capabilities & PERF_PMU_CAP.MEDIATED_VPMU) !== 0;
 }
 
+/**
+ * kernel: perf_event_set_state() between ACTIVE and INACTIVE for a member of a group that is
+ * going on or off the hardware as a whole. The leader is then ACTIVE or INACTIVE, so the
+ * event's effective state is its own (no sibling times to update): time since tstamp is
+ * enabled time, and running time too when it leaves ACTIVE. Same result as
+ * perfEventSetStateSameGen(), without its general cases.
+ */
+function switchState(core: PerfCore, e: PerfEvent, to: number): void {
+  const ctx = e.ctx!;
+  const t = e.attr.exclude_guest ? ctx.time - ctx.timeguest : ctx.time;
+  const d = t - e.tstamp;
+  const from = e.state;
+  e.totalTimeEnabled += d;
+  if (from === PERF_EVENT_STATE.ACTIVE) e.totalTimeRunning += d;
+  e.tstamp = t;
+  e.state = to;
+  core.stateChanged(e, from, to);
+}
+
 /** kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. */
 function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext, now: Ns): void {
   if (e.state !== PERF_EVENT_STATE.ACTIVE) return;
@@ -49,12 +68,12 @@ function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext
     e.pendingDisable = false;
     perfEventSetState(core, e, PERF_EVENT_STATE.OFF);
   } else {
-    perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.INACTIVE);
+    switchState(core, e, PERF_EVENT_STATE.INACTIVE);
   }
   e.oncpu = -1;
   if (e.pmu.taskCtxNr !== "sw") cpc.activeOncpu--;
   if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
-  if (e.attr.exclusive || cpc.activeOncpu === 0) cpc.exclusive = false;
+  if (cpc.exclusive && (e.attr.exclusive || cpc.activeOncpu === 0)) cpc.exclusive = false;
   core.stats.schedOps++;
 }
 
@@ -114,9 +133,9 @@ function guestEventSchedIn(
 ): boolean {
   if (e.state <= PERF_EVENT_STATE.OFF) return true;
   e.oncpu = cpu;
-  perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.ACTIVE);
+  switchState(core, e, PERF_EVENT_STATE.ACTIVE);
   if (e.pmu.add(e, PERF_EF_START, now) !== 0) {
-    perfEventSetStateSameGen(core, e, PERF_EVENT_STATE.INACTIVE);
+    switchState(core, e, PERF_EVENT_STATE.INACTIVE);
     e.oncpu = -1;
     return false;
   }

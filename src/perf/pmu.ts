@@ -1,4 +1,6 @@
+import type { Cpu } from "../hw/cpu.js";
 import type { Ns } from "../sim/time.js";
+import type { TraceBus } from "../sim/trace.js";
 import type { PerfCore } from "./core.js";
 import type { PerfEvent } from "./event.js";
 import type { PerfCpuPmuContext } from "./pmu-context.js";
@@ -50,6 +52,9 @@ export abstract class Pmu {
   /** pmu->exclusive_cnt: < 0 CPU-wide events, > 0 per-task events (exclusive PMUs). */
   exclusiveCnt = 0;
   core!: PerfCore;
+  /** The machine's CPUs and the trace bus, from the core at registration (hot-path shortcuts). */
+  simCpus: readonly Cpu[] = [];
+  trace!: TraceBus;
   /** Per-CPU contexts of this PMU (kernel: pmu->cpu_pmu_context), indexed by CPU. */
   cpcs: PerfCpuPmuContext[] = [];
 

@@ -193,7 +193,7 @@ export class CorePmu extends Pmu {
   override add(e: PerfEvent, _flags: number, now: Ns): number {
     const cpu = e.oncpu;
     if (this.heterogeneous && !this.cpus.includes(cpu)) return -ERRNO.ENOENT;
-    const simCpu = this.core.cpu(cpu);
+    const simCpu = this.simCpus[cpu]!;
     const hw = simCpu.pmu;
     // pickCounter() on the occupancy bits: this runs on every sched-in.
     const cand = this.candidates(e.hw.config);
@@ -209,7 +209,7 @@ export class CorePmu extends Pmu {
     }
     c.acquire(e, e.hw.quantity, e.hw.modeMask, now, simCpu.exec);
     e.hw.prevCount = c.lifetime;
-    if (this.core.sys.trace.enabled) this.traceCounter(cpu, c, e.name);
+    if (this.trace.enabled) this.traceCounter(cpu, c, e.name);
     return 0;
   }
 
@@ -223,7 +223,7 @@ export class CorePmu extends Pmu {
     e.count += delta;
     if (e.hw.samplePeriod > 0) e.hw.periodLeft -= delta;
     e.hw.counter = null;
-    if (this.core.sys.trace.enabled) this.traceCounter(e.oncpu, c, null);
+    if (this.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
 
   override read(e: PerfEvent, now: Ns): void {
