@@ -82,6 +82,11 @@ export interface HwPerfEvent {
   interrupts: number;
 }
 
+/** PerfEvent.hot: attr.exclude_guest, attr.freq with a sample_freq, attr.exclusive. */
+export const EVENT_HOT_EXCLUDE_GUEST = 1;
+export const EVENT_HOT_FREQ = 2;
+export const EVENT_HOT_EXCLUSIVE = 4;
+
 /** A perf event (struct perf_event). */
 export class PerfEvent {
   state: number = PERF_EVENT_STATE.INACTIVE;
@@ -132,13 +137,24 @@ export class PerfEvent {
   /** Counted in nr_include_guest_events (mediated vPMU accounting). */
   mediatedAccounted = false;
 
+  /**
+   * attr bits the guest PMU switch reads on every transition (EVENT_HOT_*), copied here so it
+   * does not touch the attr object; they cannot change after creation.
+   */
+  readonly hot: number;
+
   constructor(
     readonly id: number,
     readonly attr: KernelAttr,
     /** Requested CPU (-1: any). */
     public cpu: number,
     readonly task: Task | null,
-  ) {}
+  ) {
+    this.hot =
+      (attr.exclude_guest ? EVENT_HOT_EXCLUDE_GUEST : 0) |
+      (attr.freq && attr.sample_freq ? EVENT_HOT_FREQ : 0) |
+      (attr.exclusive ? EVENT_HOT_EXCLUSIVE : 0);
+  }
 
   /** True if this event is its group's leader. */
   get isLeader(): boolean {

@@ -2,7 +2,13 @@ import type { Ns } from "../sim/time.js";
 import type { PerfCpuContext, PerfEventContext } from "./context.js";
 import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED } from "./context.js";
 import type { PerfCore } from "./core.js";
-import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import {
+  EVENT_HOT_EXCLUDE_GUEST,
+  EVENT_HOT_EXCLUSIVE,
+  EVENT_HOT_FREQ,
+  PERF_EVENT_STATE,
+  type PerfEvent,
+} from "./event.js";
 import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { emptyList, mergeSchedIn } from "./schedule.js";
@@ -50,7 +56,7 @@ function mediated(epc: PerfEventPmuContext): boolean {
  */
 function switchState(core: PerfCore, e: PerfEvent, to: number): void {
   const ctx = e.ctx!;
-  const t = e.attr.exclude_guest ? ctx.time - ctx.timeguest : ctx.time;
+  const t = e.hot & EVENT_HOT_EXCLUDE_GUEST ? ctx.time - ctx.timeguest : ctx.time;
   const d = t - e.tstamp;
   const from = e.state;
   e.totalTimeEnabled += d;
@@ -60,10 +66,23 @@ function switchState(core: PerfCore, e: PerfEvent, to: number): void {
   core.stateChanged(e, from, to);
 }
 
-/** kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. */
+/**
+ * kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. A
+ * counting event of a driver that allows it is taken off inline: the driver's del() is the
+ * counter register's release() and the count's update (CorePmu.del()).
+ */
 function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext, now: Ns): void {
   if (e.state !== PERF_EVENT_STATE.ACTIVE) return;
-  e.pmu.del(e, now);
+  const pmu = e.pmu;
+  const hw = e.hw;
+  if (pmu.countsInline && hw.samplePeriod === 0 && !pmu.trace.enabled) {
+    const cur = hw.counter!.release(now);
+    e.count += cur - hw.prevCount;
+    hw.prevCount = cur;
+    hw.counter = null;
+  } else {
+    pmu.del(e, now);
+  }
   if (e.pendingDisable) {
     e.pendingDisable = false;
     perfEventSetState(core, e, PERF_EVENT_STATE.OFF);
@@ -71,9 +90,10 @@ function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext
     switchState(core, e, PERF_EVENT_STATE.INACTIVE);
   }
   e.oncpu = -1;
-  if (e.pmu.taskCtxNr !== "sw") cpc.activeOncpu--;
-  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
-  if (cpc.exclusive && (e.attr.exclusive || cpc.activeOncpu === 0)) cpc.exclusive = false;
+  if (pmu.taskCtxNr !== "sw") cpc.activeOncpu--;
+  if (e.hot & EVENT_HOT_FREQ) e.ctx!.nrFreq--;
+  if (cpc.exclusive && (e.hot & EVENT_HOT_EXCLUSIVE || cpc.activeOncpu === 0))
+    cpc.exclusive = false;
   core.stats.schedOps++;
 }
 
@@ -123,7 +143,11 @@ export function guestLoadCtx(core: PerfCore, ctx: PerfEventContext, cpu: number,
   ctx.guestLoaded = true;
 }
 
-/** kernel: event_sched_in() in a replayed group; false if the PMU refused it. */
+/**
+ * kernel: event_sched_in() in a replayed group; false if the PMU refused it. A counting
+ * event of a driver that allows it goes on inline: the driver's add() is the counter
+ * freeCounterFor() names, acquired (CorePmu.add()).
+ */
 function guestEventSchedIn(
   core: PerfCore,
   e: PerfEvent,
@@ -134,14 +158,32 @@ function guestEventSchedIn(
   if (e.state <= PERF_EVENT_STATE.OFF) return true;
   e.oncpu = cpu;
   switchState(core, e, PERF_EVENT_STATE.ACTIVE);
-  if (e.pmu.add(e, PERF_EF_START, now) !== 0) {
+  const pmu = e.pmu;
+  const hw = e.hw;
+  let ok: boolean;
+  if (pmu.countsInline && hw.samplePeriod === 0 && !pmu.trace.enabled) {
+    const simCpu = pmu.simCpus[cpu]!;
+    const regs = simCpu.pmu;
+    const idx = pmu.freeCounterFor(regs, hw.config);
+    ok = idx >= 0;
+    if (ok) {
+      const c = regs.slot[idx]!;
+      hw.counter = c;
+      if (c.onOverflow !== null) c.onOverflow = null;
+      c.acquire(e, hw.quantity, hw.modeMask, now, simCpu.exec);
+      hw.prevCount = c.lifetime;
+    }
+  } else {
+    ok = pmu.add(e, PERF_EF_START, now) === 0;
+  }
+  if (!ok) {
     switchState(core, e, PERF_EVENT_STATE.INACTIVE);
     e.oncpu = -1;
     return false;
   }
-  if (e.pmu.taskCtxNr !== "sw") cpc.activeOncpu++;
-  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq++;
-  if (e.attr.exclusive) cpc.exclusive = true;
+  if (pmu.taskCtxNr !== "sw") cpc.activeOncpu++;
+  if (e.hot & EVENT_HOT_FREQ) e.ctx!.nrFreq++;
+  if (e.hot & EVENT_HOT_EXCLUSIVE) cpc.exclusive = true;
   core.stats.schedOps++;
   return true;
 }

@@ -7,6 +7,7 @@ import {
   type PmuHwDesc,
   quantityOf,
 } from "../../hw/pmu-desc.js";
+import type { CpuPmuHw } from "../../hw/pmu-hw.js";
 import { modeMaskFromExcludes, Q, Q_NONE } from "../../hw/quantity.js";
 import { ERRNO } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
@@ -56,6 +57,14 @@ export class CorePmu extends Pmu {
     capabilities: number,
   ) {
     super(desc.name, capabilities, "hw");
+    // add()/del() of a counting event are freeCounterFor() and acquire()/release(), except
+    // on heterogeneous machines (add() first checks the CPU).
+    this.countsInline = !heterogeneous;
+  }
+
+  override freeCounterFor(hw: CpuPmuHw, encoding: number): number {
+    const cand = this.candidates(encoding);
+    return hw.occupancy.firstFree(cand.fixed, cand.gpMask);
   }
 
   override supportedCpus(): readonly number[] {
@@ -196,8 +205,7 @@ export class CorePmu extends Pmu {
     const simCpu = this.simCpus[cpu]!;
     const hw = simCpu.pmu;
     // pickCounter() on the occupancy bits: this runs on every sched-in.
-    const cand = this.candidates(e.hw.config);
-    const idx = hw.occupancy.firstFree(cand.fixed, cand.gpMask);
+    const idx = this.freeCounterFor(hw, e.hw.config);
     if (idx < 0) return -ERRNO.EAGAIN;
     const c = hw.slot[idx]!;
     e.hw.counter = c;
