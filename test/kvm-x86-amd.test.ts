@@ -13,8 +13,9 @@ import { PERF_PMU_CAP } from "../src/perf/pmu.js";
 import { PERF_TYPE_RAW } from "../src/perf/uapi.js";
 import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { parseScenario } from "../src/scenario/load.js";
-import { msToNs, type Ns } from "../src/sim/time.js";
+import { msToNs } from "../src/sim/time.js";
 import { System } from "../src/system.js";
+import { rd, runFor, wr } from "./kvm-x86-helpers.js";
 
 const MS = msToNs(1);
 const W48 = 2n ** 48n;
@@ -71,18 +72,6 @@ function guest(o: Setup = {}): Guest {
   if (typeof v === "number") throw new Error(`KVM_CREATE_VCPU failed: ${v}`);
   expect(v.pmu).toBeInstanceOf(KvmAmdPmu);
   return { sys, kvm, vm, v, pmu: v.pmu as KvmAmdPmu, ops: new GuestPmuOps(v) };
-}
-
-function runFor(sys: System, ns: number): void {
-  sys.run((sys.now + ns) as Ns);
-}
-
-function wr(g: Guest, msr: number, value: bigint | number, host = false): true | typeof GP_FAULT {
-  return g.pmu.wrmsr(msr, BigInt(value), g.sys.now, host);
-}
-
-function rd(g: Guest, msr: number): bigint | typeof GP_FAULT {
-  return g.pmu.rdmsr(msr, g.sys.now);
 }
 
 /** A guest RDMSR run through the vCPU (exits as KVM takes them). */

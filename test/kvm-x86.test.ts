@@ -27,8 +27,9 @@ import { perfCreateMediatedPmu, perfReleaseMediatedPmu } from "../src/perf/guest
 import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE, type PerfEventAttr } from "../src/perf/uapi.js";
 import { startNmiWatchdog } from "../src/perf/watchdog.js";
 import { ERRNO, KernelError } from "../src/sim/errno.js";
-import { msToNs, type Ns } from "../src/sim/time.js";
+import { msToNs } from "../src/sim/time.js";
 import { System } from "../src/system.js";
+import { rd, runFor, wr } from "./kvm-x86-helpers.js";
 
 const { INACTIVE, ACTIVE, OFF, ERROR, DEAD } = PERF_EVENT_STATE;
 const MS = msToNs(1);
@@ -108,18 +109,6 @@ function machineWith(pmu: {
   const ct = m.coreTypes[0]!;
   m.coreTypes = [{ ...ct, pmu: x86PmuDesc({ name: "cpu", coreType: ct.name, ...pmu }) }];
   return m;
-}
-
-function runFor(sys: System, ns: number): void {
-  sys.run((sys.now + ns) as Ns);
-}
-
-function wr(g: Guest, msr: number, value: bigint | number, host = false): true | typeof GP_FAULT {
-  return g.pmu.wrmsr(msr, BigInt(value), g.sys.now, host);
-}
-
-function rd(g: Guest, msr: number): bigint | typeof GP_FAULT {
-  return g.pmu.rdmsr(msr, g.sys.now);
 }
 
 /** The value of a GP counter as the guest reads it. */
