@@ -185,7 +185,7 @@ export class ScenarioRun {
       this.actionResults.push(out);
     };
     d.vcpus.forEach((c, id) => {
-      const r = vm.createVcpu(id, d.workload, c.affinity);
+      const r = vm.createVcpu(id, d.workload, c.affinity, c.exitRate);
       // vmm none: KVM_CREATE_VCPU only; VCPU_INIT, the PMU attributes and KVM_RUN are actions.
       if (typeof r === "number" || flow === "none") return;
       this.sys.at(c.start, `vmm ${d.spec.name}/${id}`, (now) => {
@@ -524,7 +524,7 @@ export class ScenarioRun {
         const arm = this.armVms.get(s.vm);
         if (arm) {
           // arm64: the thread starts at the first KVM_RUN; VCPU_INIT and the rest are actions.
-          const r = arm.createVcpu(s.id, decl.workload, a.cpus);
+          const r = arm.createVcpu(s.id, decl.workload, a.cpus, s.exit_rate ?? 0);
           ret = typeof r === "number" ? r : 0;
           break;
         }

@@ -82,14 +82,22 @@ export class KvmArmVm {
     this.nrCounters = p.desc.nrGp;
   }
 
-  /** KVM_CREATE_VCPU. */
-  createVcpu(id: number, workload: Workload, affinity?: number[]): KvmArmVcpu | number {
+  /**
+   * KVM_CREATE_VCPU. `exitRate` is how often (per second) the guest leaves for reasons
+   * other than the host tick and PMU traps (I/O, timers): a model input, as on x86.
+   */
+  createVcpu(
+    id: number,
+    workload: Workload,
+    affinity?: number[],
+    exitRate = 0,
+  ): KvmArmVcpu | number {
     if (!Number.isInteger(id) || id < 0 || id >= 512) return -ERRNO.EINVAL;
     // kernel: kvm_arch_vcpu_precreate(): no new vCPU once the in-kernel vGIC is
     // initialised, which it is at the latest when a vCPU has run.
     if (this.irqchip && this.hasRanOnce) return -ERRNO.EBUSY;
     if (this.vcpus.some((v) => v.id === id)) return -ERRNO.EEXIST;
-    const v = new KvmArmVcpu(this, id, workload, affinity);
+    const v = new KvmArmVcpu(this, id, workload, affinity, exitRate);
     this.vcpus.push(v);
     return v;
   }
@@ -116,8 +124,9 @@ export class KvmArmVcpu {
     readonly id: number,
     workload: Workload,
     affinity: number[] | undefined,
+    exitRate = 0,
   ) {
-    this.run = new KvmVcpu(vm, id, workload, affinity, 0);
+    this.run = new KvmVcpu(vm, id, workload, affinity, exitRate);
     this.run.armVcpu = this;
   }
 
