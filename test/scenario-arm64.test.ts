@@ -55,6 +55,36 @@ describe("arm64 VMs in scenarios", () => {
     ]);
   });
 
+  it("the guest's perf stat multiplexes more events than PMCR_EL0.N and scales them", () => {
+    // The A72 has 6 event counters; 8 events share them (the first cycles event has the
+    // cycle counter): each is on about 6/8 of the time and its scaled count is near the truth.
+    const r = runScenario(
+      loadScenario(
+        "name: t\nmachine: rk3399\nduration: 100ms\n" +
+          "vms:\n  - name: vm0\n    vmm: kvmtool\n    vmm_cpu: 4\n    workload: compute\n" +
+          '    vcpus: [{ affinity: "4" }]\n    perf:\n' +
+          '      - { name: g, start: 5ms, stop: 95ms, events: "cycles,instructions,mem_access,branch_misses,l1d_cache,l1d_cache_refill,instructions,mem_access,branch_misses" }\n' +
+          "expect:\n" +
+          "  - { event: { measurement: g, event: instructions, field: scaled }, near_truth: 1% }\n" +
+          "  - { event: { measurement: g, event: l1d_cache_refill, field: scaled }, near_truth: 1% }\n" +
+          "  - { event: { measurement: g, event: cycles, field: count }, near_truth: 0.1% }\n",
+        "s.yaml",
+      ),
+    );
+    expect(r.expectations.map((x) => [x.observed, x.ok])).toEqual([
+      [322250679, true],
+      [966437, true],
+      [160985520, true],
+    ]);
+    const counters = r.perf.find((m) => m.name === "g")!.counters;
+    // Status follows running time: every event had a counter for part of the run.
+    expect(counters.map((c) => c.status)).toEqual(Array(9).fill("counted"));
+    const share = counters.map((c) => Math.round((100 * c.running_ns) / c.enabled_ns));
+    expect(share[0]).toBe(100);
+    for (const p of share.slice(1)) expect(p).toBeGreaterThanOrEqual(72);
+    for (const p of share.slice(1)) expect(p).toBeLessThanOrEqual(78);
+  });
+
   it("vmm none creates the vCPUs and leaves every other call to actions", () => {
     const r = runScenario(
       loadScenario(

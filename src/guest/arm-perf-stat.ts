@@ -2,6 +2,7 @@ import { quantityOf } from "../hw/pmu-desc.js";
 import { Mode } from "../hw/quantity.js";
 import type { KvmArmVcpu } from "../kvm/arm64/kvm.js";
 import { CYCLE_IDX, PMCR, type PmuReg } from "../kvm/arm64/pmuv3.js";
+import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { GuestCounterResult } from "./perf-stat.js";
 
@@ -20,31 +21,61 @@ export const GUEST_ARM_EVENTS: Record<string, number> = {
   stall_backend: 0x24,
 };
 
+/** One event of the guest perf stat, and what it has counted so far. */
+interface ArmSlot {
+  name: string;
+  event: number;
+  /** On the cycle counter for the whole run (the first cycles event). */
+  cycleCounter: boolean;
+  count: number;
+  running: number;
+  /** When it went on a counter, or -1 while off. */
+  on: number;
+}
+
 /**
  * perf stat inside an arm64 guest: cycles on the cycle counter (PMCCNTR), other events on
- * event counters, programmed through PMCR/PMCNTENSET/PMEVTYPER. Every PMU system register
- * access traps to KVM (an exit). Counters of a vCPU running where the VM's PMU does not
- * reach simply stop: the guest reads what was counted before.
+ * the PMCR_EL0.N event counters, programmed through PMEVTYPER/PMEVCNTR/PMCNTENSET/PMCR.
+ * Every PMU system register access traps to KVM (an exit). With more events than event
+ * counters the guest's perf multiplexes them, rotating at `muxIntervalNs` like the host's
+ * perf_rotate_context(), and scales each count by enabled/running time. Counters of a vCPU
+ * running where the VM's PMU does not reach simply stop: the guest reads what was counted
+ * before.
  */
 export class ArmGuestPerfStat {
-  private readonly slots: Array<{ name: string; event: number; idx: number }> = [];
+  private readonly slots: ArmSlot[] = [];
+  /** Event counter i holds slots[onCounter[i]]. */
+  private onCounter: number[] = [];
+  /** The next event slot to go on at a rotation. */
+  private next = 0;
+  private readonly timer: Timer;
   private startNs = 0;
   private stopNs = 0;
+  /** When the last counter read completed (reads trap, so after stop()). */
+  private lastReadNs = 0;
   private truth0: number[] = [];
   private truth1: number[] = [];
-  private values: number[] = [];
   noPmu = false;
+  /** More events than event counters: the guest rotates them. */
+  private multiplexed = false;
 
   constructor(
     readonly vcpu: KvmArmVcpu,
     events: string[],
+    readonly muxIntervalNs: number = 4_000_000,
   ) {
-    let next = 0;
+    let cycleTaken = false;
     for (const name of events) {
       const ev = GUEST_ARM_EVENTS[name] ?? Number.parseInt(name.replace(/^r/, ""), 16);
-      const idx = ev === 0x11 && !this.slots.some((s) => s.idx === CYCLE_IDX) ? CYCLE_IDX : next++;
-      this.slots.push({ name, event: ev, idx });
+      const cycleCounter = ev === 0x11 && !cycleTaken;
+      if (cycleCounter) cycleTaken = true;
+      this.slots.push({ name, event: ev, cycleCounter, count: 0, running: 0, on: -1 });
     }
+    this.timer = new Timer(`guest perf ${vcpu.run.label}`, (now) => this.rotate(now));
+  }
+
+  private get sys() {
+    return this.vcpu.vm.kvm.sys;
   }
 
   private op(
@@ -79,39 +110,108 @@ export class ArmGuestPerfStat {
     );
   }
 
+  /** Indices of the event slots (not on the cycle counter). */
+  private eventSlots(): number[] {
+    const out: number[] = [];
+    this.slots.forEach((s, k) => {
+      if (!s.cycleCounter) out.push(k);
+    });
+    return out;
+  }
+
+  /** Puts slot `k` on event counter `i`: PMEVTYPER, then the counter reset. */
+  private program(i: number, k: number, now: Ns): void {
+    this.onCounter[i] = k;
+    const slot = this.slots[k]!;
+    this.op("PMEVTYPER_EL0", i, BigInt(slot.event), now);
+    this.op("PMEVCNTR_EL0", i, 0n, now, () => {
+      slot.on = this.sys.now;
+    });
+  }
+
+  /** Reads a counter into its slot and takes the slot off. */
+  private collect(reg: PmuReg, i: number, slot: ArmSlot, now: Ns): void {
+    this.op(reg, i, null, now, (v) => {
+      const t = this.sys.now;
+      if (v !== null) slot.count += Number(v);
+      if (slot.on >= 0) slot.running += t - slot.on;
+      slot.on = -1;
+      if (t > this.lastReadNs) this.lastReadNs = t;
+    });
+  }
+
+  /** The event counters' bits in PMCNTENSET/PMCNTENCLR. */
+  private eventMask(): bigint {
+    return (1n << BigInt(this.onCounter.length)) - 1n;
+  }
+
   /** Programs and enables the counters. */
   start(now: Ns): void {
     this.startNs = now;
     this.truth0 = this.slots.map((s) => this.truth(s.event));
-    if (!this.vcpu.pmu) {
+    const pmu = this.vcpu.pmu;
+    if (!pmu) {
       this.noPmu = true;
       return;
     }
-    let mask = 0n;
-    for (const s of this.slots) {
-      if (s.idx !== CYCLE_IDX) this.op("PMEVTYPER_EL0", s.idx, BigInt(s.event), now);
-      this.op(s.idx === CYCLE_IDX ? "PMCCNTR_EL0" : "PMEVCNTR_EL0", s.idx, 0n, now);
-      mask |= 1n << BigInt(s.idx);
-    }
+    // The guest's perf learns the number of event counters from PMCR_EL0.N; the counters
+    // are programmed in the order of the events.
+    const events = this.eventSlots();
+    const n = Math.min(pmu.n, events.length);
+    this.onCounter = events.slice(0, n);
+    this.next = events.length > 0 ? n % events.length : 0;
+    this.multiplexed = events.length > n;
+    let mask = this.eventMask();
+    this.slots.forEach((slot, k) => {
+      const on = () => {
+        slot.on = this.sys.now;
+      };
+      if (slot.cycleCounter) {
+        this.op("PMCCNTR_EL0", CYCLE_IDX, 0n, now, on);
+        mask |= 1n << BigInt(CYCLE_IDX);
+        return;
+      }
+      const i = this.onCounter.indexOf(k);
+      if (i < 0) return;
+      this.op("PMEVTYPER_EL0", i, BigInt(slot.event), now);
+      this.op("PMEVCNTR_EL0", i, 0n, now, on);
+    });
     this.op("PMCNTENSET_EL0", 0, mask, now);
     this.op("PMCR_EL0", 0, BigInt(PMCR.E | PMCR.LC), now);
+    if (this.multiplexed && n > 0) this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+  }
+
+  /** The guest's multiplexing tick: the events on the counters give way to the next ones. */
+  private rotate(now: Ns): void {
+    const events = this.eventSlots();
+    this.op("PMCNTENCLR_EL0", 0, this.eventMask(), now);
+    for (let i = 0; i < this.onCounter.length; i++) {
+      this.collect("PMEVCNTR_EL0", i, this.slots[this.onCounter[i]!]!, now);
+      this.program(i, events[this.next]!, now);
+      this.next = (this.next + 1) % events.length;
+    }
+    this.op("PMCNTENSET_EL0", 0, this.eventMask(), now);
+    this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
   }
 
   /** Reads every counter. */
   stop(now: Ns): void {
     this.stopNs = now;
     this.truth1 = this.slots.map((s) => this.truth(s.event));
+    if (this.timer.armed) this.sys.queue.cancel(this.timer);
     if (this.noPmu) return;
-    this.values = this.slots.map(() => 0);
-    this.slots.forEach((s, k) => {
-      this.op(s.idx === CYCLE_IDX ? "PMCCNTR_EL0" : "PMEVCNTR_EL0", s.idx, null, now, (v) => {
-        this.values[k] = v === null ? 0 : Number(v);
-      });
+    this.slots.forEach((slot, k) => {
+      if (slot.cycleCounter) {
+        this.collect("PMCCNTR_EL0", CYCLE_IDX, slot, now);
+        return;
+      }
+      const i = this.onCounter.indexOf(k);
+      if (i >= 0) this.collect("PMEVCNTR_EL0", i, slot, now);
     });
   }
 
   private truth(event: number): number {
-    const sys = this.vcpu.vm.kvm.sys;
+    const sys = this.sys;
     sys.sync();
     let s = 0;
     const mask = (1 << Mode.GUEST_USER) | (1 << Mode.GUEST_KERNEL);
@@ -122,16 +222,28 @@ export class ArmGuestPerfStat {
     return s;
   }
 
-  /** The guest's report: counts as read, over the whole window (no multiplexing). */
+  /**
+   * The guest's report. Without multiplexing every event is on a counter for the whole
+   * window (running = enabled, counts as read). With it, enabled time runs from start to
+   * the last read (the reads trap, so they complete after stop()), running time is each
+   * event's time on a counter, and counts are scaled; an event that never had a counter
+   * is not counted (scaled null).
+   */
   result(): GuestCounterResult[] {
-    const enabled = this.stopNs - this.startNs;
-    return this.slots.map((s, k) => ({
-      event: s.name,
-      count: this.values[k] ?? 0,
-      enabled_ns: enabled,
-      running_ns: this.noPmu ? 0 : enabled,
-      scaled: this.noPmu ? null : (this.values[k] ?? 0),
-      truth: Math.round((this.truth1[k] ?? 0) - (this.truth0[k] ?? 0)),
-    }));
+    const window = this.stopNs - this.startNs;
+    const enabled = this.multiplexed
+      ? Math.max(this.stopNs, this.lastReadNs) - this.startNs
+      : window;
+    return this.slots.map((s, k) => {
+      const running = this.noPmu ? 0 : this.multiplexed ? s.running : window;
+      return {
+        event: s.name,
+        count: s.count,
+        enabled_ns: enabled,
+        running_ns: running,
+        scaled: running > 0 ? Math.trunc((s.count * enabled) / running) : null,
+        truth: Math.round((this.truth1[k] ?? 0) - (this.truth0[k] ?? 0)),
+      };
+    });
   }
 }

@@ -432,7 +432,7 @@ export class ScenarioRun {
         enabled_ns: c.enabled_ns,
         running_ns: c.running_ns,
         scaled: c.scaled,
-        status: g.stat.noPmu ? "not supported" : "counted",
+        status: g.stat.noPmu ? "not supported" : c.running_ns > 0 ? "counted" : "not counted",
         truth: c.truth,
         state: g.stat.noPmu ? "no vPMU" : "guest",
       }));
