@@ -246,30 +246,6 @@ export class HwCounter {
     this.accrued = beyond - Math.floor(beyond);
   }
 
-  /**
-   * Stops the counter, keeping its value (a driver's del): CpuPmuHw.setEnabled(false) without
-   * looking up a rate that is 0 anyway.
-   */
-  stop(now: Ns): void {
-    this.fold(now);
-    this.setOn(false);
-    this.rate = 0;
-    this.predict();
-  }
-
-  /** Stops the counter and clears it to zero in one fold (a PMU put). Returns the value it had. */
-  stopAndClear(now: Ns): number {
-    const v = this.value(now);
-    this.setOn(false);
-    this.rate = 0;
-    this.onOverflow = null;
-    this.base = 0;
-    this.baseIsDistance = false;
-    this.accrued = 0;
-    if (this.timerArmed) this.cancelTimer();
-    return v;
-  }
-
   /** Sets a stopped counter to zero (no fold: it has no rate). */
   clear(): void {
     this.base = 0;

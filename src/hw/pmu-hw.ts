@@ -80,23 +80,6 @@ export class CpuPmuHw {
     occ.freedHigh = 0;
   }
 
-  /** Programs a counter's event and mode filter (folding what it counted so far). */
-  program(c: HwCounter, quantity: number, modeMask: number, now: Ns, exec: ExecState | null): void {
-    c.fold(now);
-    c.quantity = quantity;
-    c.modeMask = modeMask;
-    c.retarget(exec);
-  }
-
-  /** Programs and starts a counter in one fold (the hot path of pmu->add()). */
-  start(c: HwCounter, quantity: number, modeMask: number, now: Ns, exec: ExecState | null): void {
-    c.fold(now);
-    c.quantity = quantity;
-    c.modeMask = modeMask;
-    c.setOn(true);
-    c.retarget(exec);
-  }
-
   /** Programs a counter and turns it on or off with a single fold and rate update. */
   configure(
     c: HwCounter,
