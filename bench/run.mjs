@@ -60,10 +60,7 @@ for (const pending of [64, 1024, 65536]) {
     );
   const a = mk("compute");
   const b = mk("memory");
-  for (const c of hw.all) {
-    hw.program(c, 0, 0b1111, 0, a);
-    hw.setEnabled(c, true, 0, a);
-  }
+  for (const c of hw.all) hw.configure(c, 0, 0b1111, true, 0, a);
   const bench = new Bench({ time: quick ? 200 : 1000 });
   let t = 0;
   bench.add("retarget 11 counters", () => {
