@@ -24,8 +24,8 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  * - put replays the groups the previous put scheduled in, in the same order, instead of
  *   walking the group trees, as long as nothing that could change the outcome of that walk
  *   has happened since (the schedGen of the CPU and task contexts unchanged, the same
- *   task context on the CPU,
- *   and every group went on last time). Otherwise put walks the trees and records anew.
+ *   task context on the CPU, and every group went on last time). Otherwise put walks the
+ *   trees and records anew.
  */
 
 /** Per-CPU record of the last put's sched-in. */
@@ -52,7 +52,8 @@ function mediated(epc: PerfEventPmuContext): boolean {
  * going on or off the hardware as a whole. The leader is then ACTIVE or INACTIVE, so the
  * event's effective state is its own (no sibling times to update): time since tstamp is
  * enabled time, and running time too when it leaves ACTIVE. Same result as
- * perfEventSetStateSameGen(), without its general cases.
+ * perfEventSetState() without its general cases, and no schedGen bump: these are the
+ * transitions the plan expects.
  */
 function switchState(core: PerfCore, e: PerfEvent, to: number): void {
   const ctx = e.ctx!;

@@ -52,16 +52,8 @@ export function perfEventUpdateSiblingTime(leader: PerfEvent): void {
  */
 export function perfEventSetState(core: PerfCore, e: PerfEvent, state: number): void {
   if (e.state === state) return;
+  // Any state change may change what a scheduling pass does (guest-switch.ts).
   if (e.ctx) e.ctx.schedGen++;
-  perfEventSetStateSameGen(core, e, state);
-}
-
-/**
- * perfEventSetState() for the guest PMU switch's own ACTIVE/INACTIVE transitions, which
- * leave the recorded sched-in valid: everything but the generation bump.
- */
-export function perfEventSetStateSameGen(core: PerfCore, e: PerfEvent, state: number): void {
-  if (e.state === state) return;
   perfEventUpdateTime(e);
   if (e.state < 0 !== state < 0) perfEventUpdateSiblingTime(e);
   const from = e.state;
