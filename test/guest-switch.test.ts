@@ -27,11 +27,16 @@ type Op =
       task: boolean;
       pinned: boolean;
       disabled: boolean;
+      exclusive: boolean;
       config: number;
       period: number;
       group: number;
     }
-  | { kind: "enable" | "disable" | "close"; fd: number }
+  | { kind: "enable" | "disable" | "close" | "reset"; fd: number }
+  | { kind: "refresh"; fd: number; n: number }
+  | { kind: "period"; fd: number; period: number }
+  | { kind: "affinity"; cpus: number[] }
+  | { kind: "online"; cpu: number; online: boolean }
   | { kind: "run"; us: number };
 
 const opArb: fc.Arbitrary<Op> = fc.oneof(
@@ -43,6 +48,7 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
       task: fc.boolean(),
       pinned: fc.boolean(),
       disabled: fc.boolean(),
+      exclusive: fc.boolean(),
       config: fc.constantFrom(0xc4, 0xc0, 0x3c, 0xc5),
       period: fc.constantFrom(0, 0, 0, 200_000),
       group: fc.integer({ min: -1, max: 8 }),
@@ -51,8 +57,44 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   {
     weight: 3,
     arbitrary: fc.record({
-      kind: fc.constantFrom("enable" as const, "disable" as const, "close" as const),
+      kind: fc.constantFrom(
+        "enable" as const,
+        "disable" as const,
+        "close" as const,
+        "reset" as const,
+      ),
       fd: fc.integer({ min: 0, max: 20 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("refresh" as const),
+      fd: fc.integer({ min: 0, max: 20 }),
+      n: fc.integer({ min: 1, max: 3 }),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("period" as const),
+      fd: fc.integer({ min: 0, max: 20 }),
+      period: fc.constantFrom(50_000, 500_000),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("affinity" as const),
+      cpus: fc.constantFrom([HOST_CPU], [2], [HOST_CPU, 2], [3]),
+    }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant("online" as const),
+      cpu: fc.constantFrom(HOST_CPU, 3),
+      online: fc.boolean(),
     }),
   },
   {
@@ -93,12 +135,15 @@ function world(replay: boolean): World {
   return { sys, fds: [], vcpus };
 }
 
+function host(w: World) {
+  return [...w.sys.sched.tasks.values()].find((t) => t.comm === "host")!;
+}
+
 function apply(w: World, op: Op): string {
   const { sys } = w;
   try {
     switch (op.kind) {
       case "open": {
-        const host = [...sys.sched.tasks.values()].find((t) => t.comm === "host")!;
         const leader = op.group >= 0 && op.group < w.fds.length ? w.fds[op.group]! : -1;
         const fd = sys.perfEventOpen(
           {
@@ -107,9 +152,10 @@ function apply(w: World, op: Op): string {
             exclude_guest: true,
             pinned: leader === -1 ? op.pinned : false,
             disabled: op.disabled,
+            exclusive: leader === -1 ? op.exclusive : false,
             sample_period: op.period,
           },
-          op.task ? host.pid : -1,
+          op.task ? host(w).pid : -1,
           op.task ? -1 : op.cpu,
           leader,
         );
@@ -118,13 +164,28 @@ function apply(w: World, op: Op): string {
       }
       case "enable":
       case "disable":
-      case "close": {
+      case "close":
+      case "reset":
+      case "refresh":
+      case "period": {
         const fd = w.fds[op.fd % Math.max(1, w.fds.length)];
         if (fd === undefined) return "none";
         if (op.kind === "close") sys.close(fd);
-        else sys.ioctl(fd, op.kind === "enable" ? "ENABLE" : "DISABLE");
+        else if (op.kind === "refresh") sys.ioctl(fd, "REFRESH", op.n);
+        else if (op.kind === "period") sys.ioctl(fd, "PERIOD", op.period);
+        else
+          sys.ioctl(
+            fd,
+            op.kind === "enable" ? "ENABLE" : op.kind === "reset" ? "RESET" : "DISABLE",
+          );
         return "ok";
       }
+      case "affinity":
+        sys.schedSetaffinity(host(w).pid, op.cpus);
+        return "ok";
+      case "online":
+        sys.setCpuOnline(op.cpu, op.online);
+        return "ok";
       case "run":
         sys.run((sys.now + op.us * 1000) as Ns);
         return "ran";
@@ -158,6 +219,8 @@ function snapshot(w: World): string {
 
 describe("guest PMU switch: replayed sched-in", () => {
   it("agrees exactly with walking the group trees, step by step", () => {
+    let replayed = 0;
+    let walked = 0;
     fc.assert(
       fc.property(fc.array(opArb, { minLength: 1, maxLength: 40 }), (ops) => {
         const fast = world(true);
@@ -166,9 +229,15 @@ describe("guest PMU switch: replayed sched-in", () => {
           expect(apply(fast, op)).toBe(apply(slow, op));
           expect(snapshot(fast)).toBe(snapshot(slow));
         }
+        const plans = fast.sys.perf.guest!.plans;
+        replayed += plans.replayed;
+        walked += plans.walked;
       }),
-      { numRuns: 60, seed: 7 },
+      { numRuns: 150, seed: 7 },
     );
+    // Both paths ran: most puts replay, and changes send some back to the tree walk.
+    expect(replayed).toBeGreaterThan(walked);
+    expect(walked).toBeGreaterThan(100);
   });
 
   it("replays: 8 host events on the vCPU's CPU go back on the same counters, in order", () => {

@@ -35,6 +35,9 @@ export class GuestSwitchPlans {
   /** The task context then on the CPU, and its schedGen. */
   readonly taskCtx: Array<PerfEventContext | null>;
   readonly taskGen: number[];
+  /** Puts that replayed a plan, and puts that walked the group trees. */
+  replayed = 0;
+  walked = 0;
 
   constructor(nrCpus: number) {
     this.gen = Array.from({ length: nrCpus }, () => -1);

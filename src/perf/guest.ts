@@ -295,8 +295,10 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
   if (st.replayPlans && guestPlanValid(st.plans, cpuctx)) {
+    st.plans.replayed++;
     if (!guestReplaySchedIn(core, cpuctx, now)) guestDropPlan(st.plans, cpu);
   } else {
+    st.plans.walked++;
     const failures = core.schedInFailures;
     guestSchedIn(core, cpu, now);
     guestRecordPlan(st.plans, cpuctx, core.schedInFailures === failures);
