@@ -8,10 +8,13 @@ import type { Ns } from "./time.js";
 export class Timer {
   /** Expiry time while armed. */
   when: Ns = 0 as Ns;
-  /** Position in the heap, or -1 when not armed. */
-  heapIndex = -1;
+  /** True while the timer is queued. */
+  armed = false;
   /** Insertion order of the current arming: breaks ties between equal times. */
   seq = 0;
+  /** While armed: the queue it is in, and its number there. */
+  queue: EventQueue | null = null;
+  qid = -1;
 
   /**
    * @param name Label for traces and debugging.
@@ -21,22 +24,25 @@ export class Timer {
     readonly name: string,
     readonly fire: (now: Ns) => void,
   ) {}
-
-  /** True while the timer is queued. */
-  get armed(): boolean {
-    return this.heapIndex >= 0;
-  }
 }
 
 /**
  * Pending timers ordered by (time, insertion order): an indexed binary heap, so a timer can
- * be re-armed or cancelled in O(log n) without leaving stale entries behind. The keys live
- * in typed arrays next to the timer table to keep comparisons cache-friendly.
+ * be re-armed or cancelled in O(log n) without leaving stale entries behind. The heap holds
+ * timer numbers with their keys in typed arrays, and each number's heap position in
+ * another, so moving an entry touches neither the timer objects nor an object array.
  */
 export class EventQueue {
-  private items: Timer[] = [];
+  /** Armed timers by number (a timer has a number while it is armed). */
+  private timers: Array<Timer | null> = [];
+  /** Numbers free for the next arming. */
+  private freeIds: number[] = [];
   private times = new Float64Array(64);
   private seqs = new Float64Array(64);
+  /** Timer number of each heap entry. */
+  private ids = new Int32Array(64);
+  /** Heap position of each timer number (valid while that timer is armed). */
+  private pos = new Int32Array(64);
   private size = 0;
   private nextSeq = 0;
 
@@ -52,42 +58,79 @@ export class EventQueue {
 
   /** Arms `timer` to fire at `when`, moving it if it was already armed. */
   arm(timer: Timer, when: Ns): void {
+    if (timer.armed && timer.queue !== this) timer.queue!.cancel(timer);
     timer.when = when;
-    timer.seq = this.nextSeq++;
-    let i = timer.heapIndex;
-    if (i < 0) {
+    const seq = this.nextSeq++;
+    timer.seq = seq;
+    let id: number;
+    let i: number;
+    if (!timer.armed) {
+      id = this.take(timer);
       if (this.size === this.times.length) this.grow();
       i = this.size++;
-      this.items[i] = timer;
-      timer.heapIndex = i;
+    } else {
+      id = timer.qid;
+      i = this.pos[id]!;
     }
-    this.times[i] = when;
-    this.seqs[i] = timer.seq;
-    this.siftUp(i);
-    if (timer.heapIndex === i) this.siftDown(i);
+    this.siftUp(i, when, seq, id);
+    if (this.pos[id] === i) this.siftDown(i, when, seq, id);
+  }
+
+  /** Arms a timer that was not: gives it a number. */
+  private take(timer: Timer): number {
+    let id = this.freeIds.pop();
+    if (id === undefined) {
+      id = this.timers.length;
+      this.timers.push(null);
+      if (id === this.pos.length) {
+        const p = new Int32Array(this.pos.length * 2);
+        p.set(this.pos);
+        this.pos = p;
+      }
+    }
+    this.timers[id] = timer;
+    timer.queue = this;
+    timer.qid = id;
+    timer.armed = true;
+    return id;
+  }
+
+  /** Disarms a timer: its number is free again. */
+  private release(timer: Timer): void {
+    timer.armed = false;
+    this.timers[timer.qid] = null;
+    this.freeIds.push(timer.qid);
   }
 
   /** Disarms `timer` if it is armed. */
   cancel(timer: Timer): void {
-    const i = timer.heapIndex;
-    if (i < 0) return;
-    const last = --this.size;
-    timer.heapIndex = -1;
-    if (i !== last) {
-      this.move(last, i);
-      const moved = this.items[i]!;
-      this.siftUp(i);
-      if (moved.heapIndex === i) this.siftDown(i);
-    }
-    this.items[last] = undefined as unknown as Timer;
+    if (!timer.armed || timer.queue !== this) return;
+    const i = this.pos[timer.qid]!;
+    this.release(timer);
+    this.removeAt(i);
   }
 
   /** Removes and returns the earliest timer, or undefined when empty. */
   pop(): Timer | undefined {
     if (this.size === 0) return undefined;
-    const top = this.items[0]!;
-    this.cancel(top);
+    const top = this.timers[this.ids[0]!]!;
+    this.release(top);
+    this.removeAt(0);
     return top;
+  }
+
+  /** Takes the entry at `i` out; the last entry fills its place. */
+  private removeAt(i: number): void {
+    const last = --this.size;
+    if (i === last) return;
+    const t = this.times[last]!;
+    const s = this.seqs[last]!;
+    const id = this.ids[last]!;
+    if (i > 0) {
+      this.siftUp(i, t, s, id);
+      if (this.pos[id] !== i) return;
+    }
+    this.siftDown(i, t, s, id);
   }
 
   private grow(): void {
@@ -98,71 +141,64 @@ export class EventQueue {
     const s = new Float64Array(n);
     s.set(this.seqs);
     this.seqs = s;
+    const d = new Int32Array(n);
+    d.set(this.ids);
+    this.ids = d;
   }
 
-  private move(from: number, to: number): void {
-    const timer = this.items[from]!;
-    this.items[to] = timer;
-    this.times[to] = this.times[from]!;
-    this.seqs[to] = this.seqs[from]!;
-    timer.heapIndex = to;
-  }
-
-  /** Moves the entry at `i` up to its place (hole-based: one write per level). */
-  private siftUp(i: number): void {
-    const items = this.items;
+  /** Places entry (t, s, id) at hole `i` or above it (hole-based: one write per level). */
+  private siftUp(i: number, t: number, s: number, id: number): void {
     const times = this.times;
     const seqs = this.seqs;
-    const timer = items[i]!;
-    const t = times[i]!;
-    const s = seqs[i]!;
+    const ids = this.ids;
+    const pos = this.pos;
     while (i > 0) {
       const p = (i - 1) >> 1;
       const tp = times[p]!;
       if (tp < t || (tp === t && seqs[p]! < s)) break;
-      const pt = items[p]!;
-      items[i] = pt;
       times[i] = tp;
       seqs[i] = seqs[p]!;
-      pt.heapIndex = i;
+      const pid = ids[p]!;
+      ids[i] = pid;
+      pos[pid] = i;
       i = p;
     }
-    items[i] = timer;
     times[i] = t;
     seqs[i] = s;
-    timer.heapIndex = i;
+    ids[i] = id;
+    pos[id] = i;
   }
 
-  /** Moves the entry at `i` down to its place. */
-  private siftDown(i: number): void {
-    const items = this.items;
+  /** Places entry (t, s, id) at hole `i` or below it. */
+  private siftDown(i: number, t: number, s: number, id: number): void {
     const times = this.times;
     const seqs = this.seqs;
+    const ids = this.ids;
+    const pos = this.pos;
     const n = this.size;
-    const timer = items[i]!;
-    const t = times[i]!;
-    const s = seqs[i]!;
     for (;;) {
       let m = 2 * i + 1;
       if (m >= n) break;
       const r = m + 1;
+      let tm = times[m]!;
       if (r < n) {
         const tr = times[r]!;
-        const tm = times[m]!;
-        if (tr < tm || (tr === tm && seqs[r]! < seqs[m]!)) m = r;
+        if (tr < tm || (tr === tm && seqs[r]! < seqs[m]!)) {
+          m = r;
+          tm = tr;
+        }
       }
-      const tm = times[m]!;
       if (t < tm || (t === tm && s < seqs[m]!)) break;
-      const mt = items[m]!;
-      items[i] = mt;
       times[i] = tm;
       seqs[i] = seqs[m]!;
-      mt.heapIndex = i;
+      const mid = ids[m]!;
+      ids[i] = mid;
+      pos[mid] = i;
       i = m;
     }
-    items[i] = timer;
     times[i] = t;
     seqs[i] = s;
-    timer.heapIndex = i;
+    ids[i] = id;
+    pos[id] = i;
   }
 }
