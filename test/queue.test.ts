@@ -13,6 +13,7 @@ describe("event queue", () => {
             fc.record({ op: fc.constant("arm" as const), id: fc.nat(15), t: fc.nat(50) }),
             fc.record({ op: fc.constant("cancel" as const), id: fc.nat(15) }),
             fc.record({ op: fc.constant("pop" as const) }),
+            fc.record({ op: fc.constant("peek" as const) }),
           ),
           { maxLength: 200 },
         ),
@@ -29,6 +30,9 @@ describe("event queue", () => {
             } else if (c.op === "cancel") {
               q.cancel(timers[c.id]!);
               ref.delete(c.id);
+            } else if (c.op === "peek") {
+              const times = [...ref.values()].map(([t]) => t);
+              expect(q.peekTime()).toBe(times.length ? Math.min(...times) : Infinity);
             } else {
               const got = q.pop();
               let best: number | undefined;
@@ -43,6 +47,7 @@ describe("event queue", () => {
               }
             }
             expect(q.length).toBe(ref.size);
+            expect(timers.filter((t) => t.armed).length).toBe(ref.size);
           }
         },
       ),

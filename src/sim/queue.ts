@@ -45,15 +45,31 @@ export class EventQueue {
   private pos = new Int32Array(64);
   private size = 0;
   private nextSeq = 0;
+  /**
+   * pop() leaves the root empty (a hole, still counted in `size`) instead of refilling it
+   * at once: a timer callback usually arms another timer, which then takes the root with
+   * one sift-down instead of a sift-down for the refill plus a sift-up for the new entry.
+   * Any other operation refills it first. The order of timers is the same either way.
+   */
+  private hole = false;
 
   /** Number of armed timers. */
   get length(): number {
-    return this.size;
+    return this.hole ? this.size - 1 : this.size;
   }
 
   /** Earliest expiry, or Infinity when nothing is armed. */
   peekTime(): number {
+    if (this.hole) this.fillHole();
     return this.size > 0 ? this.times[0]! : Number.POSITIVE_INFINITY;
+  }
+
+  /** Refills the root left by pop() with the last entry. */
+  private fillHole(): void {
+    this.hole = false;
+    const last = --this.size;
+    if (last === 0) return;
+    this.siftDown(0, this.times[last]!, this.seqs[last]!, this.ids[last]!);
   }
 
   /** Arms `timer` to fire at `when`, moving it if it was already armed. */
@@ -66,9 +82,16 @@ export class EventQueue {
     let i: number;
     if (!timer.armed) {
       id = this.take(timer);
+      if (this.hole) {
+        // The new entry takes the root pop() left.
+        this.hole = false;
+        this.siftDown(0, when, seq, id);
+        return;
+      }
       if (this.size === this.times.length) this.grow();
       i = this.size++;
     } else {
+      if (this.hole) this.fillHole();
       id = timer.qid;
       i = this.pos[id]!;
     }
@@ -105,6 +128,7 @@ export class EventQueue {
   /** Disarms `timer` if it is armed. */
   cancel(timer: Timer): void {
     if (!timer.armed || timer.queue !== this) return;
+    if (this.hole) this.fillHole();
     const i = this.pos[timer.qid]!;
     this.release(timer);
     this.removeAt(i);
@@ -112,10 +136,11 @@ export class EventQueue {
 
   /** Removes and returns the earliest timer, or undefined when empty. */
   pop(): Timer | undefined {
+    if (this.hole) this.fillHole();
     if (this.size === 0) return undefined;
     const top = this.timers[this.ids[0]!]!;
     this.release(top);
-    this.removeAt(0);
+    this.hole = true;
     return top;
   }
 
