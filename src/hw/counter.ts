@@ -165,7 +165,8 @@ export class HwCounter {
     this.modeMask = modeMask;
     this.enabled = true;
     this.rate = rateOf(exec, quantity, modeMask);
-    this.predict();
+    // predict() has nothing to do for a counter without an overflow handler or timer.
+    if (this.onOverflow !== null || this.timerArmed) this.predict();
   }
 
   /**
@@ -176,7 +177,7 @@ export class HwCounter {
     this.fold(now);
     this.enabled = false;
     this.rate = 0;
-    this.predict();
+    if (this.onOverflow !== null || this.timerArmed) this.predict();
     if (this.onOverflow !== null) this.onOverflow = null;
     this.holder = null;
     this.occupancy.release(this.idx);

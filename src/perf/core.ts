@@ -172,9 +172,11 @@ export class PerfCore {
 
   /** Called by perfEventSetState on every transition. */
   stateChanged(e: PerfEvent, from: number, to: number): void {
-    const now = this.sys.clock.now;
-    if (this.sys.trace.enabled) this.traceState(e, from, to, now);
     const listeners = this.stateListeners;
+    const trace = this.sys.trace.enabled;
+    if (!trace && listeners.length === 0) return;
+    const now = this.sys.clock.now;
+    if (trace) this.traceState(e, from, to, now);
     for (let i = 0; i < listeners.length; i++) listeners[i]!(e, from, to, now);
   }
 
