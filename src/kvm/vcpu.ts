@@ -424,43 +424,33 @@ export class GuestPmuOps {
 
   constructor(readonly vcpu: KvmVcpu) {}
 
-  private get costs() {
-    return this.vcpu.vm.kvm.costs;
+  /** Runs `run` as a guest instruction; it exits (at the PMU MSR cost) when `intercepted`. */
+  private issue(intercepted: boolean, reason: ExitReason, now: Ns, run: (t: Ns) => void): void {
+    this.vcpu.guestOp({ intercepted, reason, costNs: this.vcpu.vm.kvm.costs.pmuMsrNs, run }, now);
+  }
+
+  /** A read's result for the guest: the value, or null after counting a #GP. */
+  private value(r: bigint | symbol): bigint | null {
+    if (typeof r === "bigint") return r;
+    this.faults++;
+    return null;
   }
 
   /** WRMSR: exits when KVM intercepts the MSR. */
   wrmsr(msr: number, value: bigint | number, now: Ns, done?: (ok: boolean) => void): void {
     const pmu = this.vcpu.pmu;
-    this.vcpu.guestOp(
-      {
-        intercepted: !pmu || pmu.intercepts(msr),
-        reason: "msr",
-        costNs: this.costs.pmuMsrNs,
-        run: (t) => {
-          const r = pmu ? pmu.wrmsr(msr, BigInt(value), t) : GP_FAULT_;
-          if (r !== true) this.faults++;
-          done?.(r === true);
-        },
-      },
-      now,
-    );
+    this.issue(!pmu || pmu.intercepts(msr), "msr", now, (t) => {
+      const r = pmu ? pmu.wrmsr(msr, BigInt(value), t) : GP_FAULT_;
+      if (r !== true) this.faults++;
+      done?.(r === true);
+    });
   }
 
   /** RDMSR. */
   rdmsr(msr: number, now: Ns, done: (v: bigint | null) => void): void {
     const pmu = this.vcpu.pmu;
-    this.vcpu.guestOp(
-      {
-        intercepted: !pmu || pmu.intercepts(msr),
-        reason: "msr",
-        costNs: this.costs.pmuMsrNs,
-        run: (t) => {
-          const r = pmu ? pmu.rdmsr(msr, t) : GP_FAULT_;
-          if (typeof r !== "bigint") this.faults++;
-          done(typeof r === "bigint" ? r : null);
-        },
-      },
-      now,
+    this.issue(!pmu || pmu.intercepts(msr), "msr", now, (t) =>
+      done(this.value(pmu ? pmu.rdmsr(msr, t) : GP_FAULT_)),
     );
   }
 
@@ -470,37 +460,19 @@ export class GuestPmuOps {
    */
   emulate(count: number, branches: number, cpl: 0 | 3, now: Ns, done?: () => void): void {
     const pmu = this.vcpu.pmu;
-    this.vcpu.guestOp(
-      {
-        intercepted: true,
-        reason: "emulation",
-        costNs: this.costs.pmuMsrNs,
-        run: (t) => {
-          for (let i = 0; i < count; i++)
-            pmu?.emulatedInstructionRetired(i >= count - branches, cpl, t);
-          done?.();
-        },
-      },
-      now,
-    );
+    this.issue(true, "emulation", now, (t) => {
+      for (let i = 0; i < count; i++)
+        pmu?.emulatedInstructionRetired(i >= count - branches, cpl, t);
+      done?.();
+    });
   }
 
   /** RDPMC: passes through only with a mediated PMU that has every host counter. */
   rdpmc(ecx: number, now: Ns, done: (v: bigint | null) => void): void {
     const pmu = this.vcpu.pmu;
     const m = this.vcpu.mediated;
-    this.vcpu.guestOp(
-      {
-        intercepted: !(m?.rdpmcPassthrough() ?? false),
-        reason: "rdpmc",
-        costNs: this.costs.pmuMsrNs,
-        run: (t) => {
-          const r = pmu ? pmu.rdpmc(ecx, t) : GP_FAULT_;
-          if (typeof r !== "bigint") this.faults++;
-          done(typeof r === "bigint" ? r : null);
-        },
-      },
-      now,
+    this.issue(!(m?.rdpmcPassthrough() ?? false), "rdpmc", now, (t) =>
+      done(this.value(pmu ? pmu.rdpmc(ecx, t) : GP_FAULT_)),
     );
   }
 }

@@ -82,11 +82,7 @@ export class ScenarioRun {
   readonly vms = new Map<string, KvmVm>();
   private readonly guestStats = new Map<
     string,
-    { stat: GuestPerfStat; target: string; start: number; stop: number }
-  >();
-  private readonly armGuestStats = new Map<
-    string,
-    { stat: ArmGuestPerfStat; target: string; start: number; stop: number }
+    { stat: GuestPerfStat | ArmGuestPerfStat; target: string; start: number; stop: number }
   >();
   readonly measurements = new Map<string, MeasurementResult>();
 
@@ -212,7 +208,7 @@ export class ScenarioRun {
       this.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
         if (!stat) return;
         stat.stop(now);
-        this.armGuestStats.set(m.name, {
+        this.guestStats.set(m.name, {
           stat,
           target: `guest ${d.spec.name}/vcpu${m.vcpu}`,
           start: m.start,
@@ -424,26 +420,6 @@ export class ScenarioRun {
       this.sys.run(t as Ns);
       this.opts.onProgress?.(t as Ns, total);
       if (t >= total) break;
-    }
-    for (const [name, g] of this.armGuestStats) {
-      const counters = g.stat.result().map((c) => ({
-        event: c.event,
-        count: c.count,
-        enabled_ns: c.enabled_ns,
-        running_ns: c.running_ns,
-        scaled: c.scaled,
-        status: g.stat.noPmu ? "not supported" : c.running_ns > 0 ? "counted" : "not counted",
-        truth: c.truth,
-        state: g.stat.noPmu ? "no vPMU" : "guest",
-      }));
-      this.measurements.set(name, {
-        name,
-        target: g.target,
-        start_ns: g.start,
-        stop_ns: g.stop,
-        counters,
-        intervals: [],
-      });
     }
     for (const [name, g] of this.guestStats) {
       const counters = g.stat.result().map((c) => ({
