@@ -70,23 +70,11 @@ function switchState(core: PerfCore, e: PerfEvent, to: number): void {
   core.stateChanged(e, from, to);
 }
 
-/**
- * kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. A
- * counting event of a driver that allows it is taken off inline: the driver's del() is the
- * counter register's release() and the count's update (CorePmu.del()).
- */
+/** kernel: event_sched_out() of an ACTIVE event whose list is being emptied as a whole. */
 function guestEventSchedOut(core: PerfCore, e: PerfEvent, cpc: PerfCpuPmuContext, now: Ns): void {
   if (e.state !== PERF_EVENT_STATE.ACTIVE) return;
   const pmu = e.pmu;
-  const hw = e.hw;
-  if (pmu.countsInline && hw.samplePeriod === 0 && !pmu.trace.enabled) {
-    const cur = hw.counter!.release(now);
-    e.count += cur - hw.prevCount;
-    hw.prevCount = cur;
-    hw.counter = null;
-  } else {
-    pmu.del(e, now);
-  }
+  pmu.del(e, now);
   if (e.pendingDisable) {
     e.pendingDisable = false;
     perfEventSetState(core, e, PERF_EVENT_STATE.OFF);
@@ -147,11 +135,7 @@ export function guestLoadCtx(core: PerfCore, ctx: PerfEventContext, cpu: number,
   ctx.guestLoaded = true;
 }
 
-/**
- * kernel: event_sched_in() in a replayed group; false if the PMU refused it. A counting
- * event of a driver that allows it goes on inline: the driver's add() is the counter
- * freeCounterFor() names, acquired (CorePmu.add()).
- */
+/** kernel: event_sched_in() in a replayed group; false if the PMU refused it. */
 function guestEventSchedIn(
   core: PerfCore,
   e: PerfEvent,
@@ -163,24 +147,7 @@ function guestEventSchedIn(
   e.oncpu = cpu;
   switchState(core, e, PERF_EVENT_STATE.ACTIVE);
   const pmu = e.pmu;
-  const hw = e.hw;
-  let ok: boolean;
-  if (pmu.countsInline && hw.samplePeriod === 0 && !pmu.trace.enabled) {
-    const simCpu = pmu.simCpus[cpu]!;
-    const regs = simCpu.pmu;
-    const idx = pmu.freeCounterFor(regs, hw.config);
-    ok = idx >= 0;
-    if (ok) {
-      const c = regs.slot[idx]!;
-      hw.counter = c;
-      if (c.onOverflow !== null) c.onOverflow = null;
-      c.acquire(e, hw.quantity, hw.modeMask, now, simCpu.exec);
-      hw.prevCount = c.lifetime;
-    }
-  } else {
-    ok = pmu.add(e, PERF_EF_START, now) === 0;
-  }
-  if (!ok) {
+  if (pmu.add(e, PERF_EF_START, now) !== 0) {
     switchState(core, e, PERF_EVENT_STATE.INACTIVE);
     e.oncpu = -1;
     return false;

@@ -1,5 +1,4 @@
 import type { Cpu } from "../hw/cpu.js";
-import type { CpuPmuHw } from "../hw/pmu-hw.js";
 import type { Ns } from "../sim/time.js";
 import type { TraceBus } from "../sim/trace.js";
 import type { PerfCore } from "./core.js";
@@ -83,18 +82,6 @@ export abstract class Pmu {
   abstract del(event: PerfEvent, now: Ns): void;
   /** kernel: pmu->read(): fold the hardware count into event.count. */
   abstract read(event: PerfEvent, now: Ns): void;
-
-  /**
-   * The driver places counting events (no sampling period) with `freeCounterFor()` and the
-   * register's acquire()/release() and nothing else, so the guest PMU switch may do its
-   * add()/del() of such events inline (guest-switch.ts). False unless a driver says so.
-   */
-  countsInline = false;
-
-  /** With countsInline: the counter add() would give an event of `encoding` on `hw`, or -1. */
-  freeCounterFor(_hw: CpuPmuHw, _encoding: number): number {
-    return -1;
-  }
 
   /** kernel: event->destroy(): undo what event_init took (exclusive counts). */
   destroy?(event: PerfEvent): void;

@@ -57,12 +57,10 @@ export class CorePmu extends Pmu {
     capabilities: number,
   ) {
     super(desc.name, capabilities, "hw");
-    // add()/del() of a counting event are freeCounterFor() and acquire()/release(), except
-    // on heterogeneous machines (add() first checks the CPU).
-    this.countsInline = !heterogeneous;
   }
 
-  override freeCounterFor(hw: CpuPmuHw, encoding: number): number {
+  /** The counter add() gives an event of `encoding` on `hw` (pickCounter() on the occupancy bits), or -1. */
+  private freeCounterFor(hw: CpuPmuHw, encoding: number): number {
     const cand = this.candidates(encoding);
     return hw.occupancy.firstFree(cand.fixed, cand.gpMask);
   }
@@ -225,11 +223,7 @@ export class CorePmu extends Pmu {
     const c = e.hw.counter;
     if (!c) return;
     // read() and the stop in one fold.
-    const cur = c.release(now);
-    const delta = cur - e.hw.prevCount;
-    e.hw.prevCount = cur;
-    e.count += delta;
-    if (e.hw.samplePeriod > 0) e.hw.periodLeft -= delta;
+    this.foldCount(e, c.release(now));
     e.hw.counter = null;
     if (this.trace.enabled) this.traceCounter(e.oncpu, c, null);
   }
@@ -237,7 +231,11 @@ export class CorePmu extends Pmu {
   override read(e: PerfEvent, now: Ns): void {
     const c = e.hw.counter;
     if (!c) return;
-    const cur = c.counted(now);
+    this.foldCount(e, c.counted(now));
+  }
+
+  /** What the counter counted since the last update (`cur`: its lifetime count) goes to the event. */
+  private foldCount(e: PerfEvent, cur: number): void {
     const delta = cur - e.hw.prevCount;
     e.hw.prevCount = cur;
     e.count += delta;
