@@ -26,9 +26,10 @@ import type { VpmuProfile } from "../src/perf/guest.js";
 import { perfCreateMediatedPmu, perfReleaseMediatedPmu } from "../src/perf/guest.js";
 import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE, type PerfEventAttr } from "../src/perf/uapi.js";
 import { startNmiWatchdog } from "../src/perf/watchdog.js";
-import { ERRNO, KernelError } from "../src/sim/errno.js";
+import { ERRNO } from "../src/sim/errno.js";
 import { msToNs } from "../src/sim/time.js";
 import { System } from "../src/system.js";
+import { errOf } from "./kernel-errors.js";
 import { rd, runFor, wr } from "./kvm-x86-helpers.js";
 
 const { INACTIVE, ACTIVE, OFF, ERROR, DEAD } = PERF_EVENT_STATE;
@@ -138,16 +139,6 @@ function truth(g: Guest, q: number, modes: number): number {
   let s = 0;
   for (const a of g.v.task.truth.values()) s += a.count(q, modes);
   return s;
-}
-
-function errOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.code;
-    throw e;
-  }
-  return "OK";
 }
 
 /** KVM_PMU_ENCODE_MASKED_ENTRY(event_select, mask, match, exclude). */

@@ -12,9 +12,9 @@ import {
   type PerfEventAttr,
 } from "../src/perf/uapi.js";
 import type { Task } from "../src/sched/task.js";
-import { KernelError } from "../src/sim/errno.js";
 import { msToNs, ns } from "../src/sim/time.js";
 import { System } from "../src/system.js";
+import { errOf } from "./kernel-errors.js";
 
 const compute = BUILTIN_WORKLOADS.compute!;
 const { OFF, INACTIVE, ACTIVE, ERROR } = PERF_EVENT_STATE;
@@ -30,17 +30,6 @@ function x86(paranoid?: number): System {
     machine: preset("x86-server")!,
     ...(paranoid === undefined ? {} : { perf: { paranoid } }),
   });
-}
-
-/** The errno name a call fails with, or "OK". */
-function errOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.code;
-    throw e;
-  }
-  return "OK";
 }
 
 function ev(sys: System, fd: number): PerfEvent {

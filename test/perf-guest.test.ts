@@ -19,9 +19,9 @@ import {
 } from "../src/perf/uapi.js";
 import { startNmiWatchdog } from "../src/perf/watchdog.js";
 import { PF_VCPU } from "../src/sched/task.js";
-import { KernelError } from "../src/sim/errno.js";
 import { msToNs, type Ns } from "../src/sim/time.js";
 import { System } from "../src/system.js";
+import { errOf } from "./kernel-errors.js";
 
 const { INACTIVE, ACTIVE, ERROR } = PERF_EVENT_STATE;
 const RF = 3;
@@ -45,16 +45,6 @@ function sys(profile: VpmuProfile, fixSiblingLoop = false): System {
 
 function ev(s: System, fd: number): PerfEvent {
   return s.perf.fds.get(fd)!;
-}
-
-function errOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof KernelError) return e.code;
-    throw e;
-  }
-  return "OK";
 }
 
 function uncore(s: System): PerfEventAttr {
