@@ -51,12 +51,9 @@ export class Cpu {
       this.pmu = this.hostPmu;
       return;
     }
-    this.hostPmu.clearAll();
+    this.hostPmu.clearFreed();
     this.pmu = state;
-    // The guest's counters count guest modes only: they start when the CPU enters guest
-    // code (setExec), not here.
-    if (this.exec !== null && this.exec.fracs[2]! + this.exec.fracs[3]! > 0)
-      state.retarget(now, this.exec);
+    state.retarget(now, this.exec);
   }
 
   /** Charges what executed since the last change to the ledgers. */

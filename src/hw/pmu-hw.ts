@@ -64,8 +64,11 @@ export class CpuPmuHw {
     }
   }
 
-  /** Zeroes the counters freed since the last call that are still free and stopped (what a mediated vPMU put leaves behind). */
-  clearAll(): void {
+  /**
+   * Zeroes the counters freed since the last call that are still free and stopped: what a
+   * mediated vPMU put leaves behind.
+   */
+  clearFreed(): void {
     const occ = this.occupancy;
     const slot = this.slot;
     for (let m = occ.freedLow; m !== 0; m &= m - 1) {

@@ -203,10 +203,9 @@ export class MediatedBackend implements VpmuBackend {
     const cpu = this.cpu;
     if (!cpu) return;
     if (this.amd) this.amdPut(cpu);
-    // Normally the CPU already runs host code (the exit switched it), so this finds the
-    // guest's counters stopped.
-    if (cpu.exec !== null && cpu.exec.fracs[2]! + cpu.exec.fracs[3]! > 0)
-      this.state.retarget(now, null);
+    // The guest's counters stop (usually they already have: the exit switched the CPU to
+    // host code, and they count guest modes only).
+    this.state.retarget(now, null);
     if (this.narrow) {
       for (const pmc of this.pmu.all()) {
         const c = this.hw(pmc);
