@@ -15,7 +15,7 @@ export class CounterOccupancy {
   /** Enabled counters, the same way: what a change of execution must retarget. */
   onLow = 0;
   onHigh = 0;
-  /** Counters freed since the last `takeFreed()`. */
+  /** Counters freed since the last `CpuPmuHw.clearFreed()`. */
   freedLow = 0;
   freedHigh = 0;
 
@@ -32,28 +32,14 @@ export class CounterOccupancy {
 
   /** A counter taken and started (a driver's add). */
   take(idx: number): void {
-    const bit = 1 << (idx & 31);
-    if (idx < 32) {
-      this.low |= bit;
-      this.onLow |= bit;
-    } else {
-      this.high |= bit;
-      this.onHigh |= bit;
-    }
+    this.setHeld(idx, true);
+    this.setOn(idx, true);
   }
 
   /** A counter stopped and freed (a driver's del). */
   release(idx: number): void {
-    const bit = 1 << (idx & 31);
-    if (idx < 32) {
-      this.low &= ~bit;
-      this.onLow &= ~bit;
-      this.freedLow |= bit;
-    } else {
-      this.high &= ~bit;
-      this.onHigh &= ~bit;
-      this.freedHigh |= bit;
-    }
+    this.setHeld(idx, false);
+    this.setOn(idx, false);
   }
 
   setOn(idx: number, on: boolean): void {
