@@ -3,7 +3,7 @@ import { Machine, type MachineDesc } from "./hw/machine.js";
 import type { Workload } from "./hw/workload.js";
 import { WorkloadExec } from "./hw/workload-exec.js";
 import type { PerfCore, PerfOptions } from "./perf/core.js";
-import type { VpmuProfile } from "./perf/guest.js";
+import { perfGuestSync, type VpmuProfile } from "./perf/guest.js";
 import { perfInit } from "./perf/init.js";
 import { sysClose, sysIoctl } from "./perf/ioctl.js";
 import { type Credentials, ROOT, sysPerfEventOpen } from "./perf/open.js";
@@ -13,7 +13,7 @@ import { DEFAULT_SCHED, type SchedOptions, Scheduler } from "./sched/scheduler.j
 import type { DutyCycle, Task } from "./sched/task.js";
 import { Clock } from "./sim/clock.js";
 import { check } from "./sim/errno.js";
-import { EventQueue, Timer } from "./sim/queue.js";
+import { EventQueue, TIMER_SCOPE_SELF, Timer } from "./sim/queue.js";
 import { Rng } from "./sim/rng.js";
 import type { Ns } from "./sim/time.js";
 import { TraceBus } from "./sim/trace.js";
@@ -89,14 +89,22 @@ export class System {
   run(until: Ns): void {
     if (!(until > this.clock.now) || !Number.isFinite(until)) return;
     const q = this.queue;
+    const guest = this.perf.guest;
     while (q.peekTime() <= until) {
       const timer = q.pop()!;
       this.clock.advance(timer.when);
       this.eventsProcessed++;
+      // Lazy guest loads (perf/guest-switch.ts) are completed before anything looks.
+      if (guest !== null && guest.plans.nrLazy !== 0 && timer.scope !== TIMER_SCOPE_SELF)
+        perfGuestSync(this.perf, timer.scope);
       timer.fire(timer.when);
       const after = this.afterStep;
-      for (let i = 0; i < after.length; i++) after[i]!();
+      if (after.length > 0) {
+        perfGuestSync(this.perf, -1);
+        for (let i = 0; i < after.length; i++) after[i]!();
+      }
     }
+    perfGuestSync(this.perf, -1);
     this.clock.advance(until);
   }
 
@@ -128,9 +136,11 @@ export class System {
 
   /** Runs one API call, then the after-step checks (also when the call throws). */
   private step<T>(fn: () => T): T {
+    perfGuestSync(this.perf, -1);
     try {
       return fn();
     } finally {
+      perfGuestSync(this.perf, -1);
       for (const f of this.afterStep) f();
     }
   }

@@ -4,7 +4,7 @@ import { BUILTIN_WORKLOADS, type Workload } from "../hw/workload.js";
 import { WorkloadExec } from "../hw/workload-exec.js";
 import type { SchedHook } from "../sched/scheduler.js";
 import { PF_VCPU, type Task } from "../sched/task.js";
-import { Timer } from "../sim/queue.js";
+import { TIMER_SCOPE_SELF, Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import type { KvmCosts } from "./costs.js";
@@ -157,6 +157,9 @@ export class KvmVcpu {
     this.exitPeriodNs = exitRate > 0 ? Math.round(1e9 / exitRate) : 0;
     this.entryTimer = new Timer(`entry ${vm.name}/${id}`, (now) => this.enter(now));
     this.exitTimer = new Timer(`exit ${vm.name}/${id}`, (now) => this.exit(now, "io", 0));
+    // Entry and exit switch this CPU's PMU themselves (lazy loads: perf/guest-switch.ts).
+    this.entryTimer.scope = TIMER_SCOPE_SELF;
+    this.exitTimer.scope = TIMER_SCOPE_SELF;
   }
 
   /** Label for traces. */

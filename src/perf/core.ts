@@ -5,6 +5,7 @@ import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
+import { perfGuestSync } from "./guest.js";
 import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
@@ -113,13 +114,26 @@ export class PerfCore {
     });
     this.monitor.state = "sleeping";
     const hook: SchedHook = {
-      schedOut: (cpu, prev, next, now) => perfEventTaskSchedOut(this, cpu.id, prev, next, now),
-      schedIn: (cpu, prev, next, now) => perfEventTaskSchedIn(this, cpu.id, prev, next, now),
+      // Each first completes lazy guest loads (guest-switch.ts) where it looks.
+      schedOut: (cpu, prev, next, now) => {
+        perfGuestSync(this, cpu.id);
+        perfEventTaskSchedOut(this, cpu.id, prev, next, now);
+      },
+      schedIn: (cpu, prev, next, now) => {
+        perfGuestSync(this, cpu.id);
+        perfEventTaskSchedIn(this, cpu.id, prev, next, now);
+      },
       migrate: (task) => {
         this.migrated.add(task);
       },
-      exit: (task, now) => perfEventExitTask(this, task, now),
-      hotplug: (cpu, online, now) => perfEventHotplug(this, cpu.id, online, now),
+      exit: (task, now) => {
+        perfGuestSync(this, -1);
+        perfEventExitTask(this, task, now);
+      },
+      hotplug: (cpu, online, now) => {
+        perfGuestSync(this, cpu.id);
+        perfEventHotplug(this, cpu.id, online, now);
+      },
     };
     sys.sched.hooks.push(hook);
   }

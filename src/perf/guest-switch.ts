@@ -30,6 +30,18 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  * The generic functions (ctx_sched_out's loop, merge_sched_in on the plan's groups) would do
  * the same with the generation bumps undone afterwards; the loops here are about 25% faster
  * per VM transition (bench/guest-switch.mjs), which is why they exist.
+ *
+ * Lazy load. When the plan is valid and every group in it is plain counting (exclude_guest,
+ * no sampling, no frequency, not exclusive), a load followed by a put with nothing in between
+ * that looks at the CPU's events changes them only through their counters: the groups go off
+ * and come back on the same counters, and an exclude_guest event's clock stands still while
+ * the guest is loaded, so its times do not move. Load then only stops the host counters
+ * (they must not count guest execution) and marks the CPU; put restarts them. Anything that
+ * could look at or change the CPU's events first calls perfGuestSync(), which does the load's
+ * sched-out as it would have happened: the counters stopped at load and the event clocks
+ * have not moved since, so states, times and counts come out the same. The callers are the
+ * simulator's run loop (before every timer that is not the vCPU's own entry or exit or the
+ * CPU's tick, and after the run), the perf syscalls and the perf scheduler hooks.
  */
 
 /** Per-CPU record of the last put's sched-in. */
@@ -39,14 +51,29 @@ export class GuestSwitchPlans {
   /** The task context then on the CPU, and its schedGen. */
   readonly taskCtx: Array<PerfEventContext | null>;
   readonly taskGen: number[];
+  /** The plan is plain counting, so a load may be lazy (see above). */
+  readonly lazyOk: Uint8Array;
+  /** Events in the plan, and sched-in passes over mediated PMUs a put makes (statistics). */
+  readonly nrEvents: Int32Array;
+  readonly nrPasses: Int32Array;
+  /** CPUs whose load is lazy (the events are still on their counters), and how many. */
+  readonly lazy: Uint8Array;
+  nrLazy = 0;
   /** Puts that replayed a plan, and puts that walked the group trees. */
   replayed = 0;
   walked = 0;
+  /** Lazy loads, and those that something made happen before the put. */
+  lazyLoads = 0;
+  synced = 0;
 
   constructor(nrCpus: number) {
     this.gen = Array.from({ length: nrCpus }, () => -1);
     this.taskCtx = Array.from({ length: nrCpus }, () => null);
     this.taskGen = Array.from({ length: nrCpus }, () => 0);
+    this.lazyOk = new Uint8Array(nrCpus);
+    this.nrEvents = new Int32Array(nrCpus);
+    this.nrPasses = new Int32Array(nrCpus);
+    this.lazy = new Uint8Array(nrCpus);
   }
 }
 
@@ -116,6 +143,12 @@ function guestListSchedOut(
  */
 export function guestLoadCtx(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): void {
   updateContextTime(ctx, now);
+  mediatedSchedOut(core, ctx, cpu, now);
+  ctx.guestLoaded = true;
+}
+
+/** The sched-out of guestLoadCtx(): every active group of a mediated PMU off. */
+function mediatedSchedOut(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): void {
   const epcs = ctx.pmuCtxList;
   for (let i = 0; i < epcs.length; i++) {
     const epc = epcs[i]!;
@@ -136,7 +169,6 @@ export function guestLoadCtx(core: PerfCore, ctx: PerfEventContext, cpu: number,
     }
     epc.rotateNecessary = false;
   }
-  ctx.guestLoaded = true;
 }
 
 /** kernel: event_sched_in() in a replayed group; false if the PMU refused it. */
@@ -251,13 +283,44 @@ function copyInto(dst: PerfEvent[], src: readonly PerfEvent[]): void {
   for (let i = 0; i < src.length; i++) dst[i] = src[i]!;
 }
 
-function recordCtx(ctx: PerfEventContext): void {
+/** True if a group member can sit out a guest run on its counter (see "Lazy load"). */
+function plainCounting(e: PerfEvent): boolean {
+  return (
+    (e.hot & (EVENT_HOT_EXCLUDE_GUEST | EVENT_HOT_FREQ | EVENT_HOT_EXCLUSIVE)) ===
+      EVENT_HOT_EXCLUDE_GUEST &&
+    e.state === PERF_EVENT_STATE.ACTIVE &&
+    e.hw.samplePeriod === 0 &&
+    e.hw.counter !== null &&
+    !e.pendingDisable
+  );
+}
+
+/** Plan statistics of one context's recorded groups. */
+interface PlanTally {
+  events: number;
+  passes: number;
+  plain: boolean;
+}
+
+function tallyGroups(list: readonly PerfEvent[], t: PlanTally): void {
+  for (const leader of list) {
+    t.events += 1 + leader.siblings.length;
+    if (!plainCounting(leader)) t.plain = false;
+    for (const s of leader.siblings)
+      if (s.state !== PERF_EVENT_STATE.ACTIVE || !plainCounting(s)) t.plain = false;
+  }
+}
+
+function recordCtx(ctx: PerfEventContext, t: PlanTally): void {
   const epcs = ctx.pmuCtxList;
   for (let i = 0; i < epcs.length; i++) {
     const epc = epcs[i]!;
     if (!mediated(epc)) continue;
     copyInto(epc.guestPlanPinned, epc.pinnedActive);
     copyInto(epc.guestPlanFlexible, epc.flexibleActive);
+    t.passes += 2;
+    tallyGroups(epc.pinnedActive, t);
+    tallyGroups(epc.flexibleActive, t);
   }
 }
 
@@ -276,8 +339,12 @@ export function guestRecordPlan(
     plans.gen[cpu] = -1;
     return;
   }
-  recordCtx(cpuctx.ctx);
-  if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx);
+  const t: PlanTally = { events: 0, passes: 0, plain: true };
+  recordCtx(cpuctx.ctx, t);
+  if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
+  plans.lazyOk[cpu] = t.plain ? 1 : 0;
+  plans.nrEvents[cpu] = t.events;
+  plans.nrPasses[cpu] = t.passes;
   plans.gen[cpu] = cpuctx.ctx.schedGen;
   plans.taskCtx[cpu] = cpuctx.taskCtx;
   plans.taskGen[cpu] = cpuctx.taskCtx ? cpuctx.taskCtx.schedGen : 0;
@@ -286,4 +353,68 @@ export function guestRecordPlan(
 /** Forgets the CPU's plan. */
 export function guestDropPlan(plans: GuestSwitchPlans, cpu: number): void {
   plans.gen[cpu] = -1;
+}
+
+/** The context's part of a lazy load: guest time starts; the groups stay where they are. */
+function lazyLoadCtx(ctx: PerfEventContext, now: Ns): void {
+  updateContextTime(ctx, now);
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    if (mediated(epc)) epc.rotateNecessary = false;
+  }
+  ctx.guestLoaded = true;
+}
+
+/**
+ * perf_load_guest_context() made lazy, if it may be: true if it was. The host counters stop
+ * (the CPU is about to execute the guest, which exclude_guest events must not count).
+ */
+export function guestLoadLazy(
+  core: PerfCore,
+  plans: GuestSwitchPlans,
+  cpuctx: PerfCpuContext,
+  now: Ns,
+): boolean {
+  const cpu = cpuctx.cpu;
+  if (plans.lazyOk[cpu] === 0 || !guestPlanValid(plans, cpuctx)) return false;
+  if (core.sys.trace.enabled || core.stateListeners.length > 0) return false;
+  lazyLoadCtx(cpuctx.ctx, now);
+  if (cpuctx.taskCtx) lazyLoadCtx(cpuctx.taskCtx, now);
+  core.cpu(cpu).hostPmu.retarget(now, null);
+  plans.lazy[cpu] = 1;
+  plans.nrLazy++;
+  plans.lazyLoads++;
+  return true;
+}
+
+/**
+ * perf_put_guest_context() after a lazy load that nothing has looked at: the groups are
+ * still on their counters, which count again from now. The statistics count the sched-out
+ * and sched-in the kernel did.
+ */
+export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: number, now: Ns): void {
+  plans.lazy[cpu] = 0;
+  plans.nrLazy--;
+  const simCpu = core.cpu(cpu);
+  simCpu.hostPmu.retarget(now, simCpu.exec);
+  core.stats.schedOps += 2 * plans.nrEvents[cpu]!;
+  core.stats.passes += plans.nrPasses[cpu]!;
+}
+
+/**
+ * Completes a lazy load on `cpu` now: the groups go off as the load would have taken them
+ * off (their counters stopped at the load, and their clocks have not moved since), and the
+ * freed host counters are zeroed as a load leaves them.
+ */
+export function guestSyncCpu(core: PerfCore, plans: GuestSwitchPlans, cpu: number): void {
+  if (plans.lazy[cpu] === 0) return;
+  plans.lazy[cpu] = 0;
+  plans.nrLazy--;
+  plans.synced++;
+  const now = core.now();
+  const cpuctx = core.cpuctx[cpu]!;
+  mediatedSchedOut(core, cpuctx.ctx, cpu, now);
+  if (cpuctx.taskCtx) mediatedSchedOut(core, cpuctx.taskCtx, cpu, now);
+  core.cpu(cpu).hostPmu.clearFreed();
 }

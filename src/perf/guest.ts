@@ -8,9 +8,12 @@ import {
   GuestSwitchPlans,
   guestDropPlan,
   guestLoadCtx,
+  guestLoadLazy,
   guestPlanValid,
+  guestPutLazy,
   guestRecordPlan,
   guestReplaySchedIn,
+  guestSyncCpu,
 } from "./guest-switch.js";
 import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import type { PerfEventPmuContext } from "./pmu-context.js";
@@ -52,6 +55,8 @@ export class GuestPmuState {
   readonly plans: GuestSwitchPlans;
   /** Replay plans at put (false: always walk the group trees; tests compare the two). */
   replayPlans = true;
+  /** Make loads lazy where the plan allows (guest-switch.ts; false: never; tests compare). */
+  lazyLoads = true;
 
   constructor(
     nrCpus: number,
@@ -270,8 +275,10 @@ export function perfLoadGuestContext(core: PerfCore, cpu: number, now: Ns): void
     return;
   }
   const cpuctx = core.cpuctx[cpu]!;
-  guestLoadCtx(core, cpuctx.ctx, cpu, now);
-  if (cpuctx.taskCtx) guestLoadCtx(core, cpuctx.taskCtx, cpu, now);
+  if (!(st.lazyLoads && st.replayPlans && guestLoadLazy(core, st.plans, cpuctx, now))) {
+    guestLoadCtx(core, cpuctx.ctx, cpu, now);
+    if (cpuctx.taskCtx) guestLoadCtx(core, cpuctx.taskCtx, cpu, now);
+  }
   st.guestCtxLoaded[cpu] = true;
   guestSwitched(core, cpu, "load", now);
 }
@@ -294,7 +301,9 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // from the "guest owns the PMU" skip anyway, so clearing it first changes nothing and
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
-  if (st.replayPlans && guestPlanValid(st.plans, cpuctx)) {
+  if (st.plans.lazy[cpu] !== 0) {
+    guestPutLazy(core, st.plans, cpu, now);
+  } else if (st.replayPlans && guestPlanValid(st.plans, cpuctx)) {
     st.plans.replayed++;
     if (!guestReplaySchedIn(core, cpuctx, now)) guestDropPlan(st.plans, cpu);
   } else {
@@ -304,6 +313,22 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
     guestRecordPlan(st.plans, cpuctx, core.schedInFailures === failures);
   }
   guestSwitched(core, cpu, "put", now);
+}
+
+/**
+ * Completes the lazy loads (guest-switch.ts) on `cpu`, or on every CPU for -1, before
+ * something looks at or changes perf state there.
+ */
+export function perfGuestSync(core: PerfCore, cpu: number): void {
+  const st = core.guest;
+  if (st === null || st.plans.nrLazy === 0) return;
+  if (cpu >= 0) {
+    guestSyncCpu(core, st.plans, cpu);
+    return;
+  }
+  const lazy = st.plans.lazy;
+  for (let c = 0; c < lazy.length && st.plans.nrLazy > 0; c++)
+    if (lazy[c] !== 0) guestSyncCpu(core, st.plans, c);
 }
 
 /** One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). */

@@ -10,6 +10,7 @@ import {
   PERF_EVENT_STATE,
   type PerfEvent,
 } from "./event.js";
+import { perfGuestSync } from "./guest.js";
 import type { Pmu } from "./pmu.js";
 import { PerfEventPmuContext } from "./pmu-context.js";
 import { ctxResched, eventSchedOut, getEventType } from "./schedule.js";
@@ -73,6 +74,7 @@ export function perfInstallInContext(
   e: PerfEvent,
   now: Ns,
 ): void {
+  perfGuestSync(core, -1);
   ctx.schedGen++;
   e.ctx = ctx;
   // An event that is effectively OFF joining a context that already has events needs no
@@ -147,6 +149,7 @@ export const DETACH_DEAD = 0x04;
 
 /** kernel: __perf_remove_from_context(). */
 export function perfRemoveFromContext(core: PerfCore, e: PerfEvent, flags: number, now: Ns): void {
+  perfGuestSync(core, -1);
   const ctx = e.ctx;
   if (ctx) ctx.schedGen++;
   if (!ctx || !(e.attachState & PERF_ATTACH_CONTEXT)) {

@@ -3,6 +3,7 @@ import type { Ns } from "../sim/time.js";
 import { EVENT_TIME } from "./context.js";
 import type { PerfCore } from "./core.js";
 import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import { perfGuestSync } from "./guest.js";
 import { perfEventRelease } from "./install.js";
 import { perfEventRead } from "./read.js";
 import {
@@ -77,6 +78,7 @@ function forEachInGroup(e: PerfEvent, fn: (x: PerfEvent) => void): void {
 
 /** The result of an ioctl: 0, a negative errno, or (ID) the id. */
 export function sysIoctl(core: PerfCore, fd: number, cmd: PerfIoctl | string, arg = 0): number {
+  perfGuestSync(core, -1);
   const e = core.fds.get(fd);
   if (!e) return -ERRNO.EBADF;
   if (e.state <= PERF_EVENT_STATE.REVOKED) return -ERRNO.ENODEV;
@@ -135,6 +137,7 @@ function perfEventPeriod(core: PerfCore, e: PerfEvent, value: number): number {
 
 /** close(2) of a perf fd. */
 export function sysClose(core: PerfCore, fd: number): number {
+  perfGuestSync(core, -1);
   const e = core.fds.get(fd);
   if (!e) return -ERRNO.EBADF;
   core.fds.delete(fd);

@@ -11,6 +11,7 @@ import {
   PERF_EVENT_STATE,
   PerfEvent,
 } from "./event.js";
+import { perfGuestSync } from "./guest.js";
 import { findGetPmuContext, perfInstallInContext, perfRemoveFromContext } from "./install.js";
 import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import { readSize } from "./read.js";
@@ -231,6 +232,7 @@ export function sysPerfEventOpen(
   flags: number,
   cred: Credentials = ROOT,
 ): number {
+  perfGuestSync(core, -1);
   const now = core.now();
   if (!Number.isInteger(flags) || flags < 0 || flags & ~PERF_FLAG_ALL) return -ERRNO.EINVAL;
   const attr = perfCopyAttr(uattr);
@@ -336,6 +338,7 @@ export function perfEventCreateKernelCounter(
   name: string,
   overflowHandler: ((e: PerfEvent, now: Ns) => void) | null = null,
 ): PerfEvent | number {
+  perfGuestSync(core, -1);
   const attr = perfCopyAttr(uattr);
   if (typeof attr === "number") return attr;
   const e = perfEventAlloc(core, attr, cpu, task, null);

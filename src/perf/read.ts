@@ -2,6 +2,7 @@ import { ERRNO } from "../sim/errno.js";
 import { EVENT_TIME } from "./context.js";
 import type { PerfCore } from "./core.js";
 import { PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import { perfGuestSync } from "./guest.js";
 import { perfEventUpdateSiblingTime, perfEventUpdateTime, updateContextTime } from "./time.js";
 import {
   PERF_FORMAT_GROUP,
@@ -44,6 +45,7 @@ export interface PerfReadResult {
  * has its times brought up to date; other states return what is stored.
  */
 export function perfEventRead(core: PerfCore, e: PerfEvent, group: boolean): void {
+  perfGuestSync(core, -1);
   const now = core.now();
   const ctx = e.ctx;
   if (e.state === PERF_EVENT_STATE.ACTIVE) {
@@ -67,6 +69,7 @@ export function perfEventCount(e: PerfEvent): number {
 
 /** kernel: perf_read() → __perf_read(): 0 bytes on ERROR, ENOSPC for a short buffer. */
 export function sysRead(core: PerfCore, fd: number, count: number): PerfReadResult | number {
+  perfGuestSync(core, -1);
   const e = core.fds.get(fd);
   if (!e) return -ERRNO.EBADF;
   if (e.state === PERF_EVENT_STATE.ERROR) return { bytes: 0, words: [] };

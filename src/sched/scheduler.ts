@@ -78,6 +78,8 @@ class RunQueue {
     onTick: (rq: RunQueue, now: Ns) => void,
   ) {
     this.tickTimer = new Timer(`tick${cpu.id}`, (now) => onTick(this, now));
+    // The tick looks at its own CPU (other CPUs only through the scheduler hooks).
+    this.tickTimer.scope = cpu.id;
   }
 
   get nrRunning(): number {

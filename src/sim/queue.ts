@@ -1,5 +1,10 @@
 import type { Ns } from "./time.js";
 
+/** Timer.scope: the callback may look at anything. */
+export const TIMER_SCOPE_ANY = -1;
+/** Timer.scope: the callback completes or ignores deferred work on its own. */
+export const TIMER_SCOPE_SELF = -2;
+
 /**
  * A re-armable timer, the simulator's hrtimer. Timers are created once by their owner (a
  * CPU tick, a multiplexing timer, a counter-overflow prediction) and armed and cancelled
@@ -15,6 +20,13 @@ export class Timer {
   /** While armed: the queue it is in, and its number there. */
   queue: EventQueue | null = null;
   qid = -1;
+  /**
+   * Which CPU's state the callback may look at, so the run loop knows what deferred work to
+   * complete before it fires: a CPU index, TIMER_SCOPE_ANY (the default), or
+   * TIMER_SCOPE_SELF for a callback that keeps its own state consistent (a vCPU's entry
+   * and exit).
+   */
+  scope = TIMER_SCOPE_ANY;
 
   /**
    * @param name Label for traces and debugging.
