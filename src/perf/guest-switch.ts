@@ -306,8 +306,7 @@ function tallyGroups(list: readonly PerfEvent[], t: PlanTally): void {
   for (const leader of list) {
     t.events += 1 + leader.siblings.length;
     if (!plainCounting(leader)) t.plain = false;
-    for (const s of leader.siblings)
-      if (s.state !== PERF_EVENT_STATE.ACTIVE || !plainCounting(s)) t.plain = false;
+    for (const s of leader.siblings) if (!plainCounting(s)) t.plain = false;
   }
 }
 
