@@ -37,13 +37,29 @@ export const GUEST_AMD_EVENTS: Record<string, number> = {
 export interface GuestPmuMsrs {
   evtsel(i: number): number;
   ctr(i: number): number;
+  /** Where a full-width value (a sampling preset, -period) is written. */
+  ctrFull(i: number): number;
   globalCtrl: number;
+  /** The overflow status, and where a PMI handler acknowledges it (1s clear). */
+  globalStatus: number;
+  statusAck: number;
 }
 
 const INTEL_GUEST_MSRS: GuestPmuMsrs = {
   evtsel: (i) => MSR.IA32_PERFEVTSEL0 + i,
   ctr: (i) => MSR.IA32_PMC0 + i,
+  // IA32_PMCx writes sign-extend bit 31; perf uses the full-width aliases (FW_WRITE).
+  ctrFull: (i) => MSR.IA32_A_PMC0 + i,
   globalCtrl: MSR.IA32_PERF_GLOBAL_CTRL,
+  globalStatus: MSR.IA32_PERF_GLOBAL_STATUS,
+  statusAck: MSR.IA32_PERF_GLOBAL_OVF_CTRL,
+};
+
+/** PerfMonV2's global registers, the same with either set of counter MSRs. */
+const AMD_GLOBALS = {
+  globalCtrl: AMD_MSR.GLOBAL_CTL,
+  globalStatus: AMD_MSR.GLOBAL_STATUS,
+  statusAck: AMD_MSR.GLOBAL_STATUS_CLR,
 };
 
 /**
@@ -58,12 +74,14 @@ export function guestPmuMsrs(vcpu: KvmVcpu): GuestPmuMsrs {
     ? {
         evtsel: (i) => AMD_MSR.F15H_PERF_CTL0 + 2 * i,
         ctr: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
-        globalCtrl: AMD_MSR.GLOBAL_CTL,
+        ctrFull: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
+        ...AMD_GLOBALS,
       }
     : {
         evtsel: (i) => AMD_MSR.K7_EVNTSEL0 + i,
         ctr: (i) => AMD_MSR.K7_PERFCTR0 + i,
-        globalCtrl: AMD_MSR.GLOBAL_CTL,
+        ctrFull: (i) => AMD_MSR.K7_PERFCTR0 + i,
+        ...AMD_GLOBALS,
       };
 }
 

@@ -197,6 +197,11 @@ export class KvmVcpu {
 
   /** Virtual PMIs KVM delivered to the guest at entry (KVM_REQ_PMI). */
   pmisDelivered = 0;
+  /**
+   * The guest is in its PMI handler (an NMI): a further PMI stays pending until the handler
+   * returns (nmiReturn), as the CPU blocks NMIs until IRET.
+   */
+  private inNmi = false;
   /** Guest software's PMI handler (a sampling guest perf), called when KVM injects a PMI. */
   onGuestPmi: ((now: Ns) => void) | null = null;
 
@@ -247,11 +252,10 @@ export class KvmVcpu {
     // kernel: kvm_pmu_deliver_pmi() on KVM_REQ_PMI: the guest takes its PMI on entry.
     const pmu = this.pmu;
     // The handler runs after guest PMU code already under way (that code masks interrupts).
-    if (pmu?.pmiPending) {
-      pmu.pmiPending = false;
-      this.pmisDelivered++;
-      const h = this.onGuestPmi;
-      if (h) this.ops.push({ intercepted: false, reason: "pmi", costNs: 0, run: h });
+    // While the guest is in its handler, NMIs are blocked: the PMI waits for its IRET.
+    if (pmu?.pmiPending && !this.inNmi) {
+      const op = this.takePmi(pmu);
+      if (op) this.ops.push(op);
     }
     // Guest PMU instructions that were waiting for the vCPU to run.
     const op = this.ops.shift();
@@ -378,6 +382,29 @@ export class KvmVcpu {
     if (this.workTimer.armed) this.vm.kvm.sys.queue.cancel(this.workTimer);
     const left = this.workEnd - now;
     this.ops.unshift(left > 0 ? { ...op, workNs: left } : { ...op, workNs: 0 });
+  }
+
+  /** Delivers the pending PMI: the guest handler's op, or null when the guest has none. */
+  private takePmi(pmu: KvmX86Pmu): GuestOp | null {
+    pmu.pmiPending = false;
+    this.pmisDelivered++;
+    const h = this.onGuestPmi;
+    if (!h) return null;
+    this.inNmi = true;
+    return { intercepted: false, reason: "pmi", costNs: 0, run: h };
+  }
+
+  /**
+   * The guest's PMI handler returns (IRET): NMIs are unblocked, and a PMI that came in
+   * meanwhile is taken at once, before the guest's next instruction (in guest mode), or at
+   * the next entry.
+   */
+  nmiReturn(_now: Ns): void {
+    this.inNmi = false;
+    const pmu = this.pmu;
+    if (!pmu?.pmiPending || this.state !== "guest") return;
+    const op = this.takePmi(pmu);
+    if (op) this.ops.unshift(op);
   }
 
   /** Queues a PMI exit (the host overflow interrupt lands while the guest runs). */

@@ -506,12 +506,6 @@ export function compileScenario(
           "stops before it starts or after the run",
           "start < stop <= duration",
         );
-      if (m.record && amd)
-        err(
-          ["vms", i, "perf", j, "record"],
-          "guest perf record is modelled on Intel guests only",
-          "no record on an AMD machine (perf stat works)",
-        );
       if (m.record && machine?.arch === "arm64")
         err(
           ["vms", i, "perf", j, "record"],

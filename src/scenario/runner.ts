@@ -329,11 +329,12 @@ export class ScenarioRun {
     this.sys.at(m.start, `guest perf record ${m.name}`, (now) => {
       const v = vm.vcpus.find((x) => x.id === m.vcpu);
       if (!v) return;
+      const names = vm.kvm.amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
       rec = new GuestPerfRecord(
         v,
         m.events.map((e) => ({
           name: e,
-          encoding: GUEST_ARCH_EVENTS[e] ?? Number.parseInt(e.slice(1), 16),
+          encoding: names[e] ?? Number.parseInt(e.slice(1), 16),
         })),
         opts,
       );
