@@ -340,7 +340,11 @@ export function variantsComparison(runs: VariantRunResult[], opts: TextOptions =
       for (const m of v.result.perf) {
         if (m.target.startsWith("guest ") !== guest) continue;
         const k = `perf ${m.name}`;
-        head(k, `${guest ? "guest" : "host"} perf [${m.name}] ${m.target}`);
+        // A guest perf record's target ends with its PMI count, which differs by variant:
+        // the heading drops it and a row of its own shows each.
+        const pmis = /^(.*), (\d+) PMIs\)$/.exec(m.target);
+        head(k, `${guest ? "guest" : "host"} perf [${m.name}] ${pmis ? `${pmis[1]})` : m.target}`);
+        if (pmis) put(`${k} pmis`, "  PMIs handled", col, thousands(Number(pmis[2])));
         if (m.error) put(`${k} error`, "  error", col, m.error);
         // Counter names need not be unique: the n-th counter of a name is its own row.
         const seen = new Map<string, number>();
