@@ -44,7 +44,8 @@ export class Cpu {
    * kernel writes every counter and event select at a mediated load and reads and zeroes
    * them at put; the model keeps each side's registers as their own objects and swaps
    * them, so a switch costs nothing per idle counter. The host side is left as put leaves
-   * it: every counter zero, stopped and free.
+   * it: every counter zero, stopped and free; after a lazy load (perf/guest-switch.ts) its
+   * counters stay with their events, stopped, until the put or a sync.
    */
   loadPmuState(state: CpuPmuHw | null, now: Ns): void {
     if (state === null) {

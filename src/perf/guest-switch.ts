@@ -39,9 +39,12 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  * (they must not count guest execution) and marks the CPU; put restarts them. Anything that
  * could look at or change the CPU's events first calls perfGuestSync(), which does the load's
  * sched-out as it would have happened: the counters stopped at load and the event clocks
- * have not moved since, so states, times and counts come out the same. The callers are the
+ * have not moved since, so states, and times and counts as a read sees them, come out the
+ * same (an ACTIVE event's fields are brought up to date at fewer points, so a count can
+ * differ in its last floating-point bit; reads truncate it). The callers are the
  * simulator's run loop (before every timer that is not the vCPU's own entry or exit or the
- * CPU's tick, and after the run), the perf syscalls and the perf scheduler hooks.
+ * CPU's tick, and after the run), the perf syscalls and the perf scheduler hooks. Trace
+ * output, state listeners and guest-switch listeners (the invariant checker) turn it off.
  */
 
 /** Per-CPU record of the last put's sched-in. */
@@ -377,7 +380,9 @@ export function guestLoadLazy(
 ): boolean {
   const cpu = cpuctx.cpu;
   if (plans.lazyOk[cpu] === 0 || !guestPlanValid(plans, cpuctx)) return false;
-  if (core.sys.trace.enabled || core.stateListeners.length > 0) return false;
+  // Whatever watches state changes or guest switches would see the groups still on.
+  if (core.sys.trace.enabled || core.stateListeners.length > 0 || core.guestListeners.length > 0)
+    return false;
   lazyLoadCtx(cpuctx.ctx, now);
   if (cpuctx.taskCtx) lazyLoadCtx(cpuctx.taskCtx, now);
   core.cpu(cpu).hostPmu.retarget(now, null);
