@@ -431,6 +431,27 @@ vms:
     expect(vcpu.exits.rdpmc ?? 0).toBe(0);
   });
 
+  it("ref-cycles has no AMD encoding: <not supported> in place, the other events count", () => {
+    const stat = runScenario(
+      loadScenario(
+        `name: t\nmachine: amd-server\nduration: 20ms\nvms:\n  - name: vm0\n    vcpus: [{ affinity: "2" }]\n    perf:\n      - { name: g, events: "ref-cycles,cycles", stop: 10ms }\n`,
+        "t.yaml",
+      ),
+    ).perf.find((x) => x.name === "g")!;
+    expect(stat.counters.map((c) => [c.event, c.status])).toEqual([
+      ["ref-cycles", "not supported"],
+      ["cycles", "counted"],
+    ]);
+    expect(stat.counters[0]!.count).toBe(0);
+    const cycles = stat.counters[1]!;
+    expect(cycles.count).toBeCloseTo(cycles.truth, -4);
+    const { m } = record(true, "cycles,ref-cycles", "{ period: 10000000 }");
+    expect(m.counters.map((c) => [c.event, c.status])).toEqual([
+      ["cycles", "counted"],
+      ["ref-cycles", "not supported"],
+    ]);
+  });
+
   it("7 events on 6 counters: stale status bits and overlapping PMIs take no sample", () => {
     const events = "cycles,instructions,branches,branch-misses,cache-references,r0c2,instructions";
     const emulated = record(false, events, "{ freq: 1000 }");

@@ -105,7 +105,7 @@ export class GuestPerfRecord {
     this.vcpu.onGuestPmi = (t) => this.handlePmi(t);
     const n = Math.min(this.nrGp, this.slots.length);
     for (let i = 0; i < n; i++) this.program(i, i, now);
-    this.next = n % this.slots.length;
+    this.next = n < this.slots.length ? n : 0;
     this.ops.wrmsr(this.msrs.globalCtrl, this.enableMask(), now);
     if (this.slots.length > this.nrGp)
       this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);

@@ -33,6 +33,12 @@ export const GUEST_AMD_EVENTS: Record<string, number> = {
   "branch-misses": 0x00c3,
 };
 
+/**
+ * perf names with no encoding on an AMD guest (the Zen 4 map has no REF_CPU_CYCLES):
+ * perf_event_open() fails with ENOENT there, and perf prints `<not supported>`.
+ */
+export const GUEST_AMD_UNSUPPORTED: readonly string[] = ["ref-cycles"];
+
 /** The PMU MSRs a guest kernel's perf programs counter i through. */
 export interface GuestPmuMsrs {
   evtsel(i: number): number;
@@ -165,7 +171,7 @@ export class GuestPerfStat {
     const n = Math.min(this.nrGp, this.slots.length);
     this.onCounter = [];
     for (let i = 0; i < n; i++) this.program(i, i, now);
-    this.next = n % this.slots.length;
+    this.next = n < this.slots.length ? n : 0;
     this.setGlobal(true, now);
     if (this.slots.length > this.nrGp)
       this.vcpu.vm.kvm.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);

@@ -1,6 +1,12 @@
 import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
 import { GuestPerfRecord } from "../guest/perf-record.js";
-import { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS, GuestPerfStat } from "../guest/perf-stat.js";
+import {
+  GUEST_AMD_EVENTS,
+  GUEST_AMD_UNSUPPORTED,
+  GUEST_ARCH_EVENTS,
+  type GuestEvent,
+  GuestPerfStat,
+} from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
 import { KvmArm64, type KvmArmVcpu, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
@@ -20,6 +26,7 @@ import { PERF_IOC_FLAG_GROUP } from "../perf/uapi.js";
 import { startNmiWatchdog } from "../perf/watchdog.js";
 import type {
   ActionResult,
+  CounterResult,
   ExpectationResult,
   FindingResult,
   MeasurementResult,
@@ -82,7 +89,15 @@ export class ScenarioRun {
   readonly vms = new Map<string, KvmVm>();
   private readonly guestStats = new Map<
     string,
-    { stat: GuestPerfStat | ArmGuestPerfStat; target: string; start: number; stop: number }
+    {
+      stat: GuestPerfStat | ArmGuestPerfStat;
+      target: string;
+      start: number;
+      stop: number;
+      /** The measurement's events, and those perf could not open (reported in place). */
+      events?: readonly string[];
+      unsupported?: readonly string[];
+    }
   >();
   readonly measurements = new Map<string, MeasurementResult>();
 
@@ -277,17 +292,11 @@ export class ScenarioRun {
         continue;
       }
       let stat: GuestPerfStat | null = null;
+      const unsupported = kvm.amd ? GUEST_AMD_UNSUPPORTED : [];
       this.sys.at(m.start, `guest perf ${m.name}`, (now) => {
         const v = vm.vcpus.find((x) => x.id === m.vcpu);
         if (!v) return;
-        const names = kvm.amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
-        stat = new GuestPerfStat(
-          v,
-          m.events.map((e) => ({
-            name: e,
-            encoding: names[e] ?? Number.parseInt(e.slice(1), 16),
-          })),
-        );
+        stat = new GuestPerfStat(v, guestEvents(m.events, kvm.amd, unsupported));
         stat.start(now);
       });
       this.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
@@ -299,7 +308,14 @@ export class ScenarioRun {
         const st = stat;
         st.stop(now);
         // Give the stop's reads a chance to run (they may wait for the vCPU).
-        this.guestStats.set(m.name, { stat: st, target, start: m.start, stop: now });
+        this.guestStats.set(m.name, {
+          stat: st,
+          target,
+          start: m.start,
+          stop: now,
+          events: m.events,
+          unsupported,
+        });
       });
     }
   }
@@ -326,18 +342,11 @@ export class ScenarioRun {
   ): void {
     const target = `guest ${vmName}/vcpu${m.vcpu}`;
     let rec: GuestPerfRecord | null = null;
+    const unsupported = vm.kvm.amd ? GUEST_AMD_UNSUPPORTED : [];
     this.sys.at(m.start, `guest perf record ${m.name}`, (now) => {
       const v = vm.vcpus.find((x) => x.id === m.vcpu);
       if (!v) return;
-      const names = vm.kvm.amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
-      rec = new GuestPerfRecord(
-        v,
-        m.events.map((e) => ({
-          name: e,
-          encoding: names[e] ?? Number.parseInt(e.slice(1), 16),
-        })),
-        opts,
-      );
+      rec = new GuestPerfRecord(v, guestEvents(m.events, vm.kvm.amd, unsupported), opts);
       rec.start(now);
     });
     this.sys.at(m.stop, `guest perf record stop ${m.name}`, (now) => {
@@ -354,18 +363,22 @@ export class ScenarioRun {
         target: `${target} (perf record ${mode}, ${r.pmis} PMIs)`,
         start_ns: m.start,
         stop_ns: now,
-        counters: r.result().map((c) => ({
-          event: c.event,
-          // perf report's "Event count (approx.)": the periods that elapsed.
-          count: c.approx,
-          enabled_ns: enabled,
-          running_ns: c.running_ns,
-          scaled: r.noPmu ? null : c.approx,
-          status: r.noPmu ? "not supported" : c.samples > 0 ? "counted" : "not counted",
-          truth: c.truth,
-          state: r.noPmu ? "no vPMU" : "guest",
-          samples: c.samples,
-        })),
+        counters: inEventOrder(
+          m.events,
+          unsupported,
+          r.result().map((c) => ({
+            event: c.event,
+            // perf report's "Event count (approx.)": the periods that elapsed.
+            count: c.approx,
+            enabled_ns: enabled,
+            running_ns: c.running_ns,
+            scaled: r.noPmu ? null : c.approx,
+            status: r.noPmu ? "not supported" : c.samples > 0 ? "counted" : "not counted",
+            truth: c.truth,
+            state: r.noPmu ? "no vPMU" : "guest",
+            samples: c.samples,
+          })),
+        ),
         intervals: [],
       });
     });
@@ -423,7 +436,7 @@ export class ScenarioRun {
       if (t >= total) break;
     }
     for (const [name, g] of this.guestStats) {
-      const counters = g.stat.result().map((c) => ({
+      const counted = g.stat.result().map((c) => ({
         event: c.event,
         count: c.count,
         enabled_ns: c.enabled_ns,
@@ -433,6 +446,7 @@ export class ScenarioRun {
         truth: c.truth,
         state: g.stat.noPmu ? "no vPMU" : "guest",
       }));
+      const counters = g.events ? inEventOrder(g.events, g.unsupported ?? [], counted) : counted;
       this.measurements.set(name, {
         name,
         target: g.target,
@@ -1067,4 +1081,42 @@ export function runVariants(
       set: v.set,
       result: runScenario(v.scenario, opts),
     }));
+}
+
+/** A guest measurement's events with their encodings, without those perf cannot open. */
+function guestEvents(
+  events: readonly string[],
+  amd: boolean,
+  unsupported: readonly string[],
+): GuestEvent[] {
+  const names = amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
+  return events
+    .filter((e) => !unsupported.includes(e))
+    .map((e) => ({ name: e, encoding: names[e] ?? Number.parseInt(e.slice(1), 16) }));
+}
+
+/**
+ * The counters of a guest measurement in the order of its events, with `<not supported>`
+ * where perf_event_open() failed (ENOENT): such an event takes no counter and has no count.
+ */
+function inEventOrder<C extends CounterResult>(
+  events: readonly string[],
+  unsupported: readonly string[],
+  counted: C[],
+): Array<C | CounterResult> {
+  let k = 0;
+  return events.map((event) =>
+    unsupported.includes(event)
+      ? {
+          event,
+          count: 0,
+          enabled_ns: 0,
+          running_ns: 0,
+          scaled: null,
+          status: "not supported",
+          truth: 0,
+          state: "not supported",
+        }
+      : counted[k++]!,
+  );
 }
