@@ -390,10 +390,65 @@ describe("scenarios on amd-server", () => {
   it("rejects Intel CPUID leaf 0xA with one clear message, and accepts guest perf record", () => {
     const c = diags(vm("    cpuid: { version: 2, gp: 4 }\n"));
     expect(c).toHaveLength(1);
-    expect(c[0]).toMatch(/cpuid is Intel's CPUID leaf 0xA, which KVM does not use on an AMD host/);
+    expect(c[0]).toMatch(
+      /vms\[0\]\.cpuid: cpuid is Intel's CPUID leaf 0xA, which KVM does not use on an AMD host \(amd_cpuid/,
+    );
+    const intel = diags(
+      vm("    amd_cpuid: { perfmon_v2: false }\n").replace("amd-server", "x86-server"),
+    );
+    expect(intel).toEqual([
+      expect.stringMatching(/vms\[0\]\.amd_cpuid: amd_cpuid shapes the vPMU of an AMD host/),
+    ]);
+    const overlap = diags(
+      vm("")
+        .replace(
+          "stop: 50ms }\n",
+          'stop: 50ms }\n      - { name: h, events: "cycles", start: 40ms, stop: 60ms }\n',
+        )
+        .replace("name: t\n", "name: t\nduration: 100ms\n"),
+    );
+    expect(overlap).toEqual([
+      expect.stringMatching(
+        /vms\[0\]\.perf\[1\]\.start: overlaps "g" on vCPU 0: a guest measurement uses the whole vPMU \(start at or after 50ms, or another vCPU\)/,
+      ),
+    ]);
     expect(diags(vm("").replace("stop: 50ms }", "stop: 50ms, record: { freq: 1000 } }"))).toEqual(
       [],
     );
+  });
+});
+
+describe("vms[].amd_cpuid", () => {
+  const run = (cpuid: string, events: string) =>
+    runScenario(
+      loadScenario(
+        `name: t\nmachine: amd-server\nduration: 50ms\nkernel: { nmi_watchdog: false }\nvms:\n  - name: vm0\n    amd_cpuid: ${cpuid}\n    vcpus: [{ affinity: "2" }]\n    perf:\n      - { name: g, events: "${events}", stop: 20ms }\n      - { name: r, events: "cycles", start: 20ms, stop: 40ms, record: { period: 1000000 } }\n`,
+        "t.yaml",
+      ),
+    );
+  const five = "cycles,instructions,branches,branch-misses,cache-references";
+
+  it("without PerfMonV2 and PerfCtrExtCore: version 1, 4 legacy counters, no perf record", () => {
+    const r = run("{ perfmon_v2: false, perfctr_core: false }", five);
+    expect(r.vms[0]!.pmu_version).toBe(1);
+    const g = r.perf.find((m) => m.name === "g")!;
+    // 5 events on 4 counters: each is on one 4 ms of every 5.
+    for (const c of g.counters) expect(c.running_ns / c.enabled_ns).toBeCloseTo(0.8, 1);
+    const rec = r.perf.find((m) => m.name === "r")!;
+    expect(rec.counters[0]!.status).toBe("not supported");
+  });
+
+  it("NumCorePmc sets the counter count under PerfMonV2, capped at KVM's 6", () => {
+    const three = run("{ num_core_pmc: 3 }", five);
+    expect(three.vms[0]!.pmu_version).toBe(2);
+    const g = three.perf.find((m) => m.name === "g")!;
+    for (const c of g.counters) expect(c.running_ns / c.enabled_ns).toBeCloseTo(0.6, 1);
+    const rec = three.perf.find((m) => m.name === "r")!;
+    expect(rec.counters[0]!.samples).toBeGreaterThan(0);
+    const fifteen = run("{ num_core_pmc: 15 }", `${five},r0c2`);
+    const all = fifteen.perf.find((m) => m.name === "g")!;
+    // Six events on the six counters: no multiplexing (enabled runs to the last read).
+    for (const c of all.counters) expect(c.running_ns / c.enabled_ns).toBeGreaterThan(0.99);
   });
 });
 

@@ -423,7 +423,13 @@ export function compileScenario(
       err(
         ["vms", i, "cpuid"],
         "cpuid is Intel's CPUID leaf 0xA, which KVM does not use on an AMD host",
-        "no cpuid on an AMD machine (the guest gets PerfCtrExtCore and PerfMonV2 as KVM supports them)",
+        "amd_cpuid (PerfCtrExtCore, PerfMonV2, NumCorePmc) on an AMD machine",
+      );
+    if (!amd && v.amd_cpuid !== undefined)
+      err(
+        ["vms", i, "amd_cpuid"],
+        "amd_cpuid shapes the vPMU of an AMD host",
+        arm ? "an AMD x86_64 machine" : "cpuid (leaf 0xA) on an Intel machine",
       );
     const guestEvents = arm ? GUEST_ARM_EVENTS : amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
     // Known to perf but with no AMD encoding: accepted, and reported <not supported>.
@@ -521,6 +527,19 @@ export function compileScenario(
           "no record on arm64",
         );
       return { name: m.name, vcpu, events, start, stop, ...(m.record ? { record: m.record } : {}) };
+    });
+    // The guest's perf stat or perf record programs every counter of the vCPU's PMU itself,
+    // so two of them at once on one vCPU would overwrite each other's counters.
+    perfs.forEach((m, j) => {
+      const other = perfs.findIndex(
+        (o, k) => k < j && o.vcpu === m.vcpu && o.start < m.stop && m.start < o.stop,
+      );
+      if (other >= 0)
+        err(
+          ["vms", i, "perf", j, "start"],
+          `overlaps "${perfs[other]!.name}" on vCPU ${m.vcpu}: a guest measurement uses the whole vPMU`,
+          `start at or after ${perfs[other]!.stop / 1e6}ms, or another vCPU`,
+        );
     });
     vms.push({ index: i, spec: v, workload: w ?? BUILTIN_WORKLOADS.compute!, vcpus, perf: perfs });
     // vCPU threads are host tasks too: actions may name them "<vm>/vcpu<N>".

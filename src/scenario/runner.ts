@@ -253,6 +253,14 @@ export class ScenarioRun {
         fixedWidth: c.fixed_width ?? 48,
       };
     }
+    if (d.spec.amd_cpuid) {
+      const c = d.spec.amd_cpuid;
+      vm.amdCpuid = {
+        perfCtrCore: c.perfctr_core ?? vm.amdCpuid.perfCtrCore,
+        perfMonV2: c.perfmon_v2 ?? vm.amdCpuid.perfMonV2,
+        numCorePmc: c.num_core_pmc ?? vm.amdCpuid.numCorePmc,
+      };
+    }
     if (d.spec.filter) {
       const f = d.spec.filter;
       vm.setPmuEventFilter(

@@ -186,6 +186,17 @@ export const VmSpec = z.strictObject({
       fixed_width: z.number().int().min(0).max(64).optional(),
     })
     .optional(),
+  /**
+   * AMD hosts: the guest CPUID bits that shape the AMD vPMU (0x80000001 ECX PerfCtrExtCore,
+   * 0x80000022 PerfMonV2 and NumCorePmc); each defaults to what KVM supports.
+   */
+  amd_cpuid: z
+    .strictObject({
+      perfctr_core: z.boolean().optional(),
+      perfmon_v2: z.boolean().optional(),
+      num_core_pmc: z.number().int().min(0).max(15).optional(),
+    })
+    .optional(),
   filter: FilterSpec.optional(),
   /** The guest's workload (what its vCPUs execute in guest mode). */
   workload: z.string().optional(),
