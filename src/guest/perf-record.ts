@@ -2,7 +2,13 @@ import { GuestPmuOps, type KvmVcpu } from "../kvm/vcpu.js";
 import { EVENTSEL } from "../kvm/x86/msr.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
-import { type GuestEvent, type GuestPmuMsrs, guestPmuMsrs, guestTruth } from "./perf-stat.js";
+import {
+  type GuestEvent,
+  type GuestPmuMsrs,
+  type GuestPmuView,
+  guestPmuView,
+  guestTruth,
+} from "./perf-stat.js";
 
 /** One event's result of a guest `perf record`. */
 export interface GuestRecordResult {
@@ -37,20 +43,27 @@ interface Slot {
 /** Initial period in frequency mode, before the first PMIs adapt it (model parameter). */
 const INITIAL_FREQ_PERIOD = 100_000;
 
+const NOOP = (_now: Ns): void => {};
+
 /**
  * `perf record -F <freq>` (or `-c <period>`) inside the guest: each counter is preset to
- * -period with the INT bit, and the guest PMI handler (as Linux's intel_pmu_handle_irq for
- * version 2+, or amd_pmu_v2_handle_irq on an AMD PerfMonV2 guest) disables the PMU through
- * the global control, reads the global status, reloads every overflowed counter with the
- * next period, acknowledges the status (GLOBAL_OVF_CTRL, AMD GLOBAL_STATUS_CLR) and
- * re-enables. In frequency mode the next period is the count rate times 1/freq, as perf's
- * period adjustment converges to. What exits, and what each PMI costs, is up to the vPMU.
- * The handler's own work (kernel.kvm.costs guest_pmi_ns, guest_sample_ns) and perf
- * record's draining (guest_drain_ns) take guest time from the workload, in every mode.
+ * -period with the INT bit. Its PMI handler is Linux's for the guest's PMU:
+ * intel_pmu_handle_irq() (Intel, version 2 and up), amd_pmu_v2_handle_irq() (AMD with
+ * PerfCtrExtCore and PerfMonV2) or x86_pmu_handle_irq() (the others: no global registers).
+ * In frequency mode the next period is the count rate times 1/freq, as perf's period
+ * adjustment converges to. What exits, and what each PMI costs, is up to the vPMU. The
+ * handler's own work (kernel.kvm.costs guest_pmi_ns, guest_sample_ns) and perf record's
+ * draining (guest_drain_ns) take guest time from the workload, in every mode.
+ *
+ * The handler is an NMI: its instructions go through `nmiOps`, which the vCPU runs before
+ * any other guest instruction, and everything else (the multiplexing rotation, the stop,
+ * another tool) waits for its IRET.
  */
 export class GuestPerfRecord {
   private readonly ops: GuestPmuOps;
-  private readonly msrs: GuestPmuMsrs;
+  /** The same instructions issued from the PMI handler. */
+  private readonly nmiOps: GuestPmuOps;
+  private readonly view: GuestPmuView;
   private readonly slots: Slot[];
   private onCounter: number[] = [];
   private next = 0;
@@ -62,6 +75,11 @@ export class GuestPerfRecord {
   pmis = 0;
   noPmu = false;
   private stopped = false;
+  /**
+   * perf's cpuc->enabled: the counters are globally on. A rotation or the stop turns them
+   * off; a PMI handler re-enables them at its end only if they were on when it began.
+   */
+  private enabled = false;
 
   constructor(
     readonly vcpu: KvmVcpu,
@@ -70,7 +88,8 @@ export class GuestPerfRecord {
     readonly muxIntervalNs: number = 4_000_000,
   ) {
     this.ops = new GuestPmuOps(vcpu);
-    this.msrs = guestPmuMsrs(vcpu);
+    this.nmiOps = new GuestPmuOps(vcpu, true);
+    this.view = guestPmuView(vcpu);
     const p0 = opts.period ?? INITIAL_FREQ_PERIOD;
     this.slots = events.map((ev) => ({
       ev,
@@ -87,7 +106,11 @@ export class GuestPerfRecord {
   }
 
   private get nrGp(): number {
-    return this.vcpu.pmu?.nrGp ?? 0;
+    return this.view.nrGp;
+  }
+
+  private get msrs(): GuestPmuMsrs {
+    return this.view.msrs;
   }
 
   private get sys() {
@@ -98,17 +121,36 @@ export class GuestPerfRecord {
   start(now: Ns): void {
     this.startNs = now;
     this.truthStart = this.slots.map((s) => this.truth(s.ev));
-    if ((this.vcpu.pmu?.version ?? 0) < 2) {
+    if ((this.vcpu.pmu?.version ?? 0) === 0) {
       this.noPmu = true;
       return;
     }
+    // No event could be opened: nothing to program.
+    if (this.slots.length === 0) return;
     this.vcpu.onGuestPmi = (t) => this.handlePmi(t);
     const n = Math.min(this.nrGp, this.slots.length);
     for (let i = 0; i < n; i++) this.program(i, i, now);
     this.next = n < this.slots.length ? n : 0;
-    this.ops.wrmsr(this.msrs.globalCtrl, this.enableMask(), now);
+    this.setGlobal(true, now);
     if (this.slots.length > this.nrGp)
       this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+  }
+
+  /**
+   * GLOBAL_CTRL / GLOBAL_CTL: the programmed counters on, or all off (globals only). From the
+   * handler (`nmi`) it leaves perf's enabled state alone.
+   */
+  private setGlobal(on: boolean, now: Ns, done?: () => void, nmi = false): void {
+    if (!this.view.globals) {
+      if (!nmi) this.enabled = on;
+      done?.();
+      return;
+    }
+    const ops = nmi ? this.nmiOps : this.ops;
+    ops.wrmsr(this.msrs.globalCtrl, on ? this.enableMask() : 0n, now, () => {
+      if (!nmi) this.enabled = on;
+      done?.();
+    });
   }
 
   private enableMask(): bigint {
@@ -130,63 +172,142 @@ export class GuestPerfRecord {
 
   /** -period in the counter's width. */
   private preset(period: number): bigint {
-    const mask = BigInt(this.vcpu.pmu?.gpMask ?? 2 ** 48 - 1);
-    return mask + 1n - BigInt(Math.max(1, Math.round(period)));
+    return this.modulus() - BigInt(Math.max(1, Math.round(period)));
   }
 
-  /**
-   * The guest's PMI handler. Each counter with its status bit set is read first (kernel:
-   * x86_perf_event_update(), an RDPMC), and only one whose period has run out, so that the
-   * counter wrapped, gives a sample and is reloaded (x86_perf_event_set_period() returns 0
-   * otherwise): a status bit that outlived a rotation onto another event takes no sample.
-   */
+  private modulus(): bigint {
+    return BigInt(this.vcpu.pmu?.gpMask ?? 2 ** 48 - 1) + 1n;
+  }
+
+  /** The guest's PMI handler (an NMI). */
   private handlePmi(now: Ns): void {
     if (this.stopped) {
       this.vcpu.nmiReturn(now);
       return;
     }
     this.pmis++;
-    this.ops.wrmsr(this.msrs.globalCtrl, 0n, now);
-    this.ops.rdmsr(this.msrs.globalStatus, now, (status) => {
+    // x86_pmu_handle_irq() and the others keep cpuc->enabled and restore it at the end.
+    const wasOn = this.enabled;
+    if (!this.view.globals) {
+      this.legacyHandler(now);
+      return;
+    }
+    this.setGlobal(false, now, undefined, true);
+    this.nmiOps.rdmsr(this.msrs.globalStatus, now, (status) => {
       const st = status ?? 0n;
-      const bits: number[] = [];
-      for (let i = 0; i < this.onCounter.length; i++) if ((st >> BigInt(i)) & 1n) bits.push(i);
-      let taken = 0;
-      let pending = bits.length;
-      const finish = (): void => {
-        const t = this.sys.now;
-        // perf_event_overflow() and the ring-buffer write of each sample, plus the handler
-        // itself: guest kernel time with the PMU disabled, so the counters do not see it.
-        const c = this.vcpu.vm.kvm.costs;
-        this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t);
-        this.ops.wrmsr(this.msrs.statusAck, st, t);
-        // The handler returns (IRET) once the PMU is enabled again.
-        this.ops.wrmsr(this.msrs.globalCtrl, this.enableMask(), t, () =>
-          this.vcpu.nmiReturn(this.sys.now),
-        );
-        // perf record drains the new samples in guest userspace, counters enabled again.
-        this.vcpu.guestWork(taken * c.guestDrainNs, true, t);
-      };
-      if (pending === 0) {
-        finish();
-        return;
-      }
-      for (const i of bits) {
-        this.ops.rdpmc(i, this.sys.now, (v) => {
-          if (v !== null && this.wrapped(v)) {
-            this.sample(i, this.sys.now);
-            taken++;
-          }
-          if (--pending === 0) finish();
-        });
-      }
+      if (st === 0n) this.handlerDone(0, wasOn);
+      else if (this.view.amd) this.amdHandler(st, wasOn);
+      else this.intelHandler(st, 0, 1, wasOn);
     });
+  }
+
+  /**
+   * kernel: intel_pmu_handle_irq(): acknowledge the status first (GLOBAL_OVF_CTRL), then
+   * each flagged counter is read (x86_perf_event_update(), RDPMC) and its period set
+   * (x86_perf_event_set_period(), a counter write); the status is read again and the loop
+   * repeats while it is not zero.
+   */
+  private intelHandler(st: bigint, taken: number, loops: number, wasOn: boolean): void {
+    const t = this.sys.now;
+    this.nmiOps.wrmsr(this.msrs.statusAck, st, t);
+    const flagged: number[] = [];
+    for (let i = 0; i < this.onCounter.length; i++) if ((st >> BigInt(i)) & 1n) flagged.push(i);
+    this.service(flagged, flagged, (n) => {
+      this.nmiOps.rdmsr(this.msrs.globalStatus, this.sys.now, (again) => {
+        // The kernel gives up after 100 rounds (a stuck status bit).
+        if (again !== null && again !== 0n && loops < 100)
+          this.intelHandler(again, taken + n, loops + 1, wasOn);
+        else this.handlerDone(taken + n, wasOn);
+      });
+    });
+  }
+
+  /**
+   * kernel: amd_pmu_v2_handle_irq(): every active counter is read, and each flagged one has
+   * its period set; then the status is cleared (GLOBAL_STATUS_CLR of every bit left).
+   */
+  private amdHandler(st: bigint, wasOn: boolean): void {
+    const active = this.onCounter.map((_, i) => i);
+    const flagged = active.filter((i) => (st >> BigInt(i)) & 1n);
+    this.service(active, flagged, (n) => {
+      this.nmiOps.wrmsr(this.msrs.statusAck, 2n ** 64n - 1n, this.sys.now);
+      this.handlerDone(n, wasOn);
+    });
+  }
+
+  /**
+   * kernel: x86_pmu_handle_irq(), with no global registers: every active counter is read,
+   * and one whose top bit is clear has wrapped: its period is set and it is sampled.
+   */
+  private legacyHandler(now: Ns): void {
+    const active = this.onCounter.map((_, i) => i);
+    let pending = active.length;
+    let taken = 0;
+    if (pending === 0) {
+      this.handlerDone(0, false);
+      return;
+    }
+    for (const i of active) {
+      this.nmiOps.rdpmc(i, now, (v) => {
+        if (v !== null && this.wrapped(v)) {
+          this.sample(i, this.sys.now);
+          taken++;
+        }
+        if (--pending === 0) this.handlerDone(taken, false);
+      });
+    }
+  }
+
+  /**
+   * Reads each counter of `read` (RDPMC); each of `flagged` has its period set: sampled and
+   * reloaded if it wrapped, else (a status bit whose period has not run out, which
+   * x86_perf_event_set_period() does not count) rewritten with what is left of its period.
+   * Calls `done` with the number of samples.
+   */
+  private service(read: number[], flagged: number[], done: (samples: number) => void): void {
+    let pending = read.length;
+    let taken = 0;
+    if (pending === 0) {
+      done(0);
+      return;
+    }
+    for (const i of read) {
+      this.nmiOps.rdpmc(i, this.sys.now, (v) => {
+        const t = this.sys.now;
+        if (flagged.includes(i)) {
+          if (v !== null && this.wrapped(v)) {
+            this.sample(i, t);
+            taken++;
+          } else if (v !== null) {
+            this.nmiOps.wrmsr(this.msrs.ctrFull(i), v, t);
+          }
+        }
+        if (--pending === 0) done(taken);
+      });
+    }
+  }
+
+  /**
+   * The end of the handler: its work in guest kernel time (PMU disabled, so the counters do
+   * not see it), the PMU enabled again if it was on, the IRET, then perf record draining the
+   * samples in guest userspace with the counters counting.
+   */
+  private handlerDone(taken: number, wasOn: boolean): void {
+    const t = this.sys.now;
+    const c = this.vcpu.vm.kvm.costs;
+    const iret = (): void => this.vcpu.nmiReturn(this.sys.now);
+    if (this.view.globals && wasOn) {
+      this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t, NOOP, true);
+      this.setGlobal(true, t, iret, true);
+    } else {
+      this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t, iret, true);
+    }
+    this.vcpu.guestWork(taken * c.guestDrainNs, true, t);
   }
 
   /** A counter preset to -period has wrapped once its top bit is clear. */
   private wrapped(v: bigint): boolean {
-    const half = (BigInt(this.vcpu.pmu?.gpMask ?? 2 ** 48 - 1) + 1n) >> 1n;
-    return v < half;
+    return v < this.modulus() >> 1n;
   }
 
   /** One sample of the event on counter i, and the counter reloaded with the next period. */
@@ -203,7 +324,7 @@ export class GuestPerfRecord {
       slot.period = Math.max(1, Math.round((rate * 1e9) / this.opts.freq));
     }
     slot.armed = slot.period;
-    this.ops.wrmsr(this.msrs.ctrFull(i), this.preset(slot.period), t);
+    this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(slot.period), t);
   }
 
   private collect(i: number, now: Ns, then?: () => void): void {
@@ -214,7 +335,7 @@ export class GuestPerfRecord {
     slot.on = -1;
     // x86_perf_event_update(): the counter is read when the event stops; what remains of the
     // period is restored when it next goes on a counter.
-    const mask = BigInt(this.vcpu.pmu?.gpMask ?? 2 ** 48 - 1);
+    const mask = this.modulus() - 1n;
     this.ops.rdmsr(this.msrs.ctrFull(i), now, (v) => {
       if (v !== null) {
         const left = Number((mask + 1n - v) & mask);
@@ -226,7 +347,8 @@ export class GuestPerfRecord {
 
   /** Multiplexing tick, as in perf stat: every event comes off, then the next ones go on. */
   private rotate(now: Ns): void {
-    this.ops.wrmsr(this.msrs.globalCtrl, 0n, now);
+    this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+    this.setGlobal(false, now);
     const n = this.onCounter.length;
     let pending = n;
     const reprogram = (): void => {
@@ -235,21 +357,21 @@ export class GuestPerfRecord {
         this.program(i, this.next, t);
         this.next = (this.next + 1) % this.slots.length;
       }
-      this.ops.wrmsr(this.msrs.globalCtrl, this.enableMask(), t);
+      this.setGlobal(true, t);
     };
     for (let i = 0; i < n; i++) this.collect(i, now, () => --pending === 0 && reprogram());
-    this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
   }
 
-  /** Stops sampling. */
+  /** Stops sampling (after a PMI handler under way, which the vCPU finishes first). */
   stop(now: Ns): void {
     this.truthEnd = this.slots.map((s) => this.truth(s.ev));
     if (this.timer.armed) this.sys.queue.cancel(this.timer);
     if (this.noPmu) return;
     this.stopped = true;
     this.vcpu.onGuestPmi = null;
+    if (this.onCounter.length === 0) return;
     for (let i = 0; i < this.onCounter.length; i++) this.collect(i, now);
-    this.ops.wrmsr(this.msrs.globalCtrl, 0n, now);
+    this.setGlobal(false, now);
     for (let i = 0; i < this.onCounter.length; i++) this.ops.wrmsr(this.msrs.evtsel(i), 0, now);
   }
 

@@ -68,28 +68,59 @@ const AMD_GLOBALS = {
   statusAck: AMD_MSR.GLOBAL_STATUS_CLR,
 };
 
-/**
- * The MSRs Linux's perf uses in a guest: Intel's architectural ones, or on an AMD vPMU the
- * PerfCtrExtCore PERF_CTL/PERF_CTR pairs (stride 2) when the guest has them, else the legacy
- * K7 MSRs, and PerfMonV2's GLOBAL_CTL.
- */
-export function guestPmuMsrs(vcpu: KvmVcpu): GuestPmuMsrs {
-  const pmu = vcpu.pmu;
-  if (!(pmu instanceof KvmAmdPmu)) return INTEL_GUEST_MSRS;
-  return pmu.perfCtrCore
-    ? {
-        evtsel: (i) => AMD_MSR.F15H_PERF_CTL0 + 2 * i,
-        ctr: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
-        ctrFull: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
-        ...AMD_GLOBALS,
-      }
-    : {
-        evtsel: (i) => AMD_MSR.K7_EVNTSEL0 + i,
-        ctr: (i) => AMD_MSR.K7_PERFCTR0 + i,
-        ctrFull: (i) => AMD_MSR.K7_PERFCTR0 + i,
-        ...AMD_GLOBALS,
-      };
+const AMD_CORE_MSRS: GuestPmuMsrs = {
+  evtsel: (i) => AMD_MSR.F15H_PERF_CTL0 + 2 * i,
+  ctr: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
+  ctrFull: (i) => AMD_MSR.F15H_PERF_CTR0 + 2 * i,
+  ...AMD_GLOBALS,
+};
+
+const AMD_K7_MSRS: GuestPmuMsrs = {
+  evtsel: (i) => AMD_MSR.K7_EVNTSEL0 + i,
+  ctr: (i) => AMD_MSR.K7_PERFCTR0 + i,
+  ctrFull: (i) => AMD_MSR.K7_PERFCTR0 + i,
+  ...AMD_GLOBALS,
+};
+
+/** How the guest kernel's perf drives its PMU, as Linux decides at boot from CPUID. */
+export interface GuestPmuView {
+  msrs: GuestPmuMsrs;
+  /** General-purpose counters perf uses. */
+  nrGp: number;
+  /**
+   * perf uses the global control and status registers: Intel version 2 and up, AMD with
+   * PerfCtrExtCore and PerfMonV2. Otherwise it enables each counter by its event select and
+   * its PMI handler finds overflows by the counters' sign (x86_pmu_handle_irq()).
+   */
+  globals: boolean;
+  /** An AMD guest (amd_pmu_v2_handle_irq()); else Intel (intel_pmu_handle_irq()). */
+  amd: boolean;
 }
+
+/**
+ * The guest's view: Intel's architectural MSRs; on an AMD vPMU the PerfCtrExtCore
+ * PERF_CTL/PERF_CTR pairs (stride 2) with PerfMonV2's globals when it has them, or, without
+ * PerfCtrExtCore, the 4 legacy K7 counters and nothing else (amd_core_pmu_init() returns
+ * before looking at PerfMonV2).
+ */
+export function guestPmuView(vcpu: KvmVcpu): GuestPmuView {
+  const pmu = vcpu.pmu;
+  const version = pmu?.version ?? 0;
+  const nrGp = pmu?.nrGp ?? 0;
+  if (!(pmu instanceof KvmAmdPmu))
+    return { msrs: INTEL_GUEST_MSRS, nrGp, globals: version >= 2, amd: false };
+  if (!pmu.perfCtrCore)
+    return {
+      msrs: AMD_K7_MSRS,
+      nrGp: Math.min(nrGp, AMD_LEGACY_COUNTERS),
+      globals: false,
+      amd: true,
+    };
+  return { msrs: AMD_CORE_MSRS, nrGp, globals: version >= 2, amd: true };
+}
+
+/** The legacy AMD counters (AMD64_NUM_COUNTERS). */
+const AMD_LEGACY_COUNTERS = 4;
 
 /** Guest-mode ground truth of a vCPU for an event, now (user and kernel in the guest). */
 export function guestTruth(vcpu: KvmVcpu, ev: GuestEvent): number {
@@ -139,7 +170,7 @@ export class GuestPerfStat {
   private stopNs = 0;
   private truthStart: number[] = [];
   private truthEnd: number[] = [];
-  private readonly msrs: GuestPmuMsrs;
+  private readonly view: GuestPmuView;
   /** "<not supported>": the guest has no PMU (version 0: the first WRMSR took #GP). */
   noPmu = false;
   /** When the last counter read completed. */
@@ -151,13 +182,17 @@ export class GuestPerfStat {
     readonly muxIntervalNs: number = 4_000_000,
   ) {
     this.ops = new GuestPmuOps(vcpu);
-    this.msrs = guestPmuMsrs(vcpu);
+    this.view = guestPmuView(vcpu);
     this.slots = events.map((ev) => ({ ev, count: 0, enabled: 0, running: 0, on: -1 }));
     this.timer = new Timer(`guest perf ${vcpu.label}`, (now) => this.rotate(now));
   }
 
   private get nrGp(): number {
-    return this.vcpu.pmu?.nrGp ?? 0;
+    return this.view.nrGp;
+  }
+
+  private get msrs(): GuestPmuMsrs {
+    return this.view.msrs;
   }
 
   /** Programs the counters and starts counting. */
@@ -178,7 +213,8 @@ export class GuestPerfStat {
   }
 
   private setGlobal(on: boolean, now: Ns): void {
-    if ((this.vcpu.pmu?.version ?? 0) < 2) return;
+    // Nothing to enable when no event could be opened.
+    if (!this.view.globals || this.slots.length === 0) return;
     this.ops.wrmsr(this.msrs.globalCtrl, on ? BigInt(2 ** this.nrGp - 1) : 0n, now);
   }
 

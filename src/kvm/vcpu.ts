@@ -29,7 +29,9 @@ export type ExitReason =
   | "pmi"
   | "preempt"
   /** An instruction KVM emulates (forced emulation, MMIO). */
-  | "emulation";
+  | "emulation"
+  /** The guest left its NMI handler with a PMI held (KVM's NMI window: IRET intercept). */
+  | "nmi_window";
 
 /** A guest instruction that touches the PMU, run when the vCPU is in guest mode. */
 export interface GuestOp {
@@ -46,6 +48,8 @@ export interface GuestOp {
   workNs?: number;
   /** The work runs in guest user mode (default: guest kernel mode). */
   workUser?: boolean;
+  /** Part of the guest's NMI (PMI) handler: runs before other guest code, which waits for it. */
+  nmi?: boolean;
   run(now: Ns): void;
 }
 
@@ -127,6 +131,8 @@ export class KvmVcpu {
   private readonly exitPeriodNs: number;
   private readonly exitTimer: Timer;
   private readonly ops: GuestOp[] = [];
+  /** Instructions of the guest's PMI handler, which run first. */
+  private readonly nmiOps: GuestOp[] = [];
   private cpu: Cpu | null = null;
   /** Extra host work (ns) to add to the next exit (perf event creation in a reprogram). */
   pendingCostNs = 0;
@@ -202,6 +208,8 @@ export class KvmVcpu {
    * returns (nmiReturn), as the CPU blocks NMIs until IRET.
    */
   private inNmi = false;
+  /** PMIs KVM could not deliver because the guest's LVTPC was masked (Intel guests). */
+  pmisLost = 0;
   /** Guest software's PMI handler (a sampling guest perf), called when KVM injects a PMI. */
   onGuestPmi: ((now: Ns) => void) | null = null;
 
@@ -251,14 +259,21 @@ export class KvmVcpu {
     if (this.exitRate > 0) sys.queue.arm(this.exitTimer, (now + this.exitPeriodNs) as Ns);
     // kernel: kvm_pmu_deliver_pmi() on KVM_REQ_PMI: the guest takes its PMI on entry.
     const pmu = this.pmu;
-    // The handler runs after guest PMU code already under way (that code masks interrupts).
-    // While the guest is in its handler, NMIs are blocked: the PMI waits for its IRET.
-    if (pmu?.pmiPending && !this.inNmi) {
-      const op = this.takePmi(pmu);
-      if (op) this.ops.push(op);
+    // The PMI is an NMI: its handler runs before guest instructions already waiting, which
+    // wait for its IRET. While the guest is in its handler, NMIs are blocked: on AMD the PMI
+    // waits for the IRET; an Intel guest's LVTPC is masked, so KVM drops it (the handler's
+    // second GLOBAL_STATUS read finds what it would have reported).
+    if (pmu?.pmiPending) {
+      if (!this.inNmi) {
+        const op = this.takePmi(pmu);
+        if (op) this.nmiOps.push(op);
+      } else if (pmu.masksLvtpcOnPmi) {
+        pmu.pmiPending = false;
+        this.pmisLost++;
+      }
     }
     // Guest PMU instructions that were waiting for the vCPU to run.
-    const op = this.ops.shift();
+    const op = this.nextOp();
     if (op) this.runOp(op, now);
   }
 
@@ -312,11 +327,20 @@ export class KvmVcpu {
    * instruction waits until it is.
    */
   guestOp(op: GuestOp, now: Ns): void {
-    if (this.state !== "guest" || this.work !== null) {
-      this.ops.push(op);
+    if (this.state !== "guest" || this.work !== null || (this.inNmi && !op.nmi)) {
+      (op.nmi ? this.nmiOps : this.ops).push(op);
       return;
     }
     this.runOp(op, now);
+  }
+
+  /**
+   * The next guest instruction to run: the NMI handler's first; while the guest is in its
+   * handler, nothing else (the CPU is in the NMI until IRET).
+   */
+  private nextOp(): GuestOp | undefined {
+    if (this.nmiOps.length > 0) return this.nmiOps.shift();
+    return this.inNmi ? undefined : this.ops.shift();
   }
 
   private runOp(op: GuestOp, now: Ns): void {
@@ -329,7 +353,7 @@ export class KvmVcpu {
       // The instruction may have led to an exit (its continuation trapped) or started guest
       // work: the rest waits.
       if (this.state !== "guest" || this.work !== null) return;
-      const next = this.ops.shift();
+      const next = this.nextOp();
       if (next) this.runOp(next, now);
       return;
     }
@@ -344,13 +368,13 @@ export class KvmVcpu {
    * the guest's pending PMU instructions; `done` runs when it completes. Exits interrupt
    * it and it resumes at the next entry; the guest workload makes no progress meanwhile.
    */
-  guestWork(ns: number, user: boolean, now: Ns, done: (now: Ns) => void = NOOP): void {
+  guestWork(ns: number, user: boolean, now: Ns, done: (now: Ns) => void = NOOP, nmi = false): void {
     if (!(ns > 0)) {
       done(now);
       return;
     }
     this.guestOp(
-      { intercepted: false, reason: "pmi", costNs: 0, workNs: ns, workUser: user, run: done },
+      { intercepted: false, reason: "pmi", costNs: 0, workNs: ns, workUser: user, run: done, nmi },
       now,
     );
   }
@@ -371,7 +395,7 @@ export class KvmVcpu {
     this.vm.kvm.sys.sched.refreshExec(this.task, now);
     op.run(now);
     if (this.state !== "guest" || this.work !== null) return;
-    const next = this.ops.shift();
+    const next = this.nextOp();
     if (next) this.runOp(next, now);
   }
 
@@ -381,7 +405,9 @@ export class KvmVcpu {
     this.work = null;
     if (this.workTimer.armed) this.vm.kvm.sys.queue.cancel(this.workTimer);
     const left = this.workEnd - now;
-    this.ops.unshift(left > 0 ? { ...op, workNs: left } : { ...op, workNs: 0 });
+    (op.nmi ? this.nmiOps : this.ops).unshift(
+      left > 0 ? { ...op, workNs: left } : { ...op, workNs: 0 },
+    );
   }
 
   /** Delivers the pending PMI: the guest handler's op, or null when the guest has none. */
@@ -391,20 +417,19 @@ export class KvmVcpu {
     const h = this.onGuestPmi;
     if (!h) return null;
     this.inNmi = true;
-    return { intercepted: false, reason: "pmi", costNs: 0, run: h };
+    return { intercepted: false, reason: "pmi", costNs: 0, run: h, nmi: true };
   }
 
   /**
-   * The guest's PMI handler returns (IRET): NMIs are unblocked, and a PMI that came in
-   * meanwhile is taken at once, before the guest's next instruction (in guest mode), or at
-   * the next entry.
+   * The guest's PMI handler returns (IRET): NMIs are unblocked. A PMI held meanwhile (AMD)
+   * is injected at the next entry: in guest mode, KVM's open NMI window makes the IRET
+   * exit for it (kernel: svm's IRET intercept, VMX's NMI-window exit).
    */
-  nmiReturn(_now: Ns): void {
+  nmiReturn(now: Ns): void {
     this.inNmi = false;
     const pmu = this.pmu;
-    if (!pmu?.pmiPending || this.state !== "guest") return;
-    const op = this.takePmi(pmu);
-    if (op) this.ops.unshift(op);
+    if (pmu?.pmiPending && !pmu.masksLvtpcOnPmi && this.state === "guest")
+      this.exit(now, "nmi_window", 0);
   }
 
   /** Queues a PMI exit (the host overflow interrupt lands while the guest runs). */
@@ -452,11 +477,16 @@ export class GuestPmuOps {
   /** #GP faults the guest took. */
   faults = 0;
 
-  constructor(readonly vcpu: KvmVcpu) {}
+  constructor(
+    readonly vcpu: KvmVcpu,
+    /** The instructions belong to the guest's PMI (NMI) handler. */
+    readonly nmi = false,
+  ) {}
 
   /** Runs `run` as a guest instruction; it exits (at the PMU MSR cost) when `intercepted`. */
   private issue(intercepted: boolean, reason: ExitReason, now: Ns, run: (t: Ns) => void): void {
-    this.vcpu.guestOp({ intercepted, reason, costNs: this.vcpu.vm.kvm.costs.pmuMsrNs, run }, now);
+    const costNs = this.vcpu.vm.kvm.costs.pmuMsrNs;
+    this.vcpu.guestOp({ intercepted, reason, costNs, run, nmi: this.nmi }, now);
   }
 
   /** A read's result for the guest: the value, or null after counting a #GP. */

@@ -494,10 +494,10 @@ export const Expectation = z.strictObject({
       field: z
         .string()
         .regex(
-          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry))?|entries|guest_time|host_time|guest_sampling_time|slowdown|created|fail_entries|fail_entry_cpu|irq_raised)$/,
+          /^(exits(\.(tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|nmi_window|fail_entry))?|entries|guest_time|host_time|guest_sampling_time|slowdown|created|fail_entries|fail_entry_cpu|irq_raised)$/,
           {
             error:
-              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|fail_entry>, entries, guest_time, host_time, guest_sampling_time, slowdown, created, fail_entries, fail_entry_cpu or irq_raised",
+              "exits, exits.<tick|io|msr|sysreg|rdpmc|pmi|preempt|emulation|nmi_window|fail_entry>, entries, guest_time, host_time, guest_sampling_time, slowdown, created, fail_entries, fail_entry_cpu or irq_raised",
           },
         ),
     })

@@ -43,6 +43,7 @@ interface AmdMsrTarget {
 export class KvmAmdPmu extends KvmX86Pmu {
   /** The guest has PerfCtrExtCore (guest CPUID and KVM both). */
   perfCtrCore = false;
+  override readonly masksLvtpcOnPmi = false;
   protected override readonly branchesRetiredEncoding = AMD_BRANCHES_RETIRED;
 
   /** What KVM_GET_SUPPORTED_CPUID reports for an AMD host (kvm_set_cpu_caps()). */

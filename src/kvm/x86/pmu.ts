@@ -78,6 +78,12 @@ export class KvmX86Pmu {
   backend: VpmuBackend | null = null;
   /** A PMI is pending for the guest (KVM_REQ_PMI). */
   pmiPending = false;
+  /**
+   * kernel: kvm_apic_local_deliver() masks LVTPC when it delivers a PMI to a guest that is
+   * not AMD-compatible (Intel CPUs do so); a PMI that comes before the guest's handler
+   * unmasks it is lost. An AMD guest's LVTPC stays unmasked.
+   */
+  readonly masksLvtpcOnPmi: boolean = true;
   /** Called when a PMI must be injected. */
   onPmi: (() => void) | null = null;
   /**
