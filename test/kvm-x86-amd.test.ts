@@ -453,17 +453,27 @@ describe("vms[].amd_cpuid", () => {
     expect(r.perf.find((m) => m.name === "r")!.counters[0]!.samples).toBeGreaterThan(10);
   });
 
-  it("NumCorePmc sets the counter count under PerfMonV2, capped at KVM's 6", () => {
+  it("NumCorePmc sets the counter count under PerfMonV2, at most KVM's 6", () => {
     const three = run("{ num_core_pmc: 3 }", five);
     expect(three.vms[0]!.pmu_version).toBe(2);
     const g = three.perf.find((m) => m.name === "g")!;
     for (const c of g.counters) expect(c.running_ns / c.enabled_ns).toBeCloseTo(0.6, 1);
     const rec = three.perf.find((m) => m.name === "r")!;
     expect(rec.counters[0]!.samples).toBeGreaterThan(0);
-    const fifteen = run("{ num_core_pmc: 15 }", `${five},r0c2`);
-    const all = fifteen.perf.find((m) => m.name === "g")!;
+    const six = run("{ num_core_pmc: 6 }", `${five},r0c2`);
+    const all = six.perf.find((m) => m.name === "g")!;
     // Six events on the six counters: no multiplexing (enabled runs to the last read).
     for (const c of all.counters) expect(c.running_ns / c.enabled_ns).toBeGreaterThan(0.99);
+    // KVM would give 6 of 15, and the guest's perf would fault on the other 9.
+    const r = parseScenario(
+      `name: t\nmachine: amd-server\nvms:\n  - name: vm0\n    amd_cpuid: { num_core_pmc: 15 }\n    vcpus: [{ affinity: "2" }]\n`,
+      "t.yaml",
+    );
+    expect(r.ok ? [] : r.diagnostics.map(formatDiagnostic)).toEqual([
+      expect.stringMatching(
+        /vms\[0\]\.amd_cpuid\.num_core_pmc: KVM gives the guest at most 6 counters, and its perf would fault on the others \(at most 6\)/,
+      ),
+    ]);
   });
 });
 

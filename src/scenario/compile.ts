@@ -8,6 +8,7 @@ import { PRESETS, preset } from "../hw/presets.js";
 import { MODE_NAMES, QUANTITY_NAMES, quantityByName } from "../hw/quantity.js";
 import { BUILTIN_WORKLOADS, type Workload, type WorkloadProfile } from "../hw/workload.js";
 import { DEFAULT_KVM_COSTS, type KvmCosts } from "../kvm/costs.js";
+import { KVM_MAX_NR_AMD_GP_COUNTERS } from "../kvm/x86/msr.js";
 import { isErrnoName } from "../sim/errno.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { type Diagnostic, formatPath } from "./diagnostics.js";
@@ -431,6 +432,18 @@ export function compileScenario(
         "amd_cpuid shapes the vPMU of an AMD host",
         arm ? "an AMD x86_64 machine" : "cpuid (leaf 0xA) on an Intel machine",
       );
+    // KVM gives the guest at most this many counters, but the guest's perf believes CPUID
+    // and would take #GP on the others.
+    const nrPmc = v.amd_cpuid?.num_core_pmc;
+    if (amd && nrPmc !== undefined) {
+      const kvmMax = Math.min(machine.coreTypes[0]!.pmu.nrGp, KVM_MAX_NR_AMD_GP_COUNTERS);
+      if (nrPmc > kvmMax)
+        err(
+          ["vms", i, "amd_cpuid", "num_core_pmc"],
+          `KVM gives the guest at most ${kvmMax} counters, and its perf would fault on the others`,
+          `at most ${kvmMax}`,
+        );
+    }
     const guestEvents = arm ? GUEST_ARM_EVENTS : amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
     // Known to perf but with no AMD encoding: accepted, and reported <not supported>.
     const unsupported = amd ? GUEST_AMD_UNSUPPORTED : [];
