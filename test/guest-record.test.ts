@@ -28,6 +28,26 @@ function run(mediated: boolean, record: string, events?: string) {
 }
 
 describe("guest perf record", () => {
+  it("a period beyond max_period (half a 32-bit counter) takes two overflows per sample", () => {
+    const text = `name: narrow
+machine: x86-server
+duration: 2s
+kernel: { nmi_watchdog: false, kvm: { enable_mediated_pmu: false } }
+vms:
+  - name: vm0
+    cpuid: { version: 2, gp: 4, gp_width: 32 }
+    vcpus: [{ affinity: "2" }]
+    perf:
+      - { name: r, events: "cycles", record: { period: 2500000000 } }
+`;
+    const r = runScenario(loadScenario(text, "narrow.yaml"));
+    const c = r.perf[0]!.counters[0]!;
+    // 2.5e9 > 2^31 - 1: x86_perf_event_set_period() loads 2^31 - 1, then the rest.
+    expect(c.samples).toBe(Math.floor(c.truth / 2_500_000_000));
+    expect(c.count).toBe(c.samples! * 2_500_000_000);
+    expect(r.vms[0]!.vcpus[0]!.exits.pmi).toBe(2 * c.samples!);
+  });
+
   it("-F 1000 under the mediated vPMU: ~1000 samples/s per event, event counts equal the truth", () => {
     const { m, v } = run(true, "{ freq: 1000 }");
     for (const c of m.counters) {

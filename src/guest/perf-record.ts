@@ -36,6 +36,11 @@ interface Slot {
   left: number;
   /** Events programmed at the last (re)start of the counter: what elapsed by its overflow. */
   armed: number;
+  /**
+   * What is left of the period beyond the value in the counter: a period longer than the
+   * counter's max_period goes on in several overflows, only the last of which is a sample.
+   */
+  rest: number;
   running: number;
   on: number;
 }
@@ -99,6 +104,7 @@ export class GuestPerfRecord {
       lastSampleNs: 0,
       left: 0,
       armed: 0,
+      rest: 0,
       running: 0,
       on: -1,
     }));
@@ -161,13 +167,24 @@ export class GuestPerfRecord {
     this.onCounter[i] = s;
     const slot = this.slots[s]!;
     slot.armed = slot.left > 0 ? slot.left : slot.period;
-    this.ops.wrmsr(this.msrs.ctrFull(i), this.preset(slot.armed), now);
+    this.ops.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.armed)), now);
     slot.left = 0;
     const sel = slot.ev.encoding | EVENTSEL.USR | EVENTSEL.OS | EVENTSEL.INT | EVENTSEL.ENABLE;
     this.ops.wrmsr(this.msrs.evtsel(i), sel, now, () => {
       slot.on = this.sys.now;
       slot.lastSampleNs = this.vcpu.guestTimeAt(this.sys.now);
     });
+  }
+
+  /**
+   * kernel: x86_perf_event_set_period() loads at most x86_pmu.max_period (half the counter
+   * range) into the counter; the rest of `left` waits in `slot.rest`.
+   */
+  private chunk(slot: Slot, left: number): number {
+    const max = Number(this.modulus() >> 1n) - 1;
+    const n = Math.min(Math.max(1, Math.round(left)), max);
+    slot.rest = Math.max(0, Math.round(left) - n);
+    return n;
   }
 
   /** -period in the counter's width. */
@@ -249,10 +266,7 @@ export class GuestPerfRecord {
     }
     for (const i of active) {
       this.nmiOps.rdpmc(i, now, (v) => {
-        if (v !== null && this.wrapped(v)) {
-          this.sample(i, this.sys.now);
-          taken++;
-        }
+        if (v !== null && this.wrapped(v) && this.sample(i, this.sys.now)) taken++;
         if (--pending === 0) this.handlerDone(taken, false);
       });
     }
@@ -276,8 +290,7 @@ export class GuestPerfRecord {
         const t = this.sys.now;
         if (flagged.includes(i)) {
           if (v !== null && this.wrapped(v)) {
-            this.sample(i, t);
-            taken++;
+            if (this.sample(i, t)) taken++;
           } else if (v !== null) {
             this.nmiOps.wrmsr(this.msrs.ctrFull(i), v, t);
           }
@@ -310,9 +323,16 @@ export class GuestPerfRecord {
     return v < this.modulus() >> 1n;
   }
 
-  /** One sample of the event on counter i, and the counter reloaded with the next period. */
-  private sample(i: number, t: Ns): void {
+  /**
+   * Counter i wrapped: the next part of a long period goes in (no sample), or the period has
+   * run out: a sample, and the counter reloaded with the next period. True for a sample.
+   */
+  private sample(i: number, t: Ns): boolean {
     const slot = this.slots[this.onCounter[i]!]!;
+    if (slot.rest > 0) {
+      this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.rest)), t);
+      return false;
+    }
     slot.samples++;
     slot.approx += slot.period;
     if (this.opts.freq) {
@@ -324,7 +344,8 @@ export class GuestPerfRecord {
       slot.period = Math.max(1, Math.round((rate * 1e9) / this.opts.freq));
     }
     slot.armed = slot.period;
-    this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(slot.period), t);
+    this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.period)), t);
+    return true;
   }
 
   private collect(i: number, now: Ns, then?: () => void): void {
@@ -338,7 +359,8 @@ export class GuestPerfRecord {
     const mask = this.modulus() - 1n;
     this.ops.rdmsr(this.msrs.ctrFull(i), now, (v) => {
       if (v !== null) {
-        const left = Number((mask + 1n - v) & mask);
+        const left = Number((mask + 1n - v) & mask) + slot.rest;
+        slot.rest = 0;
         slot.left = left > 0 && left <= slot.period ? left : 0;
       }
       then?.();
