@@ -41,6 +41,9 @@ interface Slot {
    * counter's max_period goes on in several overflows, only the last of which is a sample.
    */
   rest: number;
+  /** Samples since the last guest tick, and whether perf throttled the event. */
+  interrupts: number;
+  throttled: boolean;
   running: number;
   on: number;
 }
@@ -49,6 +52,22 @@ interface Slot {
 const INITIAL_FREQ_PERIOD = 100_000;
 
 const NOOP = (_now: Ns): void => {};
+
+/**
+ * perf's max_samples_per_tick with the default perf_event_max_sample_rate (100000) and a
+ * guest HZ of 250 (its tick is the 4 ms multiplexing interval): an event that takes more
+ * samples in one tick is throttled (stopped) until the next.
+ */
+const MAX_SAMPLES_PER_TICK = 400;
+
+/**
+ * perf_cpu_time_max_percent (25) of the guest's 4 ms tick: when PMI handlers take longer
+ * than this per tick on average, perf_sample_event_took() lowers max_samples_per_tick.
+ */
+const ALLOWED_NMI_NS_PER_TICK = 1_000_000;
+
+/** NR_ACCUMULATED_SAMPLES: the handler time is averaged over this many. */
+const NR_ACCUMULATED_SAMPLES = 128;
 
 /**
  * `perf record -F <freq>` (or `-c <period>`) inside the guest: each counter is preset to
@@ -71,6 +90,20 @@ export class GuestPerfRecord {
   private readonly view: GuestPmuView;
   private readonly slots: Slot[];
   private onCounter: number[] = [];
+  /**
+   * perf's cpuc->events[] with active_mask: the slot whose period counter i holds now (or
+   * -1). Set when the counter is loaded and cleared when it is read for a rotation, which
+   * can be later than `onCounter` changes; the PMI handler goes by this.
+   */
+  private active: number[] = [];
+  /** A rotation's accesses are under way. */
+  private rotating = false;
+  /** The guest's tick interrupt is pending (it does not queue up). */
+  private tickPending = false;
+  /** perf's max_samples_per_tick, and the running handler time it is derived from. */
+  private maxSamplesPerTick = MAX_SAMPLES_PER_TICK;
+  private runningLen = 0;
+  private handlerStart = 0;
   private next = 0;
   private readonly timer: Timer;
   private startNs = 0;
@@ -105,10 +138,12 @@ export class GuestPerfRecord {
       left: 0,
       armed: 0,
       rest: 0,
+      interrupts: 0,
+      throttled: false,
       running: 0,
       on: -1,
     }));
-    this.timer = new Timer(`guest perf record ${vcpu.label}`, (now) => this.rotate(now));
+    this.timer = new Timer(`guest perf record ${vcpu.label}`, (now) => this.tick(now));
   }
 
   private get nrGp(): number {
@@ -138,8 +173,7 @@ export class GuestPerfRecord {
     for (let i = 0; i < n; i++) this.program(i, i, now);
     this.next = n < this.slots.length ? n : 0;
     this.setGlobal(true, now);
-    if (this.slots.length > this.nrGp)
-      this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+    this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
   }
 
   /**
@@ -163,17 +197,36 @@ export class GuestPerfRecord {
     return BigInt(2 ** this.onCounter.length - 1);
   }
 
+  /**
+   * Puts slot `s` on counter `i` (kernel: x86_pmu_start(): the period is set, the counter
+   * becomes active, then the event select enables it). Scheduling an event in ends its
+   * throttling (event_sched_in()).
+   */
   private program(i: number, s: number, now: Ns): void {
     this.onCounter[i] = s;
     const slot = this.slots[s]!;
+    slot.throttled = false;
+    slot.interrupts = 0;
     slot.armed = slot.left > 0 ? slot.left : slot.period;
-    this.ops.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.armed)), now);
+    this.ops.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.armed)), now, () => {
+      this.active[i] = s;
+    });
     slot.left = 0;
-    const sel = slot.ev.encoding | EVENTSEL.USR | EVENTSEL.OS | EVENTSEL.INT | EVENTSEL.ENABLE;
-    this.ops.wrmsr(this.msrs.evtsel(i), sel, now, () => {
+    this.ops.wrmsr(this.msrs.evtsel(i), this.selectFor(slot), now, () => {
       slot.on = this.sys.now;
       slot.lastSampleNs = this.vcpu.guestTimeAt(this.sys.now);
     });
+  }
+
+  private selectFor(slot: Slot): number {
+    return slot.ev.encoding | EVENTSEL.USR | EVENTSEL.OS | EVENTSEL.INT | EVENTSEL.ENABLE;
+  }
+
+  /** The counters the handler considers (active_mask), in index order. */
+  private activeCounters(): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < this.active.length; i++) if (this.active[i]! >= 0) out.push(i);
+    return out;
   }
 
   /**
@@ -199,13 +252,17 @@ export class GuestPerfRecord {
   /** The guest's PMI handler (an NMI). */
   private handlePmi(now: Ns): void {
     if (this.stopped) {
+      this.vcpu.unmaskLvtpc();
       this.vcpu.nmiReturn(now);
       return;
     }
     this.pmis++;
+    this.handlerStart = now;
     // x86_pmu_handle_irq() and the others keep cpuc->enabled and restore it at the end.
     const wasOn = this.enabled;
     if (!this.view.globals) {
+      // x86_pmu_handle_irq() unmasks LVTPC first.
+      this.vcpu.unmaskLvtpc();
       this.legacyHandler(now);
       return;
     }
@@ -227,8 +284,8 @@ export class GuestPerfRecord {
   private intelHandler(st: bigint, taken: number, loops: number, wasOn: boolean): void {
     const t = this.sys.now;
     this.nmiOps.wrmsr(this.msrs.statusAck, st, t);
-    const flagged: number[] = [];
-    for (let i = 0; i < this.onCounter.length; i++) if ((st >> BigInt(i)) & 1n) flagged.push(i);
+    // handle_pmi_common(): only flagged counters that are active.
+    const flagged = this.activeCounters().filter((i) => (st >> BigInt(i)) & 1n);
     this.service(flagged, flagged, (n) => {
       this.nmiOps.rdmsr(this.msrs.globalStatus, this.sys.now, (again) => {
         // The kernel gives up after 100 rounds (a stuck status bit).
@@ -244,7 +301,7 @@ export class GuestPerfRecord {
    * its period set; then the status is cleared (GLOBAL_STATUS_CLR of every bit left).
    */
   private amdHandler(st: bigint, wasOn: boolean): void {
-    const active = this.onCounter.map((_, i) => i);
+    const active = this.activeCounters();
     const flagged = active.filter((i) => (st >> BigInt(i)) & 1n);
     this.service(active, flagged, (n) => {
       this.nmiOps.wrmsr(this.msrs.statusAck, 2n ** 64n - 1n, this.sys.now);
@@ -257,7 +314,7 @@ export class GuestPerfRecord {
    * and one whose top bit is clear has wrapped: its period is set and it is sampled.
    */
   private legacyHandler(now: Ns): void {
-    const active = this.onCounter.map((_, i) => i);
+    const active = this.activeCounters();
     let pending = active.length;
     let taken = 0;
     if (pending === 0) {
@@ -308,7 +365,12 @@ export class GuestPerfRecord {
   private handlerDone(taken: number, wasOn: boolean): void {
     const t = this.sys.now;
     const c = this.vcpu.vm.kvm.costs;
-    const iret = (): void => this.vcpu.nmiReturn(this.sys.now);
+    const iret = (): void => {
+      this.sampleEventTook(this.sys.now - this.handlerStart);
+      // intel_pmu_handle_irq() with late_ack unmasks LVTPC last (a no-op for the others).
+      this.vcpu.unmaskLvtpc();
+      this.vcpu.nmiReturn(this.sys.now);
+    };
     if (this.view.globals && wasOn) {
       this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t, NOOP, true);
       this.setGlobal(true, t, iret, true);
@@ -316,6 +378,18 @@ export class GuestPerfRecord {
       this.vcpu.guestWork(c.guestPmiNs + taken * c.guestSampleNs, false, t, iret, true);
     }
     this.vcpu.guestWork(taken * c.guestDrainNs, true, t);
+  }
+
+  /**
+   * kernel: perf_sample_event_took(): a running average of the handler's time; if the
+   * handlers of a tick's allowed samples would take more than the allowed share of it,
+   * max_samples_per_tick comes down (it is not raised again).
+   */
+  private sampleEventTook(len: number): void {
+    this.runningLen += len - this.runningLen / NR_ACCUMULATED_SAMPLES;
+    const avg = this.runningLen / NR_ACCUMULATED_SAMPLES;
+    if (avg * this.maxSamplesPerTick <= ALLOWED_NMI_NS_PER_TICK) return;
+    this.maxSamplesPerTick = Math.max(1, Math.floor(ALLOWED_NMI_NS_PER_TICK / avg));
   }
 
   /** A counter preset to -period has wrapped once its top bit is clear. */
@@ -328,7 +402,8 @@ export class GuestPerfRecord {
    * run out: a sample, and the counter reloaded with the next period. True for a sample.
    */
   private sample(i: number, t: Ns): boolean {
-    const slot = this.slots[this.onCounter[i]!]!;
+    const s = this.active[i]!;
+    const slot = this.slots[s]!;
     if (slot.rest > 0) {
       this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.rest)), t);
       return false;
@@ -345,6 +420,15 @@ export class GuestPerfRecord {
     }
     slot.armed = slot.period;
     this.nmiOps.wrmsr(this.msrs.ctrFull(i), this.preset(this.chunk(slot, slot.period)), t);
+    // __perf_event_account_interrupt(): past max_samples_per_tick the event is throttled,
+    // and the handler stops it (x86_pmu_stop(): event select cleared, counter inactive).
+    if (++slot.interrupts > this.maxSamplesPerTick) {
+      slot.throttled = true;
+      slot.left = slot.period + slot.rest;
+      slot.rest = 0;
+      this.active[i] = -1;
+      this.nmiOps.wrmsr(this.msrs.evtsel(i), 0, t);
+    }
     return true;
   }
 
@@ -357,8 +441,11 @@ export class GuestPerfRecord {
     // x86_perf_event_update(): the counter is read when the event stops; what remains of the
     // period is restored when it next goes on a counter.
     const mask = this.modulus() - 1n;
+    const throttled = slot.throttled;
     this.ops.rdmsr(this.msrs.ctrFull(i), now, (v) => {
-      if (v !== null) {
+      this.active[i] = -1;
+      // A throttled event's counter is stopped: what is left is already kept.
+      if (v !== null && !throttled) {
         const left = Number((mask + 1n - v) & mask) + slot.rest;
         slot.rest = 0;
         slot.left = left > 0 && left <= slot.period ? left : 0;
@@ -367,13 +454,45 @@ export class GuestPerfRecord {
     });
   }
 
-  /** Multiplexing tick, as in perf stat: every event comes off, then the next ones go on. */
-  private rotate(now: Ns): void {
+  /**
+   * The guest's tick (kernel: perf_event_task_tick()): throttled events go on again
+   * (perf_adjust_freq_unthr_context()), every event's interrupt count restarts, and with
+   * more events than counters the next ones rotate in.
+   */
+  private tick(now: Ns): void {
     this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+    // The tick is a guest interrupt: it runs when the vCPU does, after any NMI handler, and
+    // one still pending does not queue another.
+    if (this.tickPending) return;
+    this.tickPending = true;
+    this.ops.code(now, (t) => this.tickWork(t));
+  }
+
+  private tickWork(now: Ns): void {
+    this.tickPending = false;
+    if (this.stopped) return;
+    for (const s of this.slots) s.interrupts = 0;
+    if (this.slots.length > this.nrGp) {
+      this.rotate(now);
+      return;
+    }
+    for (let i = 0; i < this.onCounter.length; i++) {
+      const s = this.onCounter[i]!;
+      if (this.slots[s]!.throttled) this.program(i, s, now);
+    }
+  }
+
+  /** Multiplexing, as in perf stat: every event comes off, then the next ones go on. */
+  private rotate(now: Ns): void {
+    // A rotation still waiting (behind a storm of PMIs) is not started twice.
+    if (this.rotating) return;
+    this.rotating = true;
     this.setGlobal(false, now);
     const n = this.onCounter.length;
     let pending = n;
     const reprogram = (): void => {
+      this.rotating = false;
+      if (this.stopped) return;
       const t = this.sys.now;
       for (let i = 0; i < n; i++) {
         this.program(i, this.next, t);

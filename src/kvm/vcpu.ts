@@ -208,6 +208,11 @@ export class KvmVcpu {
    * returns (nmiReturn), as the CPU blocks NMIs until IRET.
    */
   private inNmi = false;
+  /**
+   * The guest's LVTPC is masked: KVM masks it when it delivers a PMI to an Intel guest, and
+   * the guest's handler unmasks it (unmaskLvtpc). A PMI meanwhile is lost.
+   */
+  private lvtpcMasked = false;
   /** PMIs KVM could not deliver because the guest's LVTPC was masked (Intel guests). */
   pmisLost = 0;
   /** Guest software's PMI handler (a sampling guest perf), called when KVM injects a PMI. */
@@ -264,12 +269,12 @@ export class KvmVcpu {
     // waits for the IRET; an Intel guest's LVTPC is masked, so KVM drops it (the handler's
     // second GLOBAL_STATUS read finds what it would have reported).
     if (pmu?.pmiPending) {
-      if (!this.inNmi) {
-        const op = this.takePmi(pmu);
-        if (op) this.nmiOps.push(op);
-      } else if (pmu.masksLvtpcOnPmi) {
+      if (this.lvtpcMasked) {
         pmu.pmiPending = false;
         this.pmisLost++;
+      } else if (!this.inNmi) {
+        const op = this.takePmi(pmu);
+        if (op) this.nmiOps.push(op);
       }
     }
     // Guest PMU instructions that were waiting for the vCPU to run.
@@ -417,19 +422,29 @@ export class KvmVcpu {
     const h = this.onGuestPmi;
     if (!h) return null;
     this.inNmi = true;
+    if (pmu.masksLvtpcOnPmi) this.lvtpcMasked = true;
     return { intercepted: false, reason: "pmi", costNs: 0, run: h, nmi: true };
   }
 
   /**
-   * The guest's PMI handler returns (IRET): NMIs are unblocked. A PMI held meanwhile (AMD)
-   * is injected at the next entry: in guest mode, KVM's open NMI window makes the IRET
-   * exit for it (kernel: svm's IRET intercept, VMX's NMI-window exit).
+   * The guest's PMI handler returns (IRET): NMIs are unblocked. A PMI held meanwhile (its
+   * LVTPC unmasked) is injected at the next entry: in guest mode, KVM's open NMI window
+   * makes the IRET exit for it (kernel: svm's IRET intercept, VMX's NMI-window exit).
    */
   nmiReturn(now: Ns): void {
     this.inNmi = false;
     const pmu = this.pmu;
-    if (pmu?.pmiPending && !pmu.masksLvtpcOnPmi && this.state === "guest")
+    if (pmu?.pmiPending && !this.lvtpcMasked && this.state === "guest")
       this.exit(now, "nmi_window", 0);
+  }
+
+  /**
+   * The guest writes LVTPC unmasked (apic_write(APIC_LVTPC, APIC_DM_NMI) in its PMI handler:
+   * at the start in x86_pmu_handle_irq(), at the end in intel_pmu_handle_irq() on CPUs with
+   * late_ack). The APIC write itself is not modelled as an exit.
+   */
+  unmaskLvtpc(): void {
+    this.lvtpcMasked = false;
   }
 
   /** Queues a PMI exit (the host overflow interrupt lands while the guest runs). */
@@ -487,6 +502,14 @@ export class GuestPmuOps {
   private issue(intercepted: boolean, reason: ExitReason, now: Ns, run: (t: Ns) => void): void {
     const costNs = this.vcpu.vm.kvm.costs.pmuMsrNs;
     this.vcpu.guestOp({ intercepted, reason, costNs, run, nmi: this.nmi }, now);
+  }
+
+  /**
+   * Guest kernel code that touches no PMU register (a timer interrupt's handler), run in
+   * order with the guest's other instructions: it waits while the vCPU is out or in an NMI.
+   */
+  code(now: Ns, run: (t: Ns) => void): void {
+    this.vcpu.guestOp({ intercepted: false, reason: "msr", costNs: 0, run, nmi: this.nmi }, now);
   }
 
   /** A read's result for the guest: the value, or null after counting a #GP. */

@@ -434,7 +434,8 @@ export function compileScenario(
       );
     // KVM gives the guest at most this many counters, but the guest's perf believes CPUID
     // and would take #GP on the others.
-    const nrPmc = v.amd_cpuid?.num_core_pmc;
+    // (NumCorePmc counts only with PerfMonV2.)
+    const nrPmc = v.amd_cpuid?.perfmon_v2 === false ? undefined : v.amd_cpuid?.num_core_pmc;
     if (amd && nrPmc !== undefined) {
       const kvmMax = Math.min(machine.coreTypes[0]!.pmu.nrGp, KVM_MAX_NR_AMD_GP_COUNTERS);
       if (nrPmc > kvmMax)
