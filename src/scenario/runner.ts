@@ -1,12 +1,6 @@
 import { ArmGuestPerfStat } from "../guest/arm-perf-stat.js";
 import { GuestPerfRecord } from "../guest/perf-record.js";
-import {
-  GUEST_AMD_EVENTS,
-  GUEST_AMD_UNSUPPORTED,
-  GUEST_ARCH_EVENTS,
-  type GuestEvent,
-  GuestPerfStat,
-} from "../guest/perf-stat.js";
+import { GUEST_AMD_UNSUPPORTED, GuestPerfStat } from "../guest/perf-stat.js";
 import { TruthAccount } from "../hw/ledger.js";
 import { ALL_MODES, MODE_NAMES, Mode, Q, quantityByName } from "../hw/quantity.js";
 import { KvmArm64, type KvmArmVcpu, type KvmArmVm, PMU_ATTR } from "../kvm/arm64/kvm.js";
@@ -26,7 +20,6 @@ import { PERF_IOC_FLAG_GROUP } from "../perf/uapi.js";
 import { startNmiWatchdog } from "../perf/watchdog.js";
 import type {
   ActionResult,
-  CounterResult,
   ExpectationResult,
   FindingResult,
   MeasurementResult,
@@ -44,6 +37,8 @@ import { System } from "../system.js";
 import { VERSION } from "../version.js";
 import type { ActionDecl, ExpectationDecl, MeasurementDecl, Scenario, VmDecl } from "./compile.js";
 import { compare, counterField, findCounter, type Observed } from "./expect.js";
+import { guestEvents, inEventOrder } from "./guest-events.js";
+import { armVmResult, x86VmResult } from "./vm-results.js";
 
 /** Options of a run. */
 export interface RunOptions {
@@ -947,66 +942,10 @@ export class ScenarioRun {
         const r = this.measurements.get(n);
         return r ? [r] : [];
       }),
-      vms: [...this.vms.values()]
-        .map((vm) => {
-          const any = vm.vcpus[0];
-          const vpmu =
-            !any?.pmu || any.pmu.version === 0
-              ? "none"
-              : any.mediated
-                ? this.sc.kernel.profile === "rfc-v1"
-                  ? "passthrough"
-                  : "mediated"
-                : "emulated";
-          return {
-            name: vm.name,
-            vpmu,
-            pmu_version: any?.pmu?.version ?? 0,
-            vcpus: vm.vcpus.map((v) => {
-              v.sync(sys.now);
-              return {
-                id: v.id,
-                pid: v.task.pid,
-                cpu: v.task.cpu,
-                entries: v.nrEntries,
-                exits: Object.fromEntries(Object.entries(v.exits).sort()),
-                guest_ns: Math.round(v.guestNs),
-                host_ns: Math.round(v.hostNs),
-                overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
-                guest_sampling_ns: Math.round(v.guestSamplingNs),
-                slowdown_pct: Math.round(100 * v.slowdownPct) / 100,
-              };
-            }),
-          };
-        })
-        .concat(
-          [...this.armVms.values()].map((vm) => ({
-            name: vm.name,
-            vpmu: vm.armPmu ? `pmuv3 on ${vm.armPmu.name}` : "none",
-            pmu_version: vm.armPmu?.desc.version ?? 0,
-            vcpus: vm.vcpus.map((a) => {
-              const v = a.run;
-              v.sync(sys.now);
-              return {
-                id: v.id,
-                pid: v.task.pid,
-                cpu: v.task.cpu,
-                entries: v.nrEntries,
-                exits: Object.fromEntries(
-                  Object.entries({
-                    ...v.exits,
-                    ...(v.nrFailEntries ? { fail_entry: v.nrFailEntries } : {}),
-                  }).sort(),
-                ),
-                guest_ns: Math.round(v.guestNs),
-                host_ns: Math.round(v.hostNs),
-                overhead_pct: v.guestNs > 0 ? Math.round((10000 * v.hostNs) / v.guestNs) / 100 : 0,
-                guest_sampling_ns: Math.round(v.guestSamplingNs),
-                slowdown_pct: Math.round(100 * v.slowdownPct) / 100,
-              };
-            }),
-          })),
-        ),
+      vms: [
+        ...[...this.vms.values()].map((vm) => x86VmResult(vm, this.sc.kernel.profile, sys.now)),
+        ...[...this.armVms.values()].map((vm) => armVmResult(vm, sys.now)),
+      ],
       expectations,
       findings,
       summary: { passed, failed, events_processed: sys.eventsProcessed },
@@ -1089,42 +1028,4 @@ export function runVariants(
       set: v.set,
       result: runScenario(v.scenario, opts),
     }));
-}
-
-/** A guest measurement's events with their encodings, without those perf cannot open. */
-function guestEvents(
-  events: readonly string[],
-  amd: boolean,
-  unsupported: readonly string[],
-): GuestEvent[] {
-  const names = amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
-  return events
-    .filter((e) => !unsupported.includes(e))
-    .map((e) => ({ name: e, encoding: names[e] ?? Number.parseInt(e.slice(1), 16) }));
-}
-
-/**
- * The counters of a guest measurement in the order of its events, with `<not supported>`
- * where perf_event_open() failed (ENOENT): such an event takes no counter and has no count.
- */
-function inEventOrder<C extends CounterResult>(
-  events: readonly string[],
-  unsupported: readonly string[],
-  counted: C[],
-): Array<C | CounterResult> {
-  let k = 0;
-  return events.map((event) =>
-    unsupported.includes(event)
-      ? {
-          event,
-          count: 0,
-          enabled_ns: 0,
-          running_ns: 0,
-          scaled: null,
-          status: "not supported",
-          truth: 0,
-          state: "not supported",
-        }
-      : counted[k++]!,
-  );
 }
