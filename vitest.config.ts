@@ -1,10 +1,38 @@
+import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
+
+// Two projects in one run. "checked": every test, with the invariant checker on every
+// simulated System (test/setup.ts). "unchecked": the files whose Systems run x86 guests
+// without an explicit checker mode, again with the checker off, as `vpmu run` runs: the
+// checker watches every state change, which turns lazy guest loads off, so only these files
+// exercise a different path without it. Tests that spawn the CLI, write traces (lazy loads
+// off anyway), run arm64 guests (no lazy path) or pin checkInvariants themselves run once.
+const UNCHECKED = [
+  "test/determinism.test.ts",
+  "test/guest-record.test.ts",
+  "test/guest-switch.test.ts",
+  "test/kvm-x86-amd.test.ts",
+  "test/kvm-x86.test.ts",
+  "test/overhead.test.ts",
+  "test/perf-guest.test.ts",
+  "test/robustness.test.ts",
+  "test/scenario-fuzz.test.ts",
+  "test/scenario-variants.test.ts",
+];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     pool: "threads",
+    // Every core: vitest leaves one idle by default, which halves a 2-core machine.
+    maxWorkers: availableParallelism(),
     testTimeout: 60_000,
     setupFiles: ["test/setup.ts"],
+    projects: [
+      { extends: true, test: { name: "checked", include: ["test/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: { name: "unchecked", include: UNCHECKED, env: { VPMU_TEST_UNCHECKED: "1" } },
+      },
+    ],
   },
 });
