@@ -1,7 +1,7 @@
 import { formatCpuList } from "../hw/cpulist.js";
 import { formatDuration } from "../sim/time.js";
 import { ms, table, thousands } from "./format.js";
-import { perfStatText } from "./perf-stat.js";
+import { measurementTitle, perfStatText } from "./perf-stat.js";
 import type { CounterResult, RunResult, VariantRunResult } from "./result.js";
 
 /** Options of the text report. */
@@ -170,6 +170,7 @@ export function textReport(r: RunResult, opts: TextOptions = {}): string {
   }
 
   for (const m of r.perf) {
+    out.push(measurementTitle(m));
     out.push(perfStatText(m, { truth: opts.truth ?? false }));
   }
 

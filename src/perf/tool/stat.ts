@@ -22,6 +22,7 @@ import {
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
 import { type ResolvedEvent, resolveEvent } from "./resolve.js";
+import { attachMetrics, counterAttr, perfScaled } from "./stat-shadow.js";
 
 /** What to measure, like a `perf stat` command line. */
 export interface StatSpec {
@@ -253,8 +254,25 @@ export class PerfStat {
         run += r.time_running! - f.last.run;
         f.last = { count: r.value!, ena: r.time_enabled!, run: r.time_running! };
       }
-      row.counters.push({ event: c.name, count, enabled_ns: ena, running_ns: run });
+      row.counters.push({
+        event: c.name,
+        count,
+        enabled_ns: ena,
+        running_ns: run,
+        scaled: perfScaled(count, ena, run),
+      });
     }
+    // process_interval(): the metrics of an interval take the interval as wall time.
+    const withAttr = row.counters.map((rc, k) => ({
+      ...rc,
+      attr: counterAttr(this.counters[k]!.ev.attr),
+    }));
+    attachMetrics(withAttr, this.spec.interval ?? 0);
+    row.counters.forEach((rc, k) => {
+      const { unit, metrics } = withAttr[k]!;
+      if (unit) rc.unit = unit;
+      if (metrics) rc.metrics = metrics;
+    });
     this.intervals.push(row);
   }
 
@@ -267,11 +285,9 @@ export class PerfStat {
     const now = this.sys.now;
     const counters: CounterResult[] = [];
     for (const c of this.counters) {
-      let scaledSum = 0;
       let count = 0;
       let ena = 0;
       let run = 0;
-      let anyRun = false;
       const perCpu: NonNullable<CounterResult["per_cpu"]> = [];
       const states: string[] = [];
       const truth = this.truth(c) - c.truthStart;
@@ -291,21 +307,24 @@ export class PerfStat {
         count += v;
         ena += e;
         run += ru;
-        if (ru > 0) {
-          anyRun = true;
-          // perf_counts_values__scale(): per CPU, value * enabled / running.
-          scaledSum += ru < e ? Math.trunc((v * e) / ru) : v;
-        }
       }
+      // perf stat's default aggregation (AGGR_GLOBAL in process_counter_values()) sums the
+      // CPUs' counts, enabled and running times first, and scales the sums once.
+      const scaled = perfScaled(count, ena, run);
       const status =
-        c.status === "not supported" ? "not supported" : anyRun ? "counted" : "not counted";
+        c.status === "not supported"
+          ? "not supported"
+          : scaled !== null
+            ? "counted"
+            : "not counted";
       const uniq = [...new Set(states)];
       counters.push({
         event: c.name,
+        attr: counterAttr(c.ev.attr),
         count,
         enabled_ns: ena,
         running_ns: run,
-        scaled: status === "counted" ? scaledSum : null,
+        scaled: status === "counted" ? scaled : null,
         status,
         truth: Math.round(truth),
         per_cpu: this.spec.task ? undefined : perCpu,
@@ -313,6 +332,7 @@ export class PerfStat {
       });
     }
     for (const c of this.counters) for (const f of c.fds) sysClose(core, f.fd);
+    attachMetrics(counters, now - this.startNs);
     const out: MeasurementResult = {
       name: this.spec.name,
       target: this.target(),
