@@ -155,3 +155,36 @@ describe("vpmu run: perf's output, one measurement at a time", () => {
     );
   });
 });
+
+describe("perf 6.1's CPU maps", () => {
+  const A53 = `name: a53-on-a72
+machine: rk3399
+duration: 50ms
+tasks:
+  - { name: app, workload: compute, affinity: "4" }
+perf:
+  - name: big
+    cpus: "4"
+    events: armv8_cortex_a53/cpu_cycles/,armv8_cortex_a72/cpu_cycles/
+  - name: all
+    cpus: "0-5"
+    events: armv8_cortex_a53/cpu_cycles/,armv8_cortex_a72/cpu_cycles/
+`;
+  it("-C 4 opens an A53 event on the A72 CPU: ENOENT, <not supported>", () => {
+    const j = JSON.parse(vpmu("run", "-f", "json", tmpFile("a53.yaml", A53)).out);
+    const big = j.perf.find((m: { name: string }) => m.name === "big");
+    expect(big.counters.map((c: { status: string }) => c.status)).toEqual([
+      "not supported",
+      "counted",
+    ]);
+    expect(big.counters[1].count).toBe(90_000_000);
+    // -a: each PMU's events on its own CPUs only.
+    const all = j.perf.find((m: { name: string }) => m.name === "all");
+    expect(
+      all.counters.map((c: { per_cpu: { cpu: number }[] }) => c.per_cpu.map((p) => p.cpu)),
+    ).toEqual([
+      [0, 1, 2, 3],
+      [4, 5],
+    ]);
+  });
+});

@@ -21,7 +21,7 @@ import {
   PERF_TYPE_SOFTWARE,
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
-import { type ResolvedEvent, resolveEvent } from "./resolve.js";
+import { isX86Hybrid, type ResolvedEvent, resolveEvent } from "./resolve.js";
 import { attachMetrics, counterAttr, perfScaled } from "./stat-shadow.js";
 
 /** What to measure, like a `perf stat` command line. */
@@ -33,7 +33,11 @@ export interface StatSpec {
   /** A task (-p). */
   task?: Task;
   interval?: Ns | null;
-  /** Open generic events once without an extended type (perf before hybrid support). */
+  /**
+   * Open generic events once without an extended type (true), or once per core PMU with
+   * the PMU in config bits 63:32 (false). Unset: as perf 6.1, which expands them on x86
+   * hybrid machines (core PMUs cpu_core and cpu_atom) only.
+   */
   legacy?: boolean;
   cred?: Credentials;
 }
@@ -101,7 +105,7 @@ export class PerfStat {
     const plan: Array<{ braced: boolean; lists: ResolvedEvent[][] }> = [];
     for (const g of groups) {
       const resolved = g.events.map((e) =>
-        resolveEvent(core.registry, e, this.spec.legacy ?? false),
+        resolveEvent(core.registry, e, this.spec.legacy ?? !isX86Hybrid(core.registry)),
       );
       const bad = resolved.find((r) => typeof r === "string");
       if (bad !== undefined) {
@@ -182,12 +186,26 @@ export class PerfStat {
     for (const c of this.counters) for (const f of c.fds) sysIoctl(core, f.fd, "ENABLE", 0);
   }
 
+  /**
+   * The CPUs perf 6.1 opens an event on (__perf_evlist__propagate_maps()): with -a, its
+   * PMU's CPUs (the sysfs cpus or cpumask file); with -C LIST, the user's list replaces
+   * the PMU's for core PMUs, so a PMU's event is opened on CPUs it does not cover and the
+   * kernel answers ENOENT there. Uncore events stay on their cpumask. Offline CPUs never.
+   */
   private targetCpus(members: ResolvedEvent[]): number[] {
     if (this.spec.task) return [-1];
     let cpus = this.spec.cpus ?? [];
-    for (const m of members) if (m.cpus) cpus = cpus.filter((c) => m.cpus!.includes(c));
-    // Uncore events: perf opens them on the PMU's cpumask only.
+    const userCpus = cpus.length !== this.sys.machine.nrCpus;
+    for (const m of members) {
+      if (!m.cpus || (userCpus && this.isCorePmuEvent(m))) continue;
+      cpus = cpus.filter((c) => m.cpus!.includes(c));
+    }
     return cpus.filter((c) => this.sys.machine.cpus[c]?.online);
+  }
+
+  private isCorePmuEvent(m: ResolvedEvent): boolean {
+    const pmu = this.sys.perf.registry.byType(m.attr.type);
+    return pmu !== undefined && pmu.taskCtxNr === "hw";
   }
 
   /** Ground-truth value for a counter's filter and target, now. */
