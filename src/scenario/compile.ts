@@ -405,12 +405,8 @@ export function compileScenario(
   const vms: VmDecl[] = [];
   const vcpuTaskNames = new Set<string>();
   const vmNames = new Set<string>();
-  (f.vms ?? []).forEach((v, i) => {
-    if (vmNames.has(v.name))
-      err(["vms", i, "name"], `VM "${v.name}" is declared twice`, "unique VM names");
-    vmNames.add(v.name);
-    if (measNames.has(v.name))
-      err(["vms", i, "name"], `"${v.name}" is also a measurement name`, "distinct names");
+  // Kernel options that only matter to VMs: checked once, when the scenario has VMs.
+  if ((f.vms ?? []).length > 0) {
     if (k.rfc_fix_sibling_loop !== undefined && kernel.profile !== "rfc-v1") {
       err(
         ["kernel", "rfc_fix_sibling_loop"],
@@ -418,6 +414,15 @@ export function compileScenario(
         'profile: "rfc-v1"',
       );
     }
+    if (machine?.arch === "arm64" && kernel.profile === "rfc-v1")
+      err(["kernel", "profile"], "rfc-v1 is an x86 profile", '"7.0" or "5.18" on arm64');
+  }
+  (f.vms ?? []).forEach((v, i) => {
+    if (vmNames.has(v.name))
+      err(["vms", i, "name"], `VM "${v.name}" is declared twice`, "unique VM names");
+    vmNames.add(v.name);
+    if (measNames.has(v.name))
+      err(["vms", i, "name"], `"${v.name}" is also a measurement name`, "distinct names");
     const arm = machine?.arch === "arm64";
     const amd = machine !== undefined && !arm && machine.coreTypes.some((t) => isAmdPmu(t.pmu));
     if (amd && v.cpuid !== undefined)
@@ -448,8 +453,6 @@ export function compileScenario(
     const guestEvents = arm ? GUEST_ARM_EVENTS : amd ? GUEST_AMD_EVENTS : GUEST_ARCH_EVENTS;
     // Known to perf but with no AMD encoding: accepted, and reported <not supported>.
     const unsupported = amd ? GUEST_AMD_UNSUPPORTED : [];
-    if (arm && kernel.profile === "rfc-v1")
-      err(["kernel", "profile"], "rfc-v1 is an x86 profile", '"7.0" or "5.18" on arm64');
     if (!arm) {
       for (const k2 of ["vmm", "vmm_cpu", "pmu", "vgic_ready"] as const) {
         if (v[k2] !== undefined)
