@@ -2,10 +2,10 @@ import type { Cpu } from "../hw/cpu.js";
 import type { SchedHook } from "../sched/scheduler.js";
 import type { Task } from "../sched/task.js";
 import type { Ns } from "../sim/time.js";
-import type { System } from "../system.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
 import { perfGuestSync } from "./guest.js";
+import type { PerfHost } from "./host.js";
 import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
@@ -98,7 +98,7 @@ export class PerfCore {
   readonly freeHooks: Array<(e: PerfEvent) => void> = [];
 
   constructor(
-    readonly sys: System,
+    readonly sys: PerfHost,
     readonly opts: PerfOptions = { ...DEFAULT_PERF },
   ) {
     this.cpuctx = sys.machine.cpus.map((c) => {

@@ -1,0 +1,135 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { describe, expect, it } from "vitest";
+
+/**
+ * The layer order of src/ (docs/architecture.md): a file may import files of its own layer
+ * and of lower layers, never of a higher layer or of a peer (layers of one rank). Type-only
+ * imports count: a lower layer that needs a higher one's shape declares the interface itself.
+ */
+const LAYERS: ReadonlyArray<{ rank: number; name: string; files: RegExp }> = [
+  { rank: 0, name: "sim", files: /^(sim\/|version\.ts$)/ },
+  { rank: 1, name: "hw", files: /^hw\// },
+  { rank: 2, name: "sched", files: /^sched\// },
+  { rank: 3, name: "perf", files: /^perf\/(?!tool\/)/ },
+  { rank: 4, name: "check", files: /^check\// },
+  { rank: 5, name: "system", files: /^system\.ts$/ },
+  { rank: 6, name: "kvm", files: /^kvm\// },
+  { rank: 6, name: "perf/tool", files: /^perf\/tool\// },
+  { rank: 7, name: "guest", files: /^guest\// },
+  { rank: 8, name: "report", files: /^report\// },
+  { rank: 9, name: "scenario", files: /^scenario\// },
+  { rank: 10, name: "cli", files: /^cli\// },
+  { rank: 10, name: "index", files: /^index\.ts$/ },
+];
+
+/**
+ * Layers whose files import each other in cycles today, as the kernel code they model
+ * does (perf core and its helpers, KVM's vCPU and VM objects). Every other layer's import
+ * graph is acyclic.
+ */
+const CYCLES_ALLOWED = new Set(["perf", "kvm"]);
+
+const src = join(import.meta.dirname, "..", "src");
+
+function tsFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory()
+      ? tsFiles(join(dir, d.name))
+      : d.name.endsWith(".ts")
+        ? [relative(src, join(dir, d.name))]
+        : [],
+  );
+}
+
+/** Relative specifiers of a file's static, re-export and type-position `import()` imports. */
+function importsOf(text: string): string[] {
+  const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/^\s*\/\/.*$/gm, "");
+  const out: string[] = [];
+  for (const m of code.matchAll(/(?:\bfrom\s*|\bimport\s*\(?\s*)"(\.[^"]+)"/g)) out.push(m[1]!);
+  return out;
+}
+
+const files = tsFiles(src).sort();
+const layerOf = (f: string) => LAYERS.find((l) => l.files.test(f));
+const edges = new Map<string, string[]>(
+  files.map((f) => [
+    f,
+    importsOf(readFileSync(join(src, f), "utf8")).map((s) =>
+      relative(src, join(src, dirname(f), s)).replace(/\.js$/, ".ts"),
+    ),
+  ]),
+);
+
+describe("layer order of src/", () => {
+  it("puts every file in a layer", () => {
+    expect(files.filter((f) => !layerOf(f))).toEqual([]);
+  });
+
+  it("imports only existing files", () => {
+    const missing = [...edges].flatMap(([f, to]) =>
+      to.filter((t) => !edges.has(t)).map((t) => `${f} -> ${t}`),
+    );
+    expect(missing).toEqual([]);
+  });
+
+  it("has no import from a lower layer to a higher one, or between peers", () => {
+    const bad: string[] = [];
+    for (const [f, to] of edges) {
+      const a = layerOf(f)!;
+      for (const t of to) {
+        const b = layerOf(t);
+        if (!b || b === a) continue;
+        if (b.rank >= a.rank) bad.push(`${f} (${a.name}) -> ${t} (${b.name})`);
+      }
+    }
+    expect(bad).toEqual([]);
+  });
+
+  it("has no import cycle inside a layer, except where the modelled kernel code has them", () => {
+    const cycles: string[] = [];
+    for (const layer of LAYERS) {
+      if (CYCLES_ALLOWED.has(layer.name)) continue;
+      const inLayer = files.filter((f) => layerOf(f) === layer);
+      for (const scc of stronglyConnected(inLayer, (f) =>
+        edges.get(f)!.filter((t) => layerOf(t) === layer),
+      )) {
+        if (scc.length > 1) cycles.push(scc.sort().join(" <-> "));
+      }
+    }
+    expect(cycles).toEqual([]);
+  });
+});
+
+/** Tarjan's strongly connected components. */
+function stronglyConnected(nodes: string[], next: (n: string) => string[]): string[][] {
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const out: string[][] = [];
+  const visit = (v: string): void => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next(v)) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const scc: string[] = [];
+      let w: string;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        scc.push(w);
+      } while (w !== v);
+      out.push(scc);
+    }
+  };
+  for (const n of nodes) if (!index.has(n)) visit(n);
+  return out;
+}
