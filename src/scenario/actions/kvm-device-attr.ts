@@ -4,13 +4,13 @@ import { PMU_ATTR } from "../../kvm/arm64/kvm.js";
 import { ERRNO } from "../../sim/errno.js";
 import type { RunContext } from "../run-context.js";
 import { filterAction } from "../values.js";
+import { ArmVcpuFields, compileArmVcpuCall } from "./arm-vcpu.js";
 import { ActionCommon, defineAction } from "./kind.js";
 
 const schema = z.strictObject({
   ...ActionCommon,
   do: z.enum(["kvm_set_device_attr", "kvm_has_device_attr", "kvm_get_device_attr"]),
-  vm: z.string(),
-  vcpu: z.number().int().nonnegative(),
+  ...ArmVcpuFields,
   /** KVM_ARM_VCPU_PMU_V3_CTRL attribute (by name or number). */
   attr: z.union([
     z.enum(["irq", "init", "filter", "set_pmu", "set_nr_counters"]),
@@ -36,11 +36,7 @@ type DeviceAttr = z.output<typeof schema>;
 export const kvmDeviceAttr = defineAction({
   schema,
   kvm: true,
-  compile(a, c) {
-    c.needVm(a.vm);
-    c.needArch("arm64", a.do, "an arm64 machine");
-    return a;
-  },
+  compile: (a, c) => compileArmVcpuCall(a, c),
   execute(a, run) {
     const v = run.vms.armVcpu(a.vm, a.vcpu);
     if (!v) return { ret: -ERRNO.ENOENT };

@@ -1,5 +1,6 @@
 import { z } from "zod";
 import { ERRNO } from "../../sim/errno.js";
+import { ArmVcpuFields, compileArmVcpuCall } from "./arm-vcpu.js";
 import { ActionCommon, defineAction } from "./kind.js";
 
 /** KVM_RUN of an arm64 vCPU. */
@@ -7,15 +8,10 @@ export const kvmRun = defineAction({
   schema: z.strictObject({
     ...ActionCommon,
     do: z.literal("kvm_run"),
-    vm: z.string(),
-    vcpu: z.number().int().nonnegative(),
+    ...ArmVcpuFields,
   }),
   kvm: true,
-  compile(a, c) {
-    c.needVm(a.vm);
-    c.needArch("arm64", a.do, "an arm64 machine");
-    return a;
-  },
+  compile: (a, c) => compileArmVcpuCall(a, c),
   execute(a, run) {
     const v = run.vms.armVcpu(a.vm, a.vcpu);
     // The FAIL_ENTRY exit the VMM is answering; KVM_RUN clears it from run->fail_entry.

@@ -65,24 +65,13 @@ export function compileKernel(
 
 type CostsSpec = NonNullable<NonNullable<KernelSpecFile["kvm"]>["costs"]>;
 
-/** The KVM cost model: each figure as given, or its default. */
+/** The KVM cost model: each figure as given (by its snake_case name), or its default. */
 function kvmCosts(c: CostsSpec = {}): KvmCosts {
-  const d = DEFAULT_KVM_COSTS;
-  return {
-    exitBaseNs: c.exit_base_ns ?? d.exitBaseNs,
-    pmuMsrNs: c.pmu_msr_ns ?? d.pmuMsrNs,
-    perfEventCreateNs: c.perf_event_create_ns ?? d.perfEventCreateNs,
-    pmuSwitchNs: c.pmu_switch_ns ?? d.pmuSwitchNs,
-    pmiInjectNs: c.pmi_inject_ns ?? d.pmiInjectNs,
-    perfEventPauseNs: c.perf_event_pause_ns ?? d.perfEventPauseNs,
-    perfEventPeriodNs: c.perf_event_period_ns ?? d.perfEventPeriodNs,
-    perfEventEnableNs: c.perf_event_enable_ns ?? d.perfEventEnableNs,
-    perfCtxEventNs: c.perf_ctx_event_ns ?? d.perfCtxEventNs,
-    hostPmiNs: c.host_pmi_ns ?? d.hostPmiNs,
-    guestPmiNs: c.guest_pmi_ns ?? d.guestPmiNs,
-    guestSampleNs: c.guest_sample_ns ?? d.guestSampleNs,
-    guestDrainNs: c.guest_drain_ns ?? d.guestDrainNs,
-  };
+  const given = c as Record<string, number | undefined>;
+  const snake = (k: string) => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
+  return Object.fromEntries(
+    Object.entries(DEFAULT_KVM_COSTS).map(([k, d]) => [k, given[snake(k)] ?? d]),
+  ) as unknown as KvmCosts;
 }
 
 /**
