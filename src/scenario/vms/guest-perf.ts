@@ -65,7 +65,10 @@ function scheduleStat(
     stat?.start(now);
   });
   run.sys.at(m.stop, `guest perf stop ${m.name}`, (now) => {
-    if (!stat) return how.missing(now);
+    if (!stat) {
+      how.missing(now);
+      return;
+    }
     const st = stat;
     st.stop(now);
     // The stop's reads may wait for the vCPU: the counters are read at the end of the run.
@@ -111,7 +114,10 @@ export function scheduleGuestRecord(
     rec.start(now);
   });
   run.sys.at(m.stop, `guest perf record stop ${m.name}`, (now) => {
-    if (!rec) return run.measurements.set(m.name, noVcpu(m, target, vm.name, now));
+    if (!rec) {
+      run.measurements.set(m.name, noVcpu(m, target, vm.name, now));
+      return;
+    }
     rec.stop(now);
     const mode = opts.freq ? `-F ${opts.freq}` : `-c ${opts.period}`;
     run.measurements.set(m.name, {
