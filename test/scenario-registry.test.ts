@@ -2,9 +2,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_KVM_COSTS } from "../src/kvm/costs.js";
+import { PERF_EVENT_STATE } from "../src/perf/event.js";
 import { ACTION_KINDS, ACTION_NAMES } from "../src/scenario/actions/table.js";
+import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { EXPECT_SUBJECTS } from "../src/scenario/expect/table.js";
 import { KVM_COSTS_FIELDS } from "../src/scenario/kernel/schema.js";
+import { loadScenario, parseScenario } from "../src/scenario/load.js";
+import { runScenario, ScenarioRun } from "../src/scenario/runner.js";
+import type { Ns } from "../src/sim/time.js";
 
 /**
  * The registries of the scenario layer (actions/table.ts, expect/table.ts) against what
@@ -75,5 +80,69 @@ describe("kernel.kvm.costs", () => {
   it("has one field per figure of the cost model, by its snake_case name", () => {
     const snake = (k: string) => k.replace(/[A-Z]/g, (ch) => `_${ch.toLowerCase()}`);
     expect([...KVM_COSTS_FIELDS].sort()).toEqual(Object.keys(DEFAULT_KVM_COSTS).map(snake).sort());
+  });
+});
+
+describe("prctl PR_TASK_PERF_EVENTS_DISABLE / ENABLE", () => {
+  const scenario = `name: prctl
+machine: x86-server
+duration: 100ms
+kernel: { nmi_watchdog: false }
+tasks:
+  - { name: app, workload: compute, affinity: 1 }
+perf:
+  - { name: stat, cpus: "1", events: "instructions" }
+actions:
+  - { at: 0ms, do: perf_event_open, name: c, event: cycles, task: app }
+  - { at: 0ms, do: perf_event_open, name: m, attr: { type: 0, config: 1 }, task: app, group: c }
+  - { at: 20ms, do: prctl, option: PR_TASK_PERF_EVENTS_DISABLE, expect: { ret: 0 } }
+  - { at: 40ms, do: read, fd: c }
+  - { at: 60ms, do: prctl, option: PR_TASK_PERF_EVENTS_ENABLE, expect: { ret: 0 } }
+expect:
+  - { event: { fd: c, field: running }, equals: 60ms }
+  - { event: { fd: c, field: enabled }, equals: 60ms }
+  - { event: { fd: m, field: running }, equals: 60ms }
+  - { event: { fd: c, field: state }, equals: ACTIVE }
+  - { event: { measurement: stat, event: instructions, field: running }, equals: 60ms }
+`;
+
+  it("turns off, then on, every event the tool process opened, group members and measurements too", () => {
+    const r = runScenario(loadScenario(scenario));
+    expect(r.expectations.filter((e) => !e.ok)).toEqual([]);
+    expect(r.summary).toMatchObject({ passed: 7, failed: 0 });
+    const calls = r.actions.map((a) => [a.label, a.result]);
+    expect(calls).toContainEqual(["prctl(PR_TASK_PERF_EVENTS_DISABLE)", { ret: 0 }]);
+    // While disabled the leader is OFF: its times stand still between the two prctls.
+    const read = r.actions.find((a) => a.do === "read")!;
+    expect(read.data).toMatchObject({ time_enabled: 20_000_000, time_running: 20_000_000 });
+  });
+
+  it("leaves the kernel's own events alone: the NMI watchdog keeps counting", () => {
+    const text = scenario
+      .replace("kernel: { nmi_watchdog: false }\n", "")
+      .replace(/expect:\n[\s\S]*$/, "");
+    const run = new ScenarioRun(loadScenario(text));
+    const disabledAt20 = new Map<number, number>();
+    run.sys.at(30_000_000 as Ns, "look", () => {
+      for (const e of run.ctx.watchdog) disabledAt20.set(e.id, e.state);
+      for (const [, e] of run.sys.perf.fds) disabledAt20.set(e.id, e.state);
+    });
+    run.run();
+    const watchdog = run.ctx.watchdog.map((e) => disabledAt20.get(e.id));
+    expect(watchdog.length).toBe(run.sys.machine.cpus.length);
+    expect(watchdog.every((s) => s === PERF_EVENT_STATE.ACTIVE)).toBe(true);
+    const user = [...run.sys.perf.fds.values()].map((e) => disabledAt20.get(e.id));
+    expect(user.length).toBeGreaterThan(0);
+    expect(user.every((s) => s === PERF_EVENT_STATE.OFF)).toBe(true);
+  });
+
+  it("rejects an option it does not model, at its line", () => {
+    const r = parseScenario(
+      "name: t\nmachine: x86-server\nactions:\n  - { at: 1ms, do: prctl, option: PR_SET_NAME }\n",
+      "s.yaml",
+    );
+    expect(r.ok ? [] : r.diagnostics.map(formatDiagnostic)).toEqual([
+      's.yaml:4:35: actions[0].option: "PR_SET_NAME" is not allowed (one of: "PR_TASK_PERF_EVENTS_DISABLE", "PR_TASK_PERF_EVENTS_ENABLE")',
+    ]);
   });
 });

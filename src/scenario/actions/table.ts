@@ -11,6 +11,7 @@ import { kvmEnableCap } from "./kvm-enable-cap.js";
 import { kvmRun } from "./kvm-run.js";
 import { kvmSetPmuEventFilter } from "./kvm-set-pmu-event-filter.js";
 import { perfEventOpen } from "./perf-event-open.js";
+import { prctl } from "./prctl.js";
 import { read } from "./read.js";
 import { schedSetaffinity } from "./sched-setaffinity.js";
 import { sysctl } from "./sysctl.js";
@@ -36,6 +37,7 @@ export const ACTION_KINDS: readonly ActionKind[] = [
   kvmDeviceAttr,
   kvmRun,
   sysctl,
+  prctl,
 ];
 
 const BY_NAME = new Map(ACTION_KINDS.flatMap((k) => k.names.map((n) => [n, k] as const)));
