@@ -101,6 +101,20 @@ describe("layer order of src/", () => {
   });
 });
 
+describe("docs/architecture.md", () => {
+  const doc = readFileSync(join(import.meta.dirname, "..", "docs", "architecture.md"), "utf8");
+  /** Its layer table: rank, and the names in backticks of its layer column. */
+  const rows = [...doc.matchAll(/^\| (\d+) \| ([^|]+) \|/gm)].map((m) => ({
+    rank: Number(m[1]),
+    names: [...m[2]!.matchAll(/`([^`]+)`/g)].map((n) => n[1]!.replace(/\.ts$/, "")),
+  }));
+
+  it("lists every layer at its rank, as this test orders them", () => {
+    const listed = rows.flatMap((r) => r.names.map((name) => `${r.rank} ${name}`));
+    expect(listed).toEqual(LAYERS.map((l) => `${l.rank} ${l.name}`));
+  });
+});
+
 /** Tarjan's strongly connected components. */
 function stronglyConnected(nodes: string[], next: (n: string) => string[]): string[][] {
   const index = new Map<string, number>();
