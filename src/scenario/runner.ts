@@ -20,6 +20,7 @@ export type { RunOptions } from "./run-context.js";
 export class ScenarioRun {
   /** What the sections' run-time parts share. */
   readonly ctx: RunContext;
+  /** The simulated length of the run (the scenario's, or RunOptions.duration). */
   readonly duration: Ns;
 
   constructor(
@@ -36,6 +37,7 @@ export class ScenarioRun {
     scheduleVms(sc.vms, run);
   }
 
+  /** The simulated system the run drives. */
   get sys(): System {
     return this.ctx.sys;
   }

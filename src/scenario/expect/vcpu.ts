@@ -28,6 +28,7 @@ export const vcpuSubject = defineSubject({
   schema,
   compile: (s) => s,
   isTime: () => false,
+  // The documented label of a vcpu check without its own (docs: "vcpu subject").
   describe: () => "expectation",
   observe: (s, run) => armField(s, run) ?? vcpuField(s, run),
 });
