@@ -101,6 +101,64 @@ describe("layer order of src/", () => {
   });
 });
 
+/** Most lines a function of the scenario and report layers may take (a scroll, about). */
+const MAX_FUNCTION_LINES = 80;
+
+/**
+ * Functions (declarations, methods, calls with a body) of a file longer than `limit`
+ * lines, from their first line to their closing brace. Strings and comments are blanked
+ * first, so their braces do not count.
+ */
+function longFunctions(text: string, limit: number): string[] {
+  const lines = text
+    .replace(/\/\*[\s\S]*?\*\//g, (c) => c.replace(/[^\n]/g, " "))
+    .split("\n")
+    .map((l) => l.replace(/"(\\.|[^"\\])*"|'(\\.|[^'\\])*'|\/\/.*$/g, '""'));
+  const head =
+    /^\s*(export\s+)?(async\s+)?(function\s+\w+|((private|protected|public|static|readonly|get|set)\s+)*\w+\s*(<[^>]*>)?\s*\()/;
+  const out: string[] = [];
+  lines.forEach((l, i) => {
+    const m = head.exec(l);
+    if (!m || /^\s*(if|for|while|switch|catch|return)\b/.test(l)) return;
+    let depth = 0;
+    for (let j = i; j < lines.length; j++) {
+      for (const ch of lines[j]!) depth += ch === "{" ? 1 : ch === "}" ? -1 : 0;
+      if (depth === 0 && !lines.slice(i, j + 1).some((x) => x.includes("{"))) {
+        // A statement that ends before any body is a call, not a function.
+        if (/;\s*$/.test(lines[j]!)) return;
+        continue;
+      }
+      if (depth <= 0) {
+        if (j - i + 1 > limit) out.push(`${i + 1}: ${j - i + 1} lines: ${l.trim()}`);
+        return;
+      }
+    }
+  });
+  return out;
+}
+
+describe("function length", () => {
+  it(`keeps every function of src/scenario and src/report within ${MAX_FUNCTION_LINES} lines`, () => {
+    const long = files
+      .filter((f) => /^(scenario|report)\//.test(f))
+      .flatMap((f) =>
+        longFunctions(readFileSync(join(src, f), "utf8"), MAX_FUNCTION_LINES).map(
+          (x) => `${f}:${x}`,
+        ),
+      );
+    expect(long).toEqual([]);
+  });
+
+  it("finds a long function (the check can fail)", () => {
+    const body = Array.from({ length: MAX_FUNCTION_LINES }, (_, k) => `  x += ${k};`).join("\n");
+    const text = `export function f(x: number): number {\n${body}\n  return x;\n}\n`;
+    expect(longFunctions(text, MAX_FUNCTION_LINES)).toEqual([
+      `1: ${MAX_FUNCTION_LINES + 3} lines: export function f(x: number): number {`,
+    ]);
+    expect(longFunctions(text, MAX_FUNCTION_LINES + 3)).toEqual([]);
+  });
+});
+
 describe("docs/architecture.md", () => {
   const doc = readFileSync(join(import.meta.dirname, "..", "docs", "architecture.md"), "utf8");
   /** Its layer table: rank, and the names in backticks of its layer column. */
