@@ -28,10 +28,20 @@ export interface KvmParams {
    * the PMU hardware while it runs. Default false.
    */
   enableMediatedPmu: boolean;
+  /**
+   * kvm.force_emulation_prefix: the guest may force KVM to emulate an instruction with the
+   * ud2 + "kvm" prefix (test suites use it to check that emulated instructions count).
+   * Default false.
+   */
+  forceEmulationPrefix: boolean;
 }
 
 /** Default module parameters. */
-export const DEFAULT_KVM_PARAMS: KvmParams = { enablePmu: true, enableMediatedPmu: false };
+export const DEFAULT_KVM_PARAMS: KvmParams = {
+  enablePmu: true,
+  enableMediatedPmu: false,
+  forceEmulationPrefix: false,
+};
 
 /** Host PMU version the mediated vPMU needs on Intel (GLOBAL_STATUS_SET). */
 const MEDIATED_MIN_HOST_VERSION = 4;
@@ -45,6 +55,7 @@ const MEDIATED_MIN_HOST_VERSION_AMD = 2;
 export class Kvm implements KvmHost {
   readonly enablePmu: boolean;
   readonly enableMediatedPmu: boolean;
+  readonly forceEmulationPrefix: boolean;
   readonly vms: KvmVm[] = [];
   /** Messages KVM would print to the kernel log. */
   readonly log: string[] = [];
@@ -58,6 +69,7 @@ export class Kvm implements KvmHost {
     readonly costs: KvmCosts = DEFAULT_KVM_COSTS,
   ) {
     const p = { ...DEFAULT_KVM_PARAMS, ...params };
+    this.forceEmulationPrefix = p.forceEmulationPrefix;
     const desc = sys.machine.desc;
     this.profile = sys.perf.guest?.profile ?? "7.0";
     // KVM offers no vPMU on hybrid CPUs (X86_FEATURE_HYBRID_CPU).
