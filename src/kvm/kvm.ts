@@ -92,9 +92,15 @@ export class Kvm implements KvmHost {
     return this.sys.machine.desc.coreTypes[0]!.pmu;
   }
 
-  /** Highest PMU version a guest can get: 2 for the emulated vPMU, the host's with mediated. */
+  /**
+   * Highest PMU version a guest can get (kvm_pmu_cap.version). kernel 7.0:
+   * kvm_init_pmu_capability() caps it at 2 whether or not the vPMU is mediated; the 2024
+   * passthrough RFC offered the host's version to a passthrough guest.
+   */
   maxPmuVersion(): number {
-    return this.enableMediatedPmu ? this.hostPmu().version : EMULATED_MAX_VERSION;
+    return this.enableMediatedPmu && this.profile === "rfc-v1"
+      ? this.hostPmu().version
+      : EMULATED_MAX_VERSION;
   }
 
   /** KVM_CHECK_EXTENSION. */
