@@ -7,6 +7,7 @@ import { type ArmVmmFlow, armVmmRun, armVmmSetupVcpu } from "../../kvm/arm64/vmm
 import { errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import { System } from "../../system.js";
+import { afterGuestTime } from "../guest-time.js";
 import {
   type ArmPmuTest,
   armPmuMain,
@@ -174,27 +175,12 @@ class GuestDriver {
   /** Lets the guest run ordinary code until `count` of `quantity` retired, in guest time. */
   private runGuest(quantity: number, count: number, now: Ns, then: (t: Ns) => void): void {
     const vc = this.v.run;
-    const begin = (t: Ns): void => {
+    const need = (): number => {
       const cpu = vc.currentCpu;
       const rate = cpu ? vc.guestRate(quantity, cpu) : 0;
-      const need = rate > 0 ? count / rate : 0;
-      const target = vc.guestTimeAt(t) + need;
-      const check = (t2: Ns): void => {
-        const rem = target - vc.guestTimeAt(t2);
-        if (rem <= 1e-9) {
-          then(t2);
-          return;
-        }
-        if (vc.state !== "guest") {
-          vc.guestOp({ intercepted: false, reason: "sysreg", costNs: 0, run: check }, t2);
-          return;
-        }
-        this.sys.at((t2 + Math.max(1, Math.ceil(rem - 1e-9))) as Ns, "kut run", check);
-      };
-      check(t);
+      return rate > 0 ? count / rate : 0;
     };
-    if (vc.state === "guest") begin(now);
-    else vc.guestOp({ intercepted: false, reason: "sysreg", costNs: 0, run: begin }, now);
+    afterGuestTime(this.sys, vc, now, need, then);
   }
 }
 

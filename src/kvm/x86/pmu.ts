@@ -274,6 +274,17 @@ export class KvmX86Pmu {
     }
   }
 
+  /**
+   * kernel: kvm_skip_emulated_instruction() -> kvm_pmu_instruction_retired(): an exiting
+   * instruction KVM completed (WRMSR, RDMSR, RDPMC, CPUID, port I/O) retires once on the
+   * counters counting instructions retired. Which counters those are is decided after the
+   * instruction's own effect (KVM recomputes them at the WRMSR, 6.17+), so a WRMSR that
+   * enables a counter counts on it and one that disables it does not.
+   */
+  instructionSkipped(cpl: 0 | 3, now: Ns): void {
+    this.emulatedInstructionRetired(false, cpl, now);
+  }
+
   /** The encoding of "branch instructions retired" KVM matches emulated branches against. */
   protected readonly branchesRetiredEncoding: number = BR_INST_RETIRED_ENCODING;
 
