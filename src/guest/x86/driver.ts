@@ -206,6 +206,19 @@ export class X86GuestDriver {
       if (r === GP_FAULT) return null;
       return r === true ? 0n : r;
     };
+    if (req.kind === "rdpmc" && req.forced) {
+      this.exit("emulation", now, (t) => {
+        const r = this.kvm.forceEmulationPrefix ? access(t) : null;
+        if (r === null) {
+          this.fault(req, t);
+          return;
+        }
+        // kernel: the emulator retires the instruction (kvm_pmu_instruction_retired()).
+        v.pmu?.emulatedInstructionRetired(false, 0, t);
+        this.resume(r, t);
+      });
+      return;
+    }
     const intercepted =
       req.kind === "rdpmc"
         ? !(v.mediated?.rdpmcPassthrough() ?? false)

@@ -38,7 +38,8 @@ export type X86Req =
   /** WRMSR/RDMSR/RDPMC; `safe`: a fault is expected and returned (rdmsr_safe()), else it aborts. */
   | { kind: "wrmsr"; msr: number; value: bigint; safe: boolean }
   | { kind: "rdmsr"; msr: number; safe: boolean }
-  | { kind: "rdpmc"; ecx: number; safe: boolean }
+  /** `forced`: behind the forced-emulation prefix, so KVM's emulator runs it (#UD without). */
+  | { kind: "rdpmc"; ecx: number; safe: boolean; forced?: boolean }
   | { kind: "code"; block: CodeBlock }
   /** CPUID: always exits; KVM emulates and skips it. */
   | { kind: "cpuid" }
@@ -83,6 +84,11 @@ export function* rdpmc(ecx: number): X86Guest<bigint> {
 /** rdpmc_safe(): the value, or null on #GP. */
 export function* rdpmcSafe(ecx: number): X86Guest<bigint | null> {
   return yield { kind: "rdpmc", ecx: ecx >>> 0, safe: true };
+}
+
+/** rdpmc_safe_fep(): RDPMC behind the forced-emulation prefix; null on a fault. */
+export function* rdpmcSafeFep(ecx: number): X86Guest<bigint | null> {
+  return yield { kind: "rdpmc", ecx: ecx >>> 0, safe: true, forced: true };
 }
 
 /** Runs a block of ordinary code. */
