@@ -38,6 +38,7 @@ export function blockExec(
   r[Q.L1D_CACHE_REFILL] = (block.llcRefs ?? 0) / ns;
   r[Q.LD_RETIRED] = loads / ns;
   r[Q.ST_RETIRED] = stores / ns;
+  r[Q.LD_ST_OPS] = (block.ldStOps ?? 0) / ns;
   const user = block.cpl === 3;
   return { exec: makeExec(label, r, user ? [0, 0, 1, 0] : [0, 0, 0, 1]), ns };
 }

@@ -17,6 +17,8 @@ export interface CodeBlock {
   stores?: number;
   /** Memory instructions (loads + stores, a read-modify-write once); default loads + stores. */
   memInsns?: number;
+  /** Ops that load from and store to one address, as AMD's LS_DISPATCH counts them apart. */
+  ldStOps?: number;
   llcRefs?: number;
   llcMisses?: number;
   /** Core cycles; default one per instruction. */
@@ -122,8 +124,7 @@ export function* ucall(call: Ucall): X86Guest<bigint> {
   return (yield { kind: "ucall", call }) ?? 0n;
 }
 
-/** Thrown inside a guest program to stop it (an assertion or an unhandled exception). */
-export class GuestAbort extends Error {}
+export { GuestAbort } from "../abort.js";
 
 /** What a guest knows of its CPU: the vendor and the CPUID the VMM gave its vCPU. */
 export interface X86GuestEnv {
