@@ -14,6 +14,8 @@ interface SelftestsOpts {
   vpmu: string;
   fep?: boolean;
   kernel: string;
+  hostPinned?: string;
+  hostExcludeGuest?: boolean;
 }
 
 /** Test names as given: the binary's name, with or without its directory (x86/, arm64/). */
@@ -45,6 +47,11 @@ export function registerSelftestsCommand(program: Command): void {
       "--fep",
       "x86: kvm.force_emulation_prefix=1 (pmu_counters_test repeats its checks force-emulated)",
     )
+    .option(
+      "--host-pinned <n>",
+      "x86: open n pinned CPU-wide host events per CPU first (host contention)",
+    )
+    .option("--host-exclude-guest", "x86: the --host-pinned events count the host only (:H)")
     .option("--kernel <profile>", "kernel profile (7.0 only)", "7.0")
     .action((names: string[], o: SelftestsOpts) => {
       if (o.kernel !== "7.0") usage(`--kernel: the selftests run on kernel 7.0 only`);
@@ -58,10 +65,18 @@ export function registerSelftestsCommand(program: Command): void {
             `--machine: unknown preset "${o.machine}" (one of: ${Object.keys(PRESET_SUMMARY).join(", ")})`,
           );
       }
+      let hostPinned = 0;
+      if (o.hostPinned !== undefined) {
+        if (!/^\d+$/.test(o.hostPinned) || Number(o.hostPinned) > 64)
+          usage(`--host-pinned: "${o.hostPinned}" is not a number of events (0-64)`);
+        hostPinned = Number(o.hostPinned);
+      }
       const tests = names.length ? names.map(testOf) : SELFTESTS.map((s) => s.name);
       const r = runSelftests(tests, {
         vpmu: o.vpmu,
         fep: o.fep ?? false,
+        hostPinned,
+        hostExcludeGuest: o.hostExcludeGuest ?? false,
         ...(machine ? { machine, machineName: o.machine! } : {}),
       });
       process.stdout.write(`${r.lines.join("\n")}\n`);

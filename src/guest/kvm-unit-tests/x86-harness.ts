@@ -106,9 +106,12 @@ export function applyCpuidOverrides(c: X86VcpuCpuid, o: X86CpuidOverrides): X86V
 /** The guest workload of a kvm-unit-tests VM: it only runs the test's own code blocks. */
 const KUT_X86_WORKLOAD = { ...BUILTIN_WORKLOADS.compute!, name: "kvm-unit-tests" };
 
-/** Opens the pinned host events of `hostPinned`; returns what the host did, as lines. */
-function openHostEvents(sys: System, o: KutX86Options): string[] {
-  const n = o.hostPinned ?? 0;
+/**
+ * Opens `n` pinned CPU-wide host events (branches retired) on every CPU, as `perf stat -a`
+ * with pinned events would, each taking a general-purpose counter. Returns what the host
+ * did, as lines.
+ */
+export function openHostPinnedEvents(sys: System, n: number, excludeGuest: boolean): string[] {
   if (n <= 0) return [];
   const amd = isAmdPmu(sys.machine.desc.coreTypes[0]!.pmu);
   const config = amd ? 0x00c2 : 0x00c4;
@@ -116,21 +119,14 @@ function openHostEvents(sys: System, o: KutX86Options): string[] {
   let opened = 0;
   for (const cpu of sys.machine.cpus) {
     for (let i = 0; i < n; i++) {
-      const r = sysPerfEventOpen(
-        sys.perf,
-        { type: PERF_TYPE_RAW, config, pinned: true, exclude_guest: o.hostExcludeGuest ?? false },
-        -1,
-        cpu.id,
-        -1,
-        0,
-        ROOT,
-      );
+      const attr = { type: PERF_TYPE_RAW, config, pinned: true, exclude_guest: excludeGuest };
+      const r = sysPerfEventOpen(sys.perf, attr, -1, cpu.id, -1, 0, ROOT);
       if (r < 0) lines.push(`host: perf_event_open(cpu ${cpu.id}) = ${errnoName(r)}`);
       else opened++;
     }
   }
   lines.unshift(
-    `host: ${opened} pinned CPU-wide events (raw 0x${config.toString(16)}${o.hostExcludeGuest ? ", exclude_guest" : ""}), ${n} per CPU`,
+    `host: ${opened} pinned CPU-wide events (raw 0x${config.toString(16)}${excludeGuest ? ", exclude_guest" : ""}), ${n} per CPU`,
   );
   return lines;
 }
@@ -165,7 +161,7 @@ function createVcpu(
  */
 export function runX86KutTest(o: KutX86Options): KutX86Result {
   const sys = new System({ machine: o.machine, seed: o.seed ?? 1, profile: "7.0" });
-  const setup = openHostEvents(sys, o);
+  const setup = openHostPinnedEvents(sys, o.hostPinned ?? 0, o.hostExcludeGuest ?? false);
   const kvm = new Kvm(sys, {
     enableMediatedPmu: o.vpmu === "mediated",
     forceEmulationPrefix: o.fep ?? false,

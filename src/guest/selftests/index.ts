@@ -24,12 +24,21 @@ export interface SelftestsOptions {
   vpmu: "emulated" | "mediated";
   /** kvm.force_emulation_prefix=1 (pmu_counters_test then repeats its checks force-emulated). */
   fep?: boolean;
+  /** Pinned CPU-wide host events per CPU (x86 tests), and whether they exclude the guest. */
+  hostPinned?: number;
+  hostExcludeGuest?: boolean;
 }
 
 const DEFAULT_MACHINE = { x86: "x86-server", arm64: "rk3399" } as const;
 
 function build(name: SelftestName, machine: MachineDesc, o: SelftestsOptions): Selftest {
-  const host = { machine, vpmu: o.vpmu, forceEmulationPrefix: o.fep ?? false };
+  const host = {
+    machine,
+    vpmu: o.vpmu,
+    forceEmulationPrefix: o.fep ?? false,
+    hostPinned: o.hostPinned ?? 0,
+    hostExcludeGuest: o.hostExcludeGuest ?? false,
+  };
   switch (name) {
     case "pmu_counters_test":
       return pmuCountersTest(host);

@@ -8,6 +8,7 @@ import type { X86VcpuCpuid } from "../../kvm/x86/cpuid.js";
 import { errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import { System } from "../../system.js";
+import { openHostPinnedEvents } from "../kvm-unit-tests/x86-harness.js";
 import { X86GuestDriver } from "../x86/driver.js";
 import type { Ucall, X86Guest, X86GuestEnv } from "../x86/program.js";
 import { TestFailure } from "./kselftest.js";
@@ -23,6 +24,9 @@ export interface SelftestHostOptions {
   machine: MachineDesc;
   vpmu: "emulated" | "mediated";
   forceEmulationPrefix?: boolean;
+  /** Pinned CPU-wide host events per CPU, opened before KVM is loaded (host contention). */
+  hostPinned?: number;
+  hostExcludeGuest?: boolean;
   seed?: number;
 }
 
@@ -34,6 +38,7 @@ export class SelftestHost {
 
   constructor(o: SelftestHostOptions) {
     this.sys = new System({ machine: o.machine, seed: o.seed ?? 1, profile: "7.0" });
+    openHostPinnedEvents(this.sys, o.hostPinned ?? 0, o.hostExcludeGuest ?? false);
     this.kvm = new Kvm(this.sys, {
       enableMediatedPmu: o.vpmu === "mediated",
       forceEmulationPrefix: o.forceEmulationPrefix ?? false,

@@ -10,11 +10,29 @@ import type { CodeBlock } from "./program.js";
  * The duration is the block's cycles at the CPU's clock rounded up to that power of two
  * (a model simplification: time runs up to 2x slow, counts are unchanged).
  */
-export function blockExec(
-  block: CodeBlock,
-  cpu: Cpu,
-  label: string,
-): { exec: ExecState; ns: number } {
+export function blockExec(block: CodeBlock, cpu: Cpu): { exec: ExecState; ns: number } {
+  // Programs repeat the same blocks (a one-instruction WRMSR, a loop) thousands of times:
+  // one ExecState per block shape and core type keeps the ledgers and the heap small.
+  let byShape = CACHE.get(cpu.coreType);
+  if (!byShape) {
+    byShape = new Map();
+    CACHE.set(cpu.coreType, byShape);
+  }
+  const key = shapeKey(block);
+  const hit = byShape.get(key);
+  if (hit) return hit;
+  const made = buildExec(block, cpu);
+  byShape.set(key, made);
+  return made;
+}
+
+const CACHE = new WeakMap<Cpu["coreType"], Map<string, { exec: ExecState; ns: number }>>();
+
+function shapeKey(b: CodeBlock): string {
+  return `${b.insns},${b.branches ?? 0},${b.branchMisses ?? 0},${b.loads ?? 0},${b.stores ?? 0},${b.memInsns ?? ""},${b.ldStOps ?? 0},${b.llcRefs ?? 0},${b.llcMisses ?? 0},${b.cycles ?? ""},${b.cpl ?? 0}`;
+}
+
+function buildExec(block: CodeBlock, cpu: Cpu): { exec: ExecState; ns: number } {
   const cycles = block.cycles ?? block.insns;
   const freqGHz = cpu.coreType.scaling.freqMHz / 1000;
   const ns = 2 ** Math.max(0, Math.ceil(Math.log2(Math.max(1, cycles / freqGHz))));
@@ -40,7 +58,7 @@ export function blockExec(
   r[Q.ST_RETIRED] = stores / ns;
   r[Q.LD_ST_OPS] = (block.ldStOps ?? 0) / ns;
   const user = block.cpl === 3;
-  return { exec: makeExec(label, r, user ? [0, 0, 1, 0] : [0, 0, 0, 1]), ns };
+  return { exec: makeExec("guest code", r, user ? [0, 0, 1, 0] : [0, 0, 0, 1]), ns };
 }
 
 /** A guest that executes nothing (waiting for its next request): every rate zero. */

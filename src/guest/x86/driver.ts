@@ -151,7 +151,7 @@ export class X86GuestDriver {
       now,
       (t) => {
         const cpu = vc.currentCpu ?? this.sys.machine.cpus[vc.task.cpu]!;
-        const b = blockExec(block, cpu, `guest ${vc.label}`);
+        const b = blockExec(block, cpu);
         ns = b.ns;
         vc.setGuestCode(b.exec, t);
         return ns;
