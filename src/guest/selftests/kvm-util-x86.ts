@@ -28,6 +28,8 @@ export interface SelftestHostOptions {
   hostPinned?: number;
   hostExcludeGuest?: boolean;
   seed?: number;
+  /** The invariant checker's mode (default: System's default). */
+  checkInvariants?: "record" | "throw" | false;
 }
 
 /** A test process's view of /dev/kvm: one simulated host for the whole binary. */
@@ -37,7 +39,12 @@ export class SelftestHost {
   private vms = 0;
 
   constructor(o: SelftestHostOptions) {
-    this.sys = new System({ machine: o.machine, seed: o.seed ?? 1, profile: "7.0" });
+    this.sys = new System({
+      machine: o.machine,
+      seed: o.seed ?? 1,
+      profile: "7.0",
+      ...(o.checkInvariants !== undefined ? { checkInvariants: o.checkInvariants } : {}),
+    });
     openHostPinnedEvents(this.sys, o.hostPinned ?? 0, o.hostExcludeGuest ?? false);
     this.kvm = new Kvm(this.sys, {
       enableMediatedPmu: o.vpmu === "mediated",
