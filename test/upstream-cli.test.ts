@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { parseCpuidOverrides } from "../src/cli/kut-x86.js";
 import { vpmu } from "./cli-helpers.js";
 
 /**
@@ -93,6 +94,25 @@ describe("vpmu kvm-unit-tests --arch x86", () => {
       expect(r.err, args.join(" ")).toEqual(err);
       expect(r.out).toBe("");
     }
+  });
+});
+
+describe("--cpuid parsing", () => {
+  it("takes key=value lists and names the bad part", () => {
+    expect(parseCpuidOverrides("version=1,gp=4,events_unavailable=0x20,pdcm=0,leaf_a=1")).toEqual({
+      version: 1,
+      nrGp: 4,
+      unavailableEvents: 0x20,
+      pdcm: false,
+      noLeafA: false,
+    });
+    expect(parseCpuidOverrides("perfmon_v2=0,num_core_pmc=4")).toEqual({
+      perfMonV2: false,
+      numCorePmc: 4,
+    });
+    expect(parseCpuidOverrides("version=x")).toBe('"version=x" is not key=value');
+    expect(parseCpuidOverrides("gpu=1")).toMatch(/^unknown key "gpu" \(one of: .*version/);
+    expect(parseCpuidOverrides("gp=0x100000000")).toBe("gp=0x100000000 does not fit in 32 bits");
   });
 });
 
