@@ -1,27 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { compareX86Kut } from "../src/guest/kvm-unit-tests/x86-compare.js";
 import { type KutX86Options, runX86KutTest } from "../src/guest/kvm-unit-tests/x86-harness.js";
-import { amdPmuDesc } from "../src/hw/pmu-desc.js";
-import { preset } from "../src/hw/presets.js";
+import { amd, amdLegacyHost, x86 } from "./upstream-hosts.js";
 
 /**
  * kvm-unit-tests x86/pmu, pmu_lbr and pmu_pebs in the simulated guest: the pass/fail
  * pattern of every check per configuration, as docs/upstream-tests.md tabulates it with
  * what upstream expects on real hardware.
  */
-
-const x86 = preset("x86-server")!;
-const amd = preset("amd-server")!;
-/** An AMD host without PerfMonV2 (pre-Zen 4): the mediated vPMU cannot be enabled. */
-function amdLegacyHost() {
-  const ct = amd.coreTypes[0]!;
-  return {
-    ...amd,
-    coreTypes: [
-      { ...ct, pmu: amdPmuDesc({ name: "cpu", coreType: ct.name, nrGp: 6, perfMonV2: false }) },
-    ],
-  };
-}
 
 function run(o: Partial<KutX86Options> & Pick<KutX86Options, "machine">) {
   const r = runX86KutTest({ test: "pmu", vpmu: "emulated", ...o });

@@ -4,34 +4,13 @@ import {
   type SelftestName,
   type SelftestsOptions,
 } from "../src/guest/selftests/index.js";
-import { amdPmuDesc, x86PmuDesc } from "../src/hw/pmu-desc.js";
 import { preset } from "../src/hw/presets.js";
+import { amd, amdLegacyHost, intelV1Host, x86 } from "./upstream-hosts.js";
 
 /**
  * The KVM selftests against the model: each binary's outcome per host configuration, as
  * docs/upstream-tests.md tabulates it beside upstream's expectation.
  */
-
-const x86 = preset("x86-server")!;
-const amd = preset("amd-server")!;
-
-/** x86-server with an architectural PMU version 1 (no GLOBAL_CTRL, no fixed counters). */
-function intelV1Host() {
-  const ct = x86.coreTypes[0]!;
-  return {
-    ...x86,
-    coreTypes: [{ ...ct, pmu: x86PmuDesc({ name: "cpu", coreType: ct.name, version: 1 }) }],
-  };
-}
-function amdLegacyHost() {
-  const ct = amd.coreTypes[0]!;
-  return {
-    ...amd,
-    coreTypes: [
-      { ...ct, pmu: amdPmuDesc({ name: "cpu", coreType: ct.name, nrGp: 6, perfMonV2: false }) },
-    ],
-  };
-}
 
 function outcome(names: SelftestName[], o: SelftestsOptions) {
   const r = runSelftests(names, o);

@@ -11,7 +11,7 @@ import { System } from "../../system.js";
 import { openHostPinnedEvents } from "../kvm-unit-tests/x86-harness.js";
 import { X86GuestDriver } from "../x86/driver.js";
 import type { Ucall, X86Guest, X86GuestEnv } from "../x86/program.js";
-import { TestFailure } from "./kselftest.js";
+import { type Selftest, TestFailure, testRequire } from "./kselftest.js";
 
 /**
  * The x86 side of the KVM selftests library (kvm_util.c, processor.c) over vpmu's KVM:
@@ -209,4 +209,26 @@ export class SelftestVcpu {
     if (!d.ucall) throw new TestFailure("vcpu_run", "the guest made no ucall");
     return d.ucall;
   }
+}
+
+/**
+ * An x86 selftest binary: main() gets its own simulated host (one per process, as /dev/kvm)
+ * after the requirement every PMU test starts with (kvm.enable_pmu).
+ */
+export function x86Selftest(
+  name: string,
+  file: string,
+  o: SelftestHostOptions,
+  main: (host: SelftestHost, out: string[]) => number,
+): Selftest {
+  return {
+    name,
+    file,
+    arch: "x86",
+    main(out) {
+      const host = new SelftestHost(o);
+      testRequire(host.kvm.enablePmu, "kvm_is_pmu_enabled()");
+      return main(host, out);
+    },
+  };
 }

@@ -16,7 +16,7 @@ import {
   type X86GuestEnv,
 } from "../x86/program.js";
 import { type Selftest, testAssert, testRequire } from "./kselftest.js";
-import { SelftestHost, type SelftestHostOptions } from "./kvm-util-x86.js";
+import { type SelftestHost, type SelftestHostOptions, x86Selftest } from "./kvm-util-x86.js";
 
 /**
  * tools/testing/selftests/kvm/x86/pmu_counters_test.c: architectural events, GP and fixed
@@ -86,7 +86,7 @@ function guestPmuVersion(g: Globals, env: X86GuestEnv): number {
 /** this_pmu_has() for a fixed-counter feature: enumerated contiguously or in the ECX bitmask. */
 function pmuHasFixed(env: X86GuestEnv, bit: number): boolean {
   const a = env.cpuid.leafA;
-  return (a?.nrFixed ?? 0) > bit || ((a?.fixedBitmask ?? 0) >>> bit) & 1 ? true : false;
+  return (a?.nrFixed ?? 0) > bit || (((a?.fixedBitmask ?? 0) >>> bit) & 1) === 1;
 }
 
 function* fwWrites(env: X86GuestEnv): X86Guest<boolean> {
@@ -423,29 +423,22 @@ function testIntelCounters(c: Ctx): void {
 
 /** The test binary for a host configuration. */
 export function pmuCountersTest(o: SelftestHostOptions): Selftest {
-  return {
-    name: "pmu_counters_test",
-    file: "x86/pmu_counters_test.c",
-    arch: "x86",
-    main(out) {
-      const host = new SelftestHost(o);
-      testRequire(host.kvm.enablePmu, "kvm_is_pmu_enabled()");
-      testRequire(host.hostIsIntel, "host_cpu_is_intel");
-      const sup = host.supportedCpuid();
-      testRequire(sup.leafA !== null, "kvm_cpu_has_p(X86_PROPERTY_PMU_VERSION)");
-      testRequire(sup.leafA.version > 0, "kvm_cpu_property(X86_PROPERTY_PMU_VERSION) > 0");
-      const c: Ctx = {
-        host,
-        g: {
-          kvmPmuVersion: sup.leafA.version,
-          hardwarePmuArchEvents: 0,
-          fep: o.forceEmulationPrefix ?? false,
-        },
-        hasPerfCaps: sup.features.pdcm,
-        out,
-      };
-      testIntelCounters(c);
-      return 0;
-    },
-  };
+  return x86Selftest("pmu_counters_test", "x86/pmu_counters_test.c", o, (host, out) => {
+    testRequire(host.hostIsIntel, "host_cpu_is_intel");
+    const sup = host.supportedCpuid();
+    testRequire(sup.leafA !== null, "kvm_cpu_has_p(X86_PROPERTY_PMU_VERSION)");
+    testRequire(sup.leafA.version > 0, "kvm_cpu_property(X86_PROPERTY_PMU_VERSION) > 0");
+    const c: Ctx = {
+      host,
+      g: {
+        kvmPmuVersion: sup.leafA.version,
+        hardwarePmuArchEvents: 0,
+        fep: o.forceEmulationPrefix ?? false,
+      },
+      hasPerfCaps: sup.features.pdcm,
+      out,
+    };
+    testIntelCounters(c);
+    return 0;
+  });
 }

@@ -23,7 +23,12 @@ import {
   type X86GuestEnv,
 } from "../x86/program.js";
 import { type Selftest, testAssert, testAssertEq, testRequire } from "./kselftest.js";
-import { SelftestHost, type SelftestHostOptions, type SelftestVcpu } from "./kvm-util-x86.js";
+import {
+  type SelftestHost,
+  type SelftestHostOptions,
+  type SelftestVcpu,
+  x86Selftest,
+} from "./kvm-util-x86.js";
 
 /**
  * tools/testing/selftests/kvm/x86/pmu_event_filter_test.c: KVM_SET_PMU_EVENT_FILTER allow
@@ -491,64 +496,57 @@ function testFixedCounterBitmap(c: Ctx): void {
 
 /** The test binary for a host configuration. */
 export function pmuEventFilterTest(o: SelftestHostOptions): Selftest {
-  return {
-    name: "pmu_event_filter_test",
-    file: "x86/pmu_event_filter_test.c",
-    arch: "x86",
-    main(out) {
-      const host = new SelftestHost(o);
-      testRequire(host.kvm.enablePmu, "kvm_is_pmu_enabled()");
-      testRequire(
-        host.kvm.checkExtension(KVM_CAP_PMU_EVENT_FILTER) !== 0,
-        "kvm_has_cap(KVM_CAP_PMU_EVENT_FILTER)",
-      );
-      testRequire(
-        host.kvm.checkExtension(KVM_CAP_PMU_EVENT_MASKED_EVENTS) !== 0,
-        "kvm_has_cap(KVM_CAP_PMU_EVENT_MASKED_EVENTS)",
-      );
-      const sup = host.supportedCpuid();
-      const a = sup.leafA;
-      // Intel: a PMU version, GP counters and branches retired (CPUID.0xA.EBX bit 5).
-      const intel =
-        host.hostIsIntel &&
-        !!a?.version &&
-        !!a.nrGp &&
-        (a.eventsLength ?? 0) > 5 &&
-        !(((a.unavailableEvents ?? 0) >>> 5) & 1);
-      // AMD: Zen (family 0x17) and later encode branches retired as 0xc2.
-      const amd = !host.hostIsIntel && sup.features.family >= 0x17;
-      testRequire(intel || amd, "use_intel_pmu() || use_amd_pmu()");
-      const c: Ctx = { host, out, intel, amd, res: zeroResults() };
-      const guest = () => (intel ? intelGuestCode(c.res) : amdGuestCode(c.res));
-      const { vm, vcpu } = host.vmCreateWithOneVcpu(guest);
-      testRequire(runToSync(vcpu) === 0n, "sanity_check_pmu(vcpu)");
-      if (amd) {
-        withFilter(c, vcpu, single(rawEvent(0x1c2, 0), 0, KVM_PMU_EVENT_DENY));
-        assertCounting(c, "test_amd_deny_list");
-      }
-      runAndSyncResults(c, vcpu);
-      assertCounting(c, "test_without_filter");
-      withFilter(c, vcpu, baseFilter(KVM_PMU_EVENT_DENY));
-      assertNotCounting(c, "test_member_deny_list");
-      withFilter(c, vcpu, baseFilter(KVM_PMU_EVENT_ALLOW));
-      assertCounting(c, "test_member_allow_list");
-      withFilter(c, vcpu, notMemberFilter(KVM_PMU_EVENT_DENY));
-      assertCounting(c, "test_not_member_deny_list");
-      withFilter(c, vcpu, notMemberFilter(KVM_PMU_EVENT_ALLOW));
-      assertNotCounting(c, "test_not_member_allow_list");
-      // MEM_INST_RETIRED on Sapphire Rapids (0x8F), Ice Lake (0x6A), Skylake/Cascade Lake (0x55).
-      const memInstRetired =
-        sup.features.family === 6 && [0x8f, 0x6a, 0x55].includes(sup.features.model);
-      let vcpu2: SelftestVcpu | null = null;
-      if (intel && memInstRetired && (a?.nrGp ?? 0) >= 3)
-        vcpu2 = vm.addVcpu(2, () => intelMaskedEventsGuestCode(c.res));
-      else if (amd) vcpu2 = vm.addVcpu(2, () => amdMaskedEventsGuestCode(c.res));
-      if (vcpu2) testMaskedEvents(c, vcpu2);
-      testFilterIoctl(c, vcpu);
-      vm.free();
-      testPmuConfigDisable(c, guest);
-      testFixedCounterBitmap(c);
-      return 0;
-    },
-  };
+  return x86Selftest("pmu_event_filter_test", "x86/pmu_event_filter_test.c", o, (host, out) => {
+    testRequire(
+      host.kvm.checkExtension(KVM_CAP_PMU_EVENT_FILTER) !== 0,
+      "kvm_has_cap(KVM_CAP_PMU_EVENT_FILTER)",
+    );
+    testRequire(
+      host.kvm.checkExtension(KVM_CAP_PMU_EVENT_MASKED_EVENTS) !== 0,
+      "kvm_has_cap(KVM_CAP_PMU_EVENT_MASKED_EVENTS)",
+    );
+    const sup = host.supportedCpuid();
+    const a = sup.leafA;
+    // Intel: a PMU version, GP counters and branches retired (CPUID.0xA.EBX bit 5).
+    const intel =
+      host.hostIsIntel &&
+      !!a?.version &&
+      !!a.nrGp &&
+      (a.eventsLength ?? 0) > 5 &&
+      !(((a.unavailableEvents ?? 0) >>> 5) & 1);
+    // AMD: Zen (family 0x17) and later encode branches retired as 0xc2.
+    const amd = !host.hostIsIntel && sup.features.family >= 0x17;
+    testRequire(intel || amd, "use_intel_pmu() || use_amd_pmu()");
+    const c: Ctx = { host, out, intel, amd, res: zeroResults() };
+    const guest = () => (intel ? intelGuestCode(c.res) : amdGuestCode(c.res));
+    const { vm, vcpu } = host.vmCreateWithOneVcpu(guest);
+    testRequire(runToSync(vcpu) === 0n, "sanity_check_pmu(vcpu)");
+    if (amd) {
+      withFilter(c, vcpu, single(rawEvent(0x1c2, 0), 0, KVM_PMU_EVENT_DENY));
+      assertCounting(c, "test_amd_deny_list");
+    }
+    runAndSyncResults(c, vcpu);
+    assertCounting(c, "test_without_filter");
+    withFilter(c, vcpu, baseFilter(KVM_PMU_EVENT_DENY));
+    assertNotCounting(c, "test_member_deny_list");
+    withFilter(c, vcpu, baseFilter(KVM_PMU_EVENT_ALLOW));
+    assertCounting(c, "test_member_allow_list");
+    withFilter(c, vcpu, notMemberFilter(KVM_PMU_EVENT_DENY));
+    assertCounting(c, "test_not_member_deny_list");
+    withFilter(c, vcpu, notMemberFilter(KVM_PMU_EVENT_ALLOW));
+    assertNotCounting(c, "test_not_member_allow_list");
+    // MEM_INST_RETIRED on Sapphire Rapids (0x8F), Ice Lake (0x6A), Skylake/Cascade Lake (0x55).
+    const memInstRetired =
+      sup.features.family === 6 && [0x8f, 0x6a, 0x55].includes(sup.features.model);
+    let vcpu2: SelftestVcpu | null = null;
+    if (intel && memInstRetired && (a?.nrGp ?? 0) >= 3)
+      vcpu2 = vm.addVcpu(2, () => intelMaskedEventsGuestCode(c.res));
+    else if (amd) vcpu2 = vm.addVcpu(2, () => amdMaskedEventsGuestCode(c.res));
+    if (vcpu2) testMaskedEvents(c, vcpu2);
+    testFilterIoctl(c, vcpu);
+    vm.free();
+    testPmuConfigDisable(c, guest);
+    testFixedCounterBitmap(c);
+    return 0;
+  });
 }
