@@ -179,6 +179,27 @@ describe("x86/pmu_lbr and x86/pmu_pebs stop at the SKIP a vPMU without LBR/PEBS 
   });
 });
 
+describe("determinism", () => {
+  it("the same configuration gives byte-identical output", () => {
+    const a = runX86KutTest({
+      machine: x86,
+      test: "pmu",
+      vpmu: "emulated",
+      hostPinned: 4,
+      fep: true,
+    });
+    const b = runX86KutTest({
+      machine: x86,
+      test: "pmu",
+      vpmu: "emulated",
+      hostPinned: 4,
+      fep: true,
+    });
+    expect(a.lines.join("\n")).toBe(b.lines.join("\n"));
+    expect(a.elapsedNs).toBe(b.elapsedNs);
+  });
+});
+
 describe("emulated vs mediated on the same host", () => {
   it("idle host: no check differs, emulated instructions included", () => {
     expect(compareX86Kut({ machine: x86, test: "pmu", fep: true }).diffs).toEqual([]);
