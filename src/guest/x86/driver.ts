@@ -1,3 +1,4 @@
+import type { ExecState } from "../../hw/exec.js";
 import type { Kvm } from "../../kvm/kvm.js";
 import type { ExitReason, KvmVcpu } from "../../kvm/vcpu.js";
 import { kvmGuestRdmsr, kvmGuestWrmsr } from "../../kvm/x86/guest-msr.js";
@@ -8,7 +9,7 @@ import { afterGuestTime } from "../guest-time.js";
 import { blockExec, haltedExec } from "./code.js";
 import { type CodeBlock, GuestAbort, type Ucall, type X86Guest, type X86Req } from "./program.js";
 
-/** One RDTSC, one LAPIC write, a PAUSE: what the non-exiting instructions retire. */
+/** What one instruction that does not exit retires (RDTSC, a LAPIC write, a direct MSR access). */
 const ONE_INSN: CodeBlock = { insns: 1 };
 /** PAUSE takes about 140 cycles on recent Intel cores (model parameter). */
 const PAUSE_CYCLES = 140;
@@ -42,7 +43,7 @@ export class X86GuestDriver {
   readonly prints: string[] = [];
   private irr = false;
   private pendingResume: ((t: Ns) => void) | null = null;
-  private readonly halted;
+  private readonly halted: ExecState;
   private readonly kvm: Kvm;
 
   constructor(
