@@ -20,6 +20,7 @@ import { VERSION } from "../version.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
+import { registerSelftestsCommand } from "./selftests.js";
 import { registerTraceCommand } from "./trace.js";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
@@ -331,6 +332,7 @@ program
 
 registerTraceCommand(program);
 registerKutCommand(program);
+registerSelftestsCommand(program);
 
 try {
   program.parse(process.argv);
