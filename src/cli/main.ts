@@ -16,6 +16,7 @@ import { runScenario } from "../scenario/runner.js";
 import { scenarioJsonSchema } from "../scenario/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
+import { registerExecCommand } from "./exec.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
@@ -111,6 +112,7 @@ program
   .version(VERSION, "-V, --version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
+  .enablePositionalOptions()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 program
@@ -294,6 +296,7 @@ program
 
 registerTraceCommand(program);
 registerKutCommand(program);
+registerExecCommand(program);
 
 try {
   program.parse(process.argv);
