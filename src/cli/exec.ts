@@ -22,7 +22,7 @@ import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
 import { PROC_KERNEL_FILES, SYSFS_VIEW_ROOTS, type SysfsView, sysfsView } from "../perf/sysfs.js";
 import { formatDiagnostic } from "../scenario/diagnostics.js";
-import type { Ns } from "../sim/time.js";
+import { type Ns, parseDuration } from "../sim/time.js";
 import { SimTimeCoordinator } from "./exec-clock.js";
 import { ExecHost } from "./exec-host.js";
 import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
@@ -163,13 +163,15 @@ interface ExecOpts {
   task?: string;
   seed?: string;
   unprivileged?: boolean;
+  at?: string;
 }
 
 /** Splits `vpmu exec [scenario] -- COMMAND...` into the scenario and the command. */
 function splitArgs(args: string[], o: ExecOpts): { file?: string; command: string[] } {
+  // Commander takes the first "--" itself: what follows it in argv is the command.
   const dd = process.argv.indexOf("--", process.argv.indexOf("exec") + 1);
-  const after = dd >= 0 ? process.argv.length - dd - 1 : -1;
-  const before = after >= 0 ? args.length - after : o.machine ? 0 : Math.min(1, args.length);
+  let before = dd >= 0 ? args.length - (process.argv.length - dd - 1) : o.machine ? 0 : 1;
+  before = Math.max(0, Math.min(before, args.length));
   if (before > 1)
     throw new ExecUsage(`give one scenario file or --machine, then -- COMMAND (got ${args[1]})`);
   const file = before === 1 ? args[0] : undefined;
@@ -241,6 +243,12 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
       `--task: no task "${o.task}" in ${file ?? "the preset"} (tasks: ${live.taskNames().join(", ") || "none"})`,
     );
   const sys = live.sys;
+  if (o.at !== undefined) {
+    const at = parseDuration(o.at);
+    if (at === undefined || at < 0)
+      throw new ExecUsage(`--at: "${o.at}" is not a duration (e.g. 20ms, 1s)`);
+    sys.run(at);
+  }
   // The simulated host has its own fd budget: the real RLIMIT_NOFILE applies to the memfds.
   sys.perf.opts.nrOpen = 1 << 30;
 
@@ -353,9 +361,9 @@ export function registerExecCommand(program: Command): void {
     )
     .option("--time-scale <x>", "with --wall-clock: simulated ns per wall ns")
     .option("--task <name>", "the scenario task the traced command's pid maps to")
+    .option("--at <time>", "run the scenario up to this simulated time before COMMAND starts")
     .option("-s, --seed <n>", "seed (overrides the scenario's)")
     .option("--unprivileged", "the command has no CAP_PERFMON on the simulated host")
-    .passThroughOptions()
     .action(async (args: string[], o: ExecOpts) => {
       try {
         process.exitCode = await execCommand(args, o);

@@ -112,7 +112,6 @@ program
   .version(VERSION, "-V, --version")
   .showHelpAfterError("(run with --help for usage)")
   .exitOverride()
-  .enablePositionalOptions()
   .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
 program
