@@ -914,8 +914,8 @@ int ioctl(int fd, unsigned long req, ...) {
       case 4: /* PERIOD: a pointer to the u64 */
         if (arg) memcpy(&value, arg, 8);
         break;
-      case 5: /* SET_OUTPUT: an fd, or -1 */
-        if ((int)value != -1) {
+      case 5: /* SET_OUTPUT: an fd, or (unsigned long)-1 for none (an int -1 is not that) */
+        if (value != UINT64_MAX) {
           int oh = handle_of((int)value);
           if (oh >= 0) value = (uint64_t)oh;
           else flags |= IOCTL_ARG_BADFD;
