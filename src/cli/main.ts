@@ -17,6 +17,7 @@ import { runScenario } from "../scenario/runner.js";
 import { scenarioJsonSchema } from "../scenario/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
+import { registerExecCommand } from "./exec.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
@@ -333,6 +334,7 @@ program
 registerTraceCommand(program);
 registerKutCommand(program);
 registerSelftestsCommand(program);
+registerExecCommand(program);
 
 try {
   program.parse(process.argv);
