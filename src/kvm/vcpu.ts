@@ -22,6 +22,8 @@ declare module "../sim/trace.js" {
 /** Why the vCPU left the guest ("sysreg" is the arm64 trapped system-register access, ESR EC 0x18). */
 export type ExitReason =
   | "tick"
+  /** A host hrtimer interrupt other than the tick (perf's multiplexing timer). */
+  | "timer"
   | "io"
   | "msr"
   | "sysreg"
@@ -251,6 +253,11 @@ export class KvmVcpu {
   /** The host tick on this vCPU's CPU: an external-interrupt exit. */
   tick(now: Ns): void {
     if (this.state === "guest") this.exit(now, "tick", 0);
+  }
+
+  /** Another host timer interrupt on this vCPU's CPU: an external-interrupt exit. */
+  timerInterrupt(now: Ns): void {
+    if (this.state === "guest") this.exit(now, "timer", 0);
   }
 
   private account(now: Ns): void {
@@ -597,4 +604,9 @@ export function registerVcpuPreemptNotifiers(sys: System): void {
   };
   sys.sched.hooks.unshift(out);
   sys.sched.hooks.push(inn);
+  // The perf core's multiplexing hrtimer is an interrupt too.
+  sys.perf.irqHooks.push((cpu, now) => {
+    const t = sys.sched.current(cpu);
+    if (t?.owner instanceof KvmVcpu) t.owner.timerInterrupt(now);
+  });
 }
