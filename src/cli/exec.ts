@@ -151,6 +151,9 @@ function rewritePrefixes(view: SysfsView): string[] {
   } catch {}
   return [
     ...SYSFS_VIEW_ROOTS.map((r) => `/${r}`),
+    // The model has no tracepoint PMU: the simulated host has no tracefs either.
+    "/sys/kernel/tracing",
+    "/sys/kernel/debug/tracing",
     ...[...pmus].sort().map((p) => `/sys/devices/${p}`),
     ...PROC_KERNEL_FILES.map((f) => `/proc/sys/kernel/${f}`),
   ];
@@ -311,6 +314,9 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
       VPMU_REWRITE: rewritePrefixes(sysfsView(sys)).join(":"),
       VPMU_PRELOAD: shim,
       VPMU_NR_CPUS: String(sys.machine.nrCpus),
+      // perf matches its JSON event tables against the real CPU's cpuid; the simulated CPU is
+      // not that one, so no table applies (unless the caller chose one).
+      PERF_CPUID: process.env.PERF_CPUID ?? "vpmu-0-0-0",
     };
     const status = await new Promise<number>((resolve) => {
       const child = spawn(exe, command.slice(1), { stdio: "inherit", env, argv0: command[0] });
