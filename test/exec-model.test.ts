@@ -533,3 +533,16 @@ describe("wire format", () => {
     expect(decodeHello(b.subarray(0, 40))).toBeNull();
   });
 });
+
+describe("vpmu sysfs", () => {
+  it("prints the view: links from the bus, the CPU masks, the perf sysctls", async () => {
+    const { vpmu } = await import("./cli-helpers.js");
+    const r = vpmu("sysfs", "--machine", "x86-hybrid");
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    expect(lines).toContain("/sys/bus/event_source/devices/cpu_core -> ../../../devices/cpu_core");
+    expect(lines).toContain("/sys/devices/cpu_atom/cpus: 4-7");
+    expect(lines).toContain("/sys/devices/system/cpu/online: 0-7");
+    expect(lines).toContain("/proc/sys/kernel/nmi_watchdog: 1");
+  });
+});

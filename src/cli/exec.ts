@@ -90,6 +90,11 @@ export function isStaticElf(path: string): boolean {
   }
 }
 
+/** Writes a sysfs view under `root` (files and links). */
+export function writeSysfsView(root: string, view: SysfsView): void {
+  new ViewWriter(root).update(view);
+}
+
 /** Writes the sysfs view under `root`, then keeps it in step with the model. */
 class ViewWriter {
   private last: SysfsView = new Map();
