@@ -20,7 +20,13 @@ import { constants as osConstants, tmpdir } from "node:os";
 import { delimiter, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-import { PROC_KERNEL_FILES, SYSFS_VIEW_ROOTS, type SysfsView, sysfsView } from "../perf/sysfs.js";
+import {
+  PROC_KERNEL_FILES,
+  SYSFS_VIEW_ROOTS,
+  type SysfsView,
+  sysfsDynamicView,
+  sysfsView,
+} from "../perf/sysfs.js";
 import { formatDiagnostic } from "../scenario/diagnostics.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { SimTimeCoordinator } from "./exec-clock.js";
@@ -97,10 +103,11 @@ export function writeSysfsView(root: string, view: SysfsView): void {
 
 /** Writes the sysfs view under `root`, then keeps it in step with the model. */
 class ViewWriter {
-  private last: SysfsView = new Map();
+  private readonly last: SysfsView = new Map();
 
   constructor(private readonly root: string) {}
 
+  /** Writes the entries of `view` that differ from what was written (a partial view is fine). */
   update(view: SysfsView): void {
     for (const [rel, v] of view) {
       const old = this.last.get(rel);
@@ -113,11 +120,22 @@ class ViewWriter {
         if (existsSync(path)) unlinkSync(path);
         symlinkSync(v.link, path);
       }
+      this.last.set(rel, v);
     }
-    for (const rel of this.last.keys())
-      if (!view.has(rel)) rmSync(join(this.root, rel), { force: true });
-    this.last = view;
   }
+}
+
+/**
+ * Where the private directory goes: $TMPDIR when set, else /dev/shm (a tmpfs: the view's
+ * hundreds of small files are written and removed there in milliseconds), else the tmpdir.
+ */
+function runtimeDir(): string {
+  if (process.env.TMPDIR) return process.env.TMPDIR;
+  try {
+    accessSync("/dev/shm", constants.W_OK | constants.X_OK);
+    if (statSync("/dev/shm").isDirectory()) return "/dev/shm";
+  } catch {}
+  return tmpdir();
 }
 
 /** The clock page the shim maps: model ns, then CLOCK_REALTIME at model time 0. */
@@ -260,7 +278,7 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
   // The simulated host has its own fd budget: the real RLIMIT_NOFILE applies to the memfds.
   sys.perf.opts.nrOpen = 1 << 30;
 
-  const dir = mkdtempSync(join(tmpdir(), "vpmu-exec-"));
+  const dir = mkdtempSync(join(runtimeDir(), "vpmu-exec-"));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   try {
     const root = join(dir, "root");
@@ -270,7 +288,7 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
     clock.set(sys.now);
     const refresh = (): void => {
       clock.set(sys.now);
-      views.update(sysfsView(sys));
+      views.update(sysfsDynamicView(sys));
     };
     const host = new ExecHost(sys, {
       cred: { perfmon: !o.unprivileged },
