@@ -1412,6 +1412,14 @@ pid_t fork(void) {
   return p;
 }
 
+/*
+ * vfork() is a fork() here (POSIX allows it): a wrapper cannot return twice on a shared
+ * stack, and the parent must report the child before it waits (dash runs commands so).
+ */
+pid_t vfork(void) {
+  return fork();
+}
+
 /* The model's CPU time of a traced task, in the rusage wait4() returns (simulated time). */
 static void model_rusage(pid_t pid, struct rusage *ru) {
   if (!ru || pid <= 0 || !is_active() || !sim_time) return;

@@ -65,8 +65,12 @@ export class SimTimeCoordinator {
     return p;
   }
 
-  /** A process was created (the command itself, fork(), posix_spawn()): it runs until seen waiting. */
-  spawned(pid: number, ppid: number): void {
+  /**
+   * A process was created (the command itself, fork(), posix_spawn()): it runs until seen
+   * waiting. With `ifNew`, a process already known (or gone) is left as it is.
+   */
+  spawned(pid: number, ppid: number, ifNew = false): void {
+    if (ifNew && this.procs.has(pid)) return;
     this.proc(pid, ppid);
   }
 

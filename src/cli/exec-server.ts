@@ -53,6 +53,16 @@ export function procState(pid: number): string {
   }
 }
 
+/** The children of a process (/proc/<pid>/task/<pid>/children), or none. */
+export function childPids(pid: number): number[] {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim();
+    return s === "" ? [] : s.split(/\s+/).map(Number);
+  } catch {
+    return [];
+  }
+}
+
 /**
  * The `vpmu exec` server: a Unix socket in a private directory, one connection per client
  * process, requests answered from the live model (ExecHost) in arrival order.
@@ -198,6 +208,7 @@ export class ExecServer {
           this.reply(c, 0);
           return;
         }
+        this.children(pid);
         coord.sleep(
           pid,
           Number(b.readBigUInt64LE(0)) as Ns,
@@ -210,6 +221,7 @@ export class ExecServer {
         coord?.cancel(pid);
         return;
       case OP.BLOCK:
+        this.children(pid);
         coord?.block(pid, b.readInt32LE(0));
         this.watch();
         return;
@@ -223,6 +235,17 @@ export class ExecServer {
       default:
         this.opts.onProblem(`unknown request ${r.op} from pid ${pid}`);
     }
+  }
+
+  /**
+   * Before a process waits, its children the server has not heard of (made by clone() or
+   * posix_spawn() inside libc, where the shim sees no fork) hold the clock until they
+   * connect or exit.
+   */
+  private children(pid: number): void {
+    const coord = this.opts.coordinator;
+    if (!coord) return;
+    for (const child of childPids(pid)) coord.spawned(child, pid, true);
   }
 
   /** Wall-clock mode: run the model up to now before answering. */
