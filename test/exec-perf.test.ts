@@ -237,6 +237,38 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     expect(b.err).toBe(a.err);
   });
 
+  it("several processes share the simulated clock: sh -c with two sleeps, perf stat -p", async () => {
+    const [a, b] = await Promise.all([
+      vpmuExec([
+        "--machine",
+        "x86-server",
+        "--",
+        "perf",
+        "stat",
+        "-x,",
+        "-e",
+        "task-clock",
+        "--",
+        "sh",
+        "-c",
+        "sleep 0.1; sleep 0.1",
+      ]),
+      vpmuExec([
+        "--machine",
+        "x86-server",
+        "--",
+        "sh",
+        "-c",
+        "sleep 5 & perf stat -x, -p $! -e cycles -- sleep 0.5; kill $!",
+      ]),
+    ]);
+    expect(a.code, a.err).toBe(0);
+    expect(a.err.split(",").slice(0, 3)).toEqual(["200.00", "msec", "task-clock"]);
+    expect(b.code, b.err).toBe(0);
+    // The -p target maps to a compute task on a 3 GHz core: 0.5 s of cycles.
+    expect(parsePerfCsv(b.err)[0]).toMatchObject({ event: "cycles", value: 1500000000 });
+  });
+
   it("perf stat -- sleep 1: one simulated second, user/sys from the model task", async () => {
     const r = await vpmuExec([
       "--machine",
