@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SimTimeCoordinator } from "../src/cli/exec-clock.js";
+import { QUIET_CHECKS, SimTimeCoordinator } from "../src/cli/exec-clock.js";
 import { ExecHost } from "../src/cli/exec-host.js";
 import { decodeHello, encodeReply, OP, splitRequests } from "../src/cli/exec-protocol.js";
 import { livePreset, liveScenario } from "../src/cli/exec-scenario.js";
@@ -469,13 +469,17 @@ describe("simulated time for real processes", () => {
     expect(log).toEqual(["advance 5"]);
   });
 
-  it("a process seen blocked in the kernel twice stops holding the clock", () => {
+  it("a process seen blocked in the kernel long enough, with no request, stops holding the clock", () => {
     const { c, log } = coordinator();
     c.connected(10, 1, 1);
     c.connected(13, 10, 2);
     c.sleep(10, 7 as Ns, false, () => {});
     expect(c.stalled()).toBe(true);
-    c.observed(13, true);
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
+    c.activity(13); // a request: it is working after all
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
+    c.observed(13, false);
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
     expect(log).toEqual([]);
     c.observed(13, true);
     expect(log).toEqual(["advance 7"]);

@@ -30,8 +30,12 @@ interface Proc {
   quiet: number;
 }
 
-/** Checks a process must be seen blocked in the kernel before the clock moves without it. */
-export const QUIET_CHECKS = 2;
+/**
+ * Consecutive checks (2 ms apart, so 50 ms) a process must be seen sleeping in the kernel,
+ * with no request in between, before the clock moves without it: long enough that a
+ * process busy with real work (page faults, file reads) is not mistaken for a blocked one.
+ */
+export const QUIET_CHECKS = 25;
 
 export class SimTimeCoordinator {
   private readonly procs = new Map<number, Proc>();

@@ -273,7 +273,7 @@ export class ExecServer {
       if (coord.stalled())
         for (const pid of coord.holders()) {
           const st = procState(pid);
-          coord.observed(pid, st === "S" || st === "D" || st === "T" || st === "t");
+          coord.observed(pid, st === "S" || st === "T" || st === "t");
         }
       this.watch();
     }, 2);
