@@ -43,7 +43,24 @@ const PINNED = "r00c4:D,r00c4:D,r00c4:D,r00c4:D,r00c4:D,r00c4:D,r00c4:D,r00c4:D,
 const MUX =
   "cycles,instructions,branches,branch-misses,cache-references,cache-misses,r01c4,r81d0,r82d0,bus-cycles,ref-cycles,cycles:u,instructions:k,branches:u";
 
+/** Runs the same vpmu exec twice at once; both must print the same, byte for byte. */
+async function twice(args: string[]) {
+  const [a, b] = await Promise.all([vpmuExec(args), vpmuExec(args)]);
+  expect(b.err, "a second run prints the same").toBe(a.err);
+  expect(b.out).toBe(a.out);
+  return a;
+}
+
 run("perf stat -x, equals vpmu's report (simulated time)", () => {
+  it("perf list pmu on rk3399: each cluster's PMU and its sysfs aliases", async () => {
+    const r = await vpmuExec(["--machine", "rk3399", "--", "perf", "list", "pmu"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toMatch(/cpu_cycles OR armv8_cortex_a53\/cpu_cycles\/\s+\[Kernel PMU event\]/);
+    expect(r.out).toMatch(/inst_spec OR armv8_cortex_a72\/inst_spec\//);
+    // The A53 has no INST_SPEC, and its sysfs does not list it.
+    expect(r.out).not.toMatch(/armv8_cortex_a53\/inst_spec\//);
+  });
+
   it("rk3399 -a: legacy cycles and instructions over both clusters", async () => {
     const text = example("big-little-counts.yaml");
     const f = scenarioWith(text, {
@@ -52,7 +69,7 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
       events: "cycles,instructions",
       generic_events: "legacy",
     });
-    const r = await vpmuExec([
+    const r = await twice([
       f,
       "--",
       "perf",
@@ -71,7 +88,7 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
   });
 
   it("rk3399 task event: a legacy cycles counts only on the first-probed cluster (A53), 50%", async () => {
-    const r = await vpmuExec([
+    const r = await twice([
       "examples/big-little-task-event.yaml",
       "--task",
       "app",
@@ -96,7 +113,7 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     const text =
       "name: hybrid\nmachine: x86-hybrid\ntasks:\n  - { name: p, workload: compute, affinity: '1' }\n  - { name: e, workload: compute, affinity: '6' }\n";
     const f = scenarioWith(text, { name: "m", cpus: "0-7", events: "cycles,instructions" });
-    const r = await vpmuExec([
+    const r = await twice([
       f,
       "--",
       "perf",
@@ -126,7 +143,7 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
   });
 
   it("pinned-overcommit: pinned events beyond the counters read <not counted>", async () => {
-    const r = await vpmuExec([
+    const r = await twice([
       "examples/pinned-overcommit.yaml",
       "--",
       "perf",
@@ -166,13 +183,11 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
       "sleep",
       "0.4",
     ];
-    const [a, b] = await Promise.all([vpmuExec(args), vpmuExec(args)]);
+    const a = await twice(args);
     expect(a.code, a.err).toBe(0);
     const perf = parsePerfCsv(a.err);
     expectSameRows(perf, vpmuRows(runText(example("host-multiplexing.yaml")), ["stat"]));
     expect(perf.find((p) => p.event === "cycles")!.pct).toBe(71);
-    // Deterministic: the same output every run.
-    expect(b.err).toBe(a.err);
   });
 
   it("a 7.0 host with a mediated VM: cycles opens (exclude_guest), cycles:G and cycles:GH are EOPNOTSUPP", async () => {
@@ -186,7 +201,7 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
       stop: "70ms",
     });
     const cmd = ["perf", "stat", "-x,", "-a", "-e", "cycles,cycles:G,cycles:GH", "sleep", "0.05"];
-    const r = await vpmuExec([f, "--at", "20ms", "--", ...cmd]);
+    const r = await twice([f, "--at", "20ms", "--", ...cmd]);
     expect(r.code, r.err).toBe(0);
     const perf = parsePerfCsv(r.err);
     const want = vpmuRows(runText(readFileSync(f, "utf8")), ["m"]);
@@ -548,6 +563,15 @@ run("the shim's ABI, seen from C", () => {
 });
 
 run("bad input and process handling", () => {
+  it("without the shim (no C compiler at build time), vpmu exec says how to get one", async () => {
+    const r = await vpmuExec(["--machine", "rk3399", "--", "true"], {
+      VPMU_SHIM: "/nonexistent/shim.so",
+    });
+    expect(r.code).toBe(2);
+    expect(r.err).toContain("the preload shim /nonexistent/shim.so is missing");
+    expect(r.err).toContain("Install a C compiler (Debian, Ubuntu: apt-get install gcc");
+  });
+
   it("a command that does not exist exits 127, as a shell would", async () => {
     const r = await vpmuExec(["--machine", "rk3399", "--", "no-such-command-vpmu"]);
     expect(r.code).toBe(127);

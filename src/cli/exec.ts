@@ -46,9 +46,11 @@ class ExecUsage extends Error {
   }
 }
 
-/** Where `npm run build` puts the shim (scripts/postbuild.mjs). */
+/** Where `npm run build` puts the shim (scripts/postbuild.mjs), or $VPMU_SHIM (packagers). */
 export function shimPath(): string {
-  return fileURLToPath(new URL("../native/libvpmu-preload.so", import.meta.url));
+  return (
+    process.env.VPMU_SHIM ?? fileURLToPath(new URL("../native/libvpmu-preload.so", import.meta.url))
+  );
 }
 
 /** The message for a missing shim: how to get a compiler and build it. */
