@@ -346,15 +346,12 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
     const status = await new Promise<number>((resolve) => {
       const child = spawn(exe, command.slice(1), { stdio: "inherit", env, argv0: command[0] });
       if (child.pid !== undefined) coordinator?.spawned(child.pid, process.pid);
-      // Like a shell: ^C and ^\ reach the command from the terminal; TERM and HUP are passed on.
-      const ignore = (): void => {};
+      // vpmu exec stays until the command ends; the signals it gets are passed on (a ^C from
+      // the terminal reaches the command anyway, so it may see that one twice).
       const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
-      const handlers: Array<[NodeJS.Signals, () => void]> = [
-        ["SIGINT", ignore],
-        ["SIGQUIT", ignore],
-        ["SIGTERM", forward("SIGTERM")],
-        ["SIGHUP", forward("SIGHUP")],
-      ];
+      const handlers: Array<[NodeJS.Signals, () => void]> = (
+        ["SIGINT", "SIGQUIT", "SIGTERM", "SIGHUP"] as const
+      ).map((s) => [s, forward(s)]);
       for (const [s, h] of handlers) process.on(s, h);
       child.on("error", (e) => {
         process.stderr.write(`vpmu exec: ${command[0]}: ${e.message}\n`);
