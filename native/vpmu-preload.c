@@ -194,6 +194,8 @@ static int nr_cpus_model;
 
 static int sock = -1;
 static pid_t sock_pid;
+static dev_t sock_dev;
+static ino_t sock_ino;
 static int server_gone;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -315,11 +317,21 @@ static void hello(uint32_t flags) {
   free(hs);
 }
 
-/* Connects (again, after a fork) to the server. Caller holds the lock. */
+/*
+ * Is `sock` still the connection? A program may close every descriptor behind libc's back
+ * (close_range()) and reuse the number: then it is not ours to write to or to close.
+ */
+static int sock_is_ours(void) {
+  struct stat st;
+  return fstat(sock, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino;
+}
+
+/* Connects (again, after a fork or a lost descriptor) to the server. Caller holds the lock. */
 static int connect_server(uint32_t hello_flags) {
-  if (sock >= 0 && sock_pid == getpid()) return 0;
+  if (sock >= 0 && sock_pid == getpid() && sock_is_ours()) return 0;
   if (server_gone) return -1;
-  if (sock >= 0) REAL(close)(sock); /* inherited across fork: the parent's connection */
+  /* Inherited across fork: the parent's connection, ours to close in this process. */
+  if (sock >= 0 && sock_pid != getpid() && sock_is_ours()) REAL(close)(sock);
   sock = -1;
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
@@ -343,6 +355,11 @@ static int connect_server(uint32_t hello_flags) {
   }
   sock = s;
   sock_pid = getpid();
+  struct stat st;
+  if (fstat(s, &st) == 0) {
+    sock_dev = st.st_dev;
+    sock_ino = st.st_ino;
+  }
   hello(hello_flags);
   return sock >= 0 ? 0 : -1;
 }
@@ -848,6 +865,9 @@ int scandir64(const char *p, struct dirent64 ***list, int (*sel)(const struct di
 }
 
 /* ---- perf_event_open and the event descriptors ---- */
+static void release_fd(int fd);
+static void release_range(unsigned lo, unsigned hi);
+
 static long perf_event_open_model(void *uattr, pid_t pid, int cpu, int group_fd,
                                   unsigned long flags) {
   if (!uattr) {
@@ -894,7 +914,10 @@ long syscall(long nr, ...) {
   if (nr == SYS_perf_event_open && is_active())
     return perf_event_open_model((void *)a[0], (pid_t)a[1], (int)a[2], (int)a[3],
                                  (unsigned long)a[4]);
-  return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (nr == SYS_close_range && r == 0 && !(a[2] & 4)) release_range((unsigned)a[0], (unsigned)a[1]);
+  if (nr == SYS_close && r == 0 && handle_of((int)a[0]) >= 0) release_fd((int)a[0]);
+  return r;
 }
 
 static ssize_t model_read(int h, void *buf, size_t count) {
@@ -1036,6 +1059,29 @@ int close(int fd) {
   int r = REAL(close)(fd);
   if (ours) release_fd(fd);
   return r;
+}
+
+/* close_range()/closefrom(): the perf fds in [lo, hi] are closed too. */
+static void release_range(unsigned lo, unsigned hi) {
+  for (size_t fd = lo; fd < fdh_len && fd <= hi; fd++)
+    if (fdh[fd]) release_fd((int)fd);
+  if (sock >= 0 && (unsigned)sock >= lo && (unsigned)sock <= hi) sock = -1;
+}
+
+int close_range(unsigned lo, unsigned hi, int flags) {
+  static int (*real)(unsigned, unsigned, int);
+  if (!real) real = (int (*)(unsigned, unsigned, int))next_sym("close_range");
+  int r = real ? real(lo, hi, flags) : (int)REAL(syscall)(SYS_close_range, lo, hi, flags);
+  if (r == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */)) release_range(lo, hi);
+  return r;
+}
+
+void closefrom(int lo) {
+  static void (*real)(int);
+  if (!real) real = (void (*)(int))next_sym("closefrom");
+  if (real) real(lo);
+  else REAL(syscall)(SYS_close_range, lo, ~0u, 0);
+  if (lo >= 0) release_range((unsigned)lo, ~0u);
 }
 
 static int dup_tracked(int oldfd, int newfd) {

@@ -538,6 +538,8 @@ run("the shim's ABI, seen from C", () => {
       read_closed: "EBADF",
       fork_child_read: "0",
       read_error_event: "0",
+      read_plain_after_closefrom: "8",
+      open_after_closefrom: "0",
       read_after_exec: "8",
     });
   });
