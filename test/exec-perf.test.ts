@@ -594,13 +594,15 @@ run("bad input and process handling", () => {
     expect(r.err).toMatch(new RegExp(`^${f}:4:\\d+: tasks\\[0\\]\\.workload: `, "m"));
   });
 
-  it("usage errors: no --machine or scenario, --time-scale without --wall-clock, an unknown --task", async () => {
-    const [a, b, c] = await Promise.all([
+  it("usage errors: no --machine or scenario, --time-scale without --wall-clock, an unknown --task, no --variant", async () => {
+    const [a, b, c, d] = await Promise.all([
       vpmuExec(["--", "true"]),
       vpmuExec(["--machine", "rk3399", "--time-scale", "2", "--", "true"]),
       vpmuExec(["examples/big-little-counts.yaml", "--task", "nope", "--", "true"]),
+      vpmuExec(["examples/x86-vpmu-modes.yaml", "--", "true"]),
     ]);
-    expect([a.code, b.code, c.code]).toEqual([2, 2, 2]);
+    expect([a.code, b.code, c.code, d.code]).toEqual([2, 2, 2, 2]);
+    expect(d.err).toContain("has variants (one of: emulated, mediated, rfc-v1)");
     expect(a.err).toContain("give a scenario file or --machine PRESET");
     expect(b.err).toContain("--time-scale: only with --wall-clock");
     expect(c.err).toContain('--task: no task "nope"');

@@ -192,6 +192,7 @@ interface ExecOpts {
   seed?: string;
   unprivileged?: boolean;
   at?: string;
+  variant?: string;
 }
 
 /** Splits `vpmu exec [scenario] -- COMMAND...` into the scenario and the command. */
@@ -224,10 +225,23 @@ function liveHost(file: string | undefined, o: ExecOpts): LiveScenario {
     process.exit(EXIT_USAGE);
   }
   if (loaded?.ok) {
-    if (loaded.scenario.variants.length > 0)
-      throw new ExecUsage(`${file} has variants; vpmu exec runs one scenario`);
-    return liveScenario(loaded.scenario, seed);
+    const sc = loaded.scenario;
+    const names = sc.variants.map((v) => v.name);
+    if (o.variant === undefined) {
+      if (names.length > 0)
+        throw new ExecUsage(`--variant: ${file} has variants (one of: ${names.join(", ")})`);
+      return liveScenario(sc, seed);
+    }
+    const v = sc.variants.find((x) => x.name === o.variant);
+    if (!v)
+      throw new ExecUsage(
+        names.length === 0
+          ? `--variant: ${file} has no variants`
+          : `--variant: no variant "${o.variant}" in ${file} (one of: ${names.join(", ")})`,
+      );
+    return liveScenario(v.scenario, seed);
   }
+  if (o.variant !== undefined) throw new ExecUsage("--variant: give a scenario file");
   const p = livePreset(o.machine!, seed);
   if (!p.ok) {
     const d = p.diagnostics[0]!;
@@ -389,6 +403,7 @@ export function registerExecCommand(program: Command): void {
     )
     .option("--time-scale <x>", "with --wall-clock: simulated ns per wall ns")
     .option("--task <name>", "the scenario task the traced command's pid maps to")
+    .option("--variant <name>", "the variant of a scenario with variants")
     .option("--at <time>", "run the scenario up to this simulated time before COMMAND starts")
     .option("-s, --seed <n>", "seed (overrides the scenario's)")
     .option("--unprivileged", "the command has no CAP_PERFMON on the simulated host")
