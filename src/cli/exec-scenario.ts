@@ -29,7 +29,7 @@ export function liveScenario(sc: Scenario, seed?: number): LiveScenario {
   return {
     sys,
     taskNamed: (name) => {
-      const t = run.tasksByName.get(name);
+      const t = run.ctx.tasks.get(name);
       if (t) return t;
       for (const x of sys.sched.tasks.values()) if (x.comm === name && x.state !== "dead") return x;
       return undefined;

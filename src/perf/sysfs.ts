@@ -1,9 +1,10 @@
 import { formatCpuList } from "../hw/cpulist.js";
-import type { System } from "../system.js";
+import type { PerfCore } from "./core.js";
 import { CorePmu } from "./drivers/core-pmu.js";
 import { SoftwarePmu } from "./drivers/software.js";
 import { ExclusivePmu, UncorePmu } from "./drivers/uncore.js";
 import { PERF_EVENT_STATE } from "./event.js";
+import type { PerfHost } from "./host.js";
 import type { Pmu } from "./pmu.js";
 
 /**
@@ -53,8 +54,11 @@ export const PROC_KERNEL_FILES = [
   "nmi_watchdog",
 ] as const;
 
+/** What the view reads: the host and its perf core (a System is one). */
+export type SysfsHost = PerfHost & { readonly perf: PerfCore };
+
 /** Builds the whole view of a system as it is now (CPU online state, sysctls, watchdog). */
-export function sysfsView(sys: System): SysfsView {
+export function sysfsView(sys: SysfsHost): SysfsView {
   const view: SysfsView = new Map();
   addPmus(view, sys);
   addCpus(view, sys);
@@ -67,13 +71,13 @@ export function sysfsView(sys: System): SysfsView {
  * The entries that change while a system runs (CPU hotplug, sysctl writes, the watchdog
  * starting or stopping): what a live view refreshes as the model's clock moves.
  */
-export function sysfsDynamicView(sys: System): SysfsView {
+export function sysfsDynamicView(sys: SysfsHost): SysfsView {
   const view: SysfsView = new Map();
   addDynamic(view, sys);
   return view;
 }
 
-function addDynamic(view: SysfsView, sys: System): void {
+function addDynamic(view: SysfsView, sys: SysfsHost): void {
   addCpuOnline(view, sys);
   addProcKernel(view, sys);
 }
@@ -84,7 +88,7 @@ function addDynamic(view: SysfsView, sys: System): void {
  * the driver: `cpus` for core PMUs covering part of the machine (x86 hybrid, arm64),
  * `cpumask` for uncore PMUs, `caps/` for x86 core PMUs, no events or format for software.
  */
-function addPmus(view: SysfsView, sys: System): void {
+function addPmus(view: SysfsView, sys: SysfsHost): void {
   const x86 = sys.machine.desc.arch === "x86_64";
   const hz = sys.sched.opts.hz;
   for (const p of sys.perf.registry.pmus) {
@@ -121,7 +125,7 @@ function addPmuCpus(view: SysfsView, dir: string, p: Pmu, x86: boolean): void {
 }
 
 /** The online and offline masks, and each hotpluggable CPU's `online` file. */
-function addCpuOnline(view: SysfsView, sys: System): void {
+function addCpuOnline(view: SysfsView, sys: SysfsHost): void {
   const cpus = sys.machine.cpus;
   const all = cpus.map((c) => c.id);
   const online = cpus.filter((c) => c.online).map((c) => c.id);
@@ -134,7 +138,7 @@ function addCpuOnline(view: SysfsView, sys: System): void {
 }
 
 /** /sys/devices/system/cpu: the CPU masks perf sizes its maps from, and each CPU's topology. */
-function addCpus(view: SysfsView, sys: System): void {
+function addCpus(view: SysfsView, sys: SysfsHost): void {
   const cpus = sys.machine.cpus;
   const all = cpus.map((c) => c.id);
   const base = "sys/devices/system/cpu";
@@ -173,7 +177,7 @@ export function formatCpuMask(cpus: readonly number[], nrCpus: number): string {
 }
 
 /** /sys/devices/system/node: one node holding every CPU (what libnuma reads). */
-function addNode(view: SysfsView, sys: System): void {
+function addNode(view: SysfsView, sys: SysfsHost): void {
   const all = sys.machine.cpus.map((c) => c.id);
   const base = "sys/devices/system/node";
   for (const f of ["possible", "online", "has_cpu", "has_memory", "has_normal_memory"])
@@ -190,7 +194,7 @@ function addNode(view: SysfsView, sys: System): void {
 }
 
 /** /proc/sys/kernel: the perf sysctls, and nmi_watchdog while the hard-lockup detector runs. */
-function addProcKernel(view: SysfsView, sys: System): void {
+function addProcKernel(view: SysfsView, sys: SysfsHost): void {
   const core = sys.perf;
   const base = "proc/sys/kernel";
   view.set(`${base}/perf_event_paranoid`, `${core.opts.paranoid}\n`);
