@@ -215,7 +215,7 @@ describe("ioctl request numbers (perf_ioctl)", () => {
   });
 });
 
-describe("enable_on_exec (perf_event_exec)", () => {
+describe("enable_on_exec and remove_on_exec (perf_event_exec)", () => {
   it("an OFF enable_on_exec event becomes INACTIVE/ACTIVE at exec, once; others stay OFF", () => {
     const sys = new System({ machine: preset("x86-server")! });
     const t = sys.spawn({ comm: "w", workload: BUILTIN_WORKLOADS.compute!, affinity: [2] });
@@ -244,6 +244,27 @@ describe("enable_on_exec (perf_event_exec)", () => {
     expect(r.value).toBeGreaterThan(0);
     // A second exec finds the flag consumed.
     expect(perfEventExec(sys.perf, t, sys.now)).toBe(0);
+  });
+
+  it("remove_on_exec events leave the task at exec and end in EXIT, still readable", () => {
+    const sys = new System({ machine: preset("x86-server")! });
+    const t = sys.spawn({ comm: "w", workload: BUILTIN_WORKLOADS.compute!, affinity: [2] });
+    const rm = sys.perfEventOpen(
+      { type: PERF_TYPE_RAW, config: 0xc0, remove_on_exec: true, read_format: TE_TR },
+      t.pid,
+      -1,
+    );
+    const keep = sys.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc0 }, t.pid, -1);
+    sys.run(10_000_000 as Ns);
+    perfEventExec(sys.perf, t, sys.now);
+    const e = sys.perf.fds.get(rm)!;
+    expect(e.state).toBe(PERF_EVENT_STATE.EXIT);
+    expect(e.ctx?.eventList.includes(e) ?? false).toBe(false);
+    const before = sys.read(rm);
+    sys.run(20_000_000 as Ns);
+    expect(sys.read(rm).value).toBe(before.value);
+    expect(before.time_enabled).toBe(10_000_000);
+    expect(sys.perf.fds.get(keep)!.state).toBe(PERF_EVENT_STATE.ACTIVE);
   });
 });
 
