@@ -6,7 +6,6 @@ import type { ExecHost } from "./exec-host.js";
 import {
   decodeHello,
   encodeReply,
-  GROUP_NOT_PERF,
   HELLO_EXEC,
   IOCTL_ARG_BADFD,
   IOCTL_ARG_NULL,
@@ -278,7 +277,4 @@ export class ExecServer {
       this.watch();
     }, 2);
   }
-
-  /** Group fd value for a descriptor that is open but not a perf event (tests). */
-  static readonly GROUP_NOT_PERF = GROUP_NOT_PERF;
 }
