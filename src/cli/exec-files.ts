@@ -108,14 +108,19 @@ export class ViewWriter {
 /**
  * Where the private directory goes: $TMPDIR when set, else /dev/shm (a tmpfs: the view's
  * hundreds of small files are written and removed there in milliseconds), else the tmpdir.
+ * A directory whose path would leave no room for the socket's name (108 bytes with the
+ * terminating NUL) is passed over.
  */
 export function runtimeDir(): string {
-  if (process.env.TMPDIR) return process.env.TMPDIR;
-  try {
-    accessSync("/dev/shm", constants.W_OK | constants.X_OK);
-    if (statSync("/dev/shm").isDirectory()) return "/dev/shm";
-  } catch {}
-  return tmpdir();
+  const candidates = [process.env.TMPDIR, "/dev/shm", tmpdir(), "/tmp"];
+  for (const d of candidates) {
+    if (!d || d.length > 80) continue;
+    try {
+      accessSync(d, constants.W_OK | constants.X_OK);
+      if (statSync(d).isDirectory()) return d;
+    } catch {}
+  }
+  return "/tmp";
 }
 
 /** The clock page the shim maps: model ns, then CLOCK_REALTIME at model time 0. */
