@@ -43,7 +43,7 @@ interface Mapping {
 /**
  * The simulated host as real processes see it through the shim: perf_event_open, read,
  * ioctl and close on model events, real pids mapped to model tasks, exec (enable_on_exec)
- * and exits. Model fds are the handles the shim keeps behind its memfds; a model event is
+ * and exits. Model fds are the handles the shim keeps behind its eventfds; a model event is
  * closed when no process holds a descriptor for it any more.
  */
 export class ExecHost {
