@@ -4,7 +4,7 @@
  *
  *  - perf_event_open (through syscall()), and read/ioctl/close/dup/fcntl/poll/mmap on the
  *    descriptors it returned, go to the vpmu model over a Unix socket. Each model event is
- *    backed by a memfd the shim owns, so fd numbers, CLOEXEC, fork and close behave as
+ *    backed by an eventfd the shim owns, so fd numbers, CLOEXEC, fork and close behave as
  *    the kernel's would. Nothing reaches the real kernel's perf_event_open.
  *  - Paths under /sys/bus/event_source, /sys/devices/system/{cpu,node}, /sys/devices/<pmu>
  *    and the perf sysctls in /proc/sys/kernel are redirected to the model's sysfs view
@@ -34,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/select.h>
@@ -44,6 +45,7 @@
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <sys/time.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -95,6 +97,7 @@ static void *next_sym(const char *name) {
 #define DECL(ret, f, ...) static ret (*real_##f)(__VA_ARGS__)
 DECL(long, syscall, long, ...);
 DECL(ssize_t, read, int, void *, size_t);
+DECL(ssize_t, write, int, const void *, size_t);
 DECL(ssize_t, __read_chk, int, void *, size_t, size_t);
 DECL(ssize_t, pread, int, void *, size_t, off_t);
 DECL(ssize_t, pread64, int, void *, size_t, off_t);
@@ -191,6 +194,8 @@ static int nr_cpus_model;
 
 static int sock = -1;
 static pid_t sock_pid;
+static dev_t sock_dev;
+static ino_t sock_ino;
 static int server_gone;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -216,7 +221,7 @@ static void warn_once(int *flag, const char *fmt, ...) {
   int n = vsnprintf(buf, sizeof buf, fmt, ap);
   va_end(ap);
   if (n > 0) {
-    ssize_t w = write(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+    ssize_t w = REAL(write)(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
     (void)w;
   }
 }
@@ -258,18 +263,6 @@ static int untrack(int fd) {
 }
 
 /* ---- transport ---- */
-static int send_all(const void *buf, size_t n) {
-  const char *p = buf;
-  while (n > 0) {
-    ssize_t w = send(sock, p, n, MSG_NOSIGNAL);
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return -1;
-    p += w;
-    n -= (size_t)w;
-  }
-  return 0;
-}
-
 static int recv_all(void *buf, size_t n) {
   char *p = buf;
   while (n > 0) {
@@ -324,11 +317,21 @@ static void hello(uint32_t flags) {
   free(hs);
 }
 
-/* Connects (again, after a fork) to the server. Caller holds the lock. */
+/*
+ * Is `sock` still the connection? A program may close every descriptor behind libc's back
+ * (close_range()) and reuse the number: then it is not ours to write to or to close.
+ */
+static int sock_is_ours(void) {
+  struct stat st;
+  return fstat(sock, &st) == 0 && st.st_dev == sock_dev && st.st_ino == sock_ino;
+}
+
+/* Connects (again, after a fork or a lost descriptor) to the server. Caller holds the lock. */
 static int connect_server(uint32_t hello_flags) {
-  if (sock >= 0 && sock_pid == getpid()) return 0;
+  if (sock >= 0 && sock_pid == getpid() && sock_is_ours()) return 0;
   if (server_gone) return -1;
-  if (sock >= 0) REAL(close)(sock); /* inherited across fork: the parent's connection */
+  /* Inherited across fork: the parent's connection, ours to close in this process. */
+  if (sock >= 0 && sock_pid != getpid() && sock_is_ours()) REAL(close)(sock);
   sock = -1;
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) return -1;
@@ -352,39 +355,75 @@ static int connect_server(uint32_t hello_flags) {
   }
   sock = s;
   sock_pid = getpid();
+  struct stat st;
+  if (fstat(s, &st) == 0) {
+    sock_dev = st.st_dev;
+    sock_ino = st.st_ino;
+  }
   hello(hello_flags);
   return sock >= 0 ? 0 : -1;
 }
 
 static int send_msg(uint32_t op, const void *a, size_t alen, const void *b, size_t blen) {
+  /* One sendmsg per request: the header and both parts. */
   uint32_t h[2] = {(uint32_t)(alen + blen), op};
-  if (send_all(h, sizeof h) || (alen && send_all(a, alen)) || (blen && send_all(b, blen))) {
-    lost("send failed");
-    return -1;
+  struct iovec iov[3] = {{h, sizeof h}, {(void *)a, alen}, {(void *)b, blen}};
+  struct msghdr m = {.msg_iov = iov, .msg_iovlen = 3};
+  size_t left = sizeof h + alen + blen;
+  while (left > 0) {
+    ssize_t w = sendmsg(sock, &m, MSG_NOSIGNAL);
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      lost("send failed");
+      return -1;
+    }
+    left -= (size_t)w;
+    for (size_t k = (size_t)w; k > 0 && m.msg_iovlen > 0;) {
+      size_t l = m.msg_iov[0].iov_len;
+      if (k < l) {
+        m.msg_iov[0].iov_base = (char *)m.msg_iov[0].iov_base + k;
+        m.msg_iov[0].iov_len -= k;
+        k = 0;
+      } else {
+        k -= l;
+        m.msg_iov++;
+        m.msg_iovlen--;
+      }
+    }
   }
   return 0;
 }
 
 /* Reads one reply; its payload (up to cap bytes) goes to out. Returns 0 or -1 (lost). */
 static int recv_reply(struct reply *r, void *out, size_t cap) {
-  if (recv_all(r, sizeof *r)) {
-    lost("connection closed");
-    return -1;
-  }
-  size_t n = r->len;
-  size_t take = n < cap ? n : cap;
-  if (take && recv_all(out, take)) {
-    lost("connection closed");
-    return -1;
-  }
-  for (size_t left = n - take; left > 0;) {
-    char junk[256];
-    size_t k = left < sizeof junk ? left : sizeof junk;
-    if (recv_all(junk, k)) {
+  /* Usually one recv: the header and a small payload arrive together. */
+  char buf[sizeof *r + 256];
+  size_t got = 0;
+  while (got < sizeof *r) {
+    ssize_t n = recv(sock, buf + got, sizeof buf - got, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
       lost("connection closed");
       return -1;
     }
-    left -= k;
+    got += (size_t)n;
+  }
+  memcpy(r, buf, sizeof *r);
+  size_t len = r->len, have = got - sizeof *r;
+  if (have > len) have = len; /* a reply never carries more than its length */
+  size_t take = have < cap ? have : cap;
+  if (take) memcpy(out, buf + sizeof *r, take);
+  size_t done = have;
+  while (done < len) {
+    char junk[256];
+    char *dst = done < cap ? (char *)out + done : junk;
+    size_t room = done < cap ? cap - done : sizeof junk;
+    if (room > len - done) room = len - done;
+    if (recv_all(dst, room)) {
+      lost("connection closed");
+      return -1;
+    }
+    done += room;
   }
   return 0;
 }
@@ -413,19 +452,32 @@ static void oneway(uint32_t op, const void *a, size_t alen) {
 }
 
 /* ---- initialisation ---- */
+/*
+ * The real descriptor behind a model event is an eventfd whose counter holds VPMU_MAGIC
+ * and the handle: an anonymous inode like a perf fd, and cheaper to make than a memfd.
+ */
+#define VPMU_MAGIC 0x76706d75ull /* "vpmu" */
+
 static void rebuild_fd_table(void) {
-  /* After exec: perf fds that survived (no CLOEXEC) are memfds named vpmu-perf:<handle>. */
+  /* After exec: perf fds that survived (no CLOEXEC) are eventfds with the magic count. */
   DIR *d = REAL(opendir)("/proc/self/fd");
   if (!d) return;
   struct dirent64 *e;
   while ((e = REAL(readdir64)(d))) {
-    char link[300], target[128];
-    snprintf(link, sizeof link, "/proc/self/fd/%s", e->d_name);
-    ssize_t n = REAL(readlink)(link, target, sizeof target - 1);
+    char path[300], target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = REAL(readlink)(path, target, sizeof target - 1);
     if (n <= 0) continue;
     target[n] = 0;
-    int handle;
-    if (sscanf(target, "/memfd:vpmu-perf:%d", &handle) == 1) track(atoi(e->d_name), handle);
+    if (strcmp(target, "anon_inode:[eventfd]")) continue;
+    snprintf(path, sizeof path, "/proc/self/fdinfo/%s", e->d_name);
+    FILE *f = REAL(fopen)(path, "re");
+    char line[128];
+    unsigned long long count = 0;
+    while (f && fgets(line, sizeof line, f))
+      if (sscanf(line, "eventfd-count: %llx", &count) == 1) break;
+    if (f) fclose(f);
+    if (count >> 32 == VPMU_MAGIC) track(atoi(e->d_name), (int)(count & 0xffffffffu));
   }
   REAL(closedir)(d);
 }
@@ -813,6 +865,9 @@ int scandir64(const char *p, struct dirent64 ***list, int (*sel)(const struct di
 }
 
 /* ---- perf_event_open and the event descriptors ---- */
+static void release_fd(int fd);
+static void release_range(unsigned lo, unsigned hi);
+
 static long perf_event_open_model(void *uattr, pid_t pid, int cpu, int group_fd,
                                   unsigned long flags) {
   if (!uattr) {
@@ -833,9 +888,12 @@ static long perf_event_open_model(void *uattr, pid_t pid, int cpu, int group_fd,
     errno = (int)-r;
     return -1;
   }
-  char name[32];
-  snprintf(name, sizeof name, "vpmu-perf:%d", (int)r);
-  int fd = memfd_create(name, flags & PERF_FLAG_CLOEXEC_BIT ? MFD_CLOEXEC : 0);
+  int fd = eventfd(0, flags & PERF_FLAG_CLOEXEC_BIT ? EFD_CLOEXEC : 0);
+  uint64_t mark = VPMU_MAGIC << 32 | (uint64_t)r;
+  if (fd >= 0 && REAL(write)(fd, &mark, sizeof mark) != (ssize_t)sizeof mark) {
+    REAL(close)(fd);
+    fd = -1;
+  }
   if (fd < 0 || track(fd, (int)r)) {
     int e = fd < 0 ? errno : ENOMEM;
     int32_t h = (int32_t)r;
@@ -856,7 +914,10 @@ long syscall(long nr, ...) {
   if (nr == SYS_perf_event_open && is_active())
     return perf_event_open_model((void *)a[0], (pid_t)a[1], (int)a[2], (int)a[3],
                                  (unsigned long)a[4]);
-  return REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  long r = REAL(syscall)(nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+  if (nr == SYS_close_range && r == 0 && !(a[2] & 4)) release_range((unsigned)a[0], (unsigned)a[1]);
+  if (nr == SYS_close && r == 0 && handle_of((int)a[0]) >= 0) release_fd((int)a[0]);
+  return r;
 }
 
 static ssize_t model_read(int h, void *buf, size_t count) {
@@ -891,6 +952,15 @@ ssize_t pread64(int fd, void *buf, size_t n, off_t off) {
     return -1;
   }
   return REAL(pread64)(fd, buf, n, off);
+}
+
+/* perf fds have no write operation: EINVAL (and the eventfd behind keeps its mark). */
+ssize_t write(int fd, const void *buf, size_t n) {
+  if (handle_of(fd) >= 0) {
+    errno = EINVAL;
+    return -1;
+  }
+  return REAL(write)(fd, buf, n);
 }
 
 #define IOC_MAGIC '$'
@@ -989,6 +1059,29 @@ int close(int fd) {
   int r = REAL(close)(fd);
   if (ours) release_fd(fd);
   return r;
+}
+
+/* close_range()/closefrom(): the perf fds in [lo, hi] are closed too. */
+static void release_range(unsigned lo, unsigned hi) {
+  for (size_t fd = lo; fd < fdh_len && fd <= hi; fd++)
+    if (fdh[fd]) release_fd((int)fd);
+  if (sock >= 0 && (unsigned)sock >= lo && (unsigned)sock <= hi) sock = -1;
+}
+
+int close_range(unsigned lo, unsigned hi, int flags) {
+  static int (*real)(unsigned, unsigned, int);
+  if (!real) real = (int (*)(unsigned, unsigned, int))next_sym("close_range");
+  int r = real ? real(lo, hi, flags) : (int)REAL(syscall)(SYS_close_range, lo, hi, flags);
+  if (r == 0 && !(flags & 4 /* CLOSE_RANGE_CLOEXEC */)) release_range(lo, hi);
+  return r;
+}
+
+void closefrom(int lo) {
+  static void (*real)(int);
+  if (!real) real = (void (*)(int))next_sym("closefrom");
+  if (real) real(lo);
+  else REAL(syscall)(SYS_close_range, lo, ~0u, 0);
+  if (lo >= 0) release_range((unsigned)lo, ~0u);
 }
 
 static int dup_tracked(int oldfd, int newfd) {
@@ -1365,6 +1458,14 @@ pid_t fork(void) {
   return p;
 }
 
+/*
+ * vfork() is a fork() here (POSIX allows it): a wrapper cannot return twice on a shared
+ * stack, and the parent must report the child before it waits (dash runs commands so).
+ */
+pid_t vfork(void) {
+  return fork();
+}
+
 /* The model's CPU time of a traced task, in the rusage wait4() returns (simulated time). */
 static void model_rusage(pid_t pid, struct rusage *ru) {
   if (!ru || pid <= 0 || !is_active() || !sim_time) return;
@@ -1461,7 +1562,7 @@ static void check_static(const char *path) {
                    "vpmu-preload: %s is statically linked: the preload shim cannot interpose it "
                    "(its clocks, sleeps and perf_event_open are not the model's)\n",
                    path);
-  ssize_t w = write(2, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0);
+  ssize_t w = REAL(write)(2, msg, n > 0 && (size_t)n < sizeof msg ? (size_t)n : 0);
   (void)w;
 }
 

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { SimTimeCoordinator } from "../src/cli/exec-clock.js";
+import { QUIET_CHECKS, SimTimeCoordinator } from "../src/cli/exec-clock.js";
 import { ExecHost } from "../src/cli/exec-host.js";
 import { decodeHello, encodeReply, OP, splitRequests } from "../src/cli/exec-protocol.js";
 import { livePreset, liveScenario } from "../src/cli/exec-scenario.js";
@@ -215,7 +215,7 @@ describe("ioctl request numbers (perf_ioctl)", () => {
   });
 });
 
-describe("enable_on_exec (perf_event_exec)", () => {
+describe("enable_on_exec and remove_on_exec (perf_event_exec)", () => {
   it("an OFF enable_on_exec event becomes INACTIVE/ACTIVE at exec, once; others stay OFF", () => {
     const sys = new System({ machine: preset("x86-server")! });
     const t = sys.spawn({ comm: "w", workload: BUILTIN_WORKLOADS.compute!, affinity: [2] });
@@ -244,6 +244,27 @@ describe("enable_on_exec (perf_event_exec)", () => {
     expect(r.value).toBeGreaterThan(0);
     // A second exec finds the flag consumed.
     expect(perfEventExec(sys.perf, t, sys.now)).toBe(0);
+  });
+
+  it("remove_on_exec events leave the task at exec and end in EXIT, still readable", () => {
+    const sys = new System({ machine: preset("x86-server")! });
+    const t = sys.spawn({ comm: "w", workload: BUILTIN_WORKLOADS.compute!, affinity: [2] });
+    const rm = sys.perfEventOpen(
+      { type: PERF_TYPE_RAW, config: 0xc0, remove_on_exec: true, read_format: TE_TR },
+      t.pid,
+      -1,
+    );
+    const keep = sys.perfEventOpen({ type: PERF_TYPE_RAW, config: 0xc0 }, t.pid, -1);
+    sys.run(10_000_000 as Ns);
+    perfEventExec(sys.perf, t, sys.now);
+    const e = sys.perf.fds.get(rm)!;
+    expect(e.state).toBe(PERF_EVENT_STATE.EXIT);
+    expect(e.ctx?.eventList.includes(e) ?? false).toBe(false);
+    const before = sys.read(rm);
+    sys.run(20_000_000 as Ns);
+    expect(sys.read(rm).value).toBe(before.value);
+    expect(before.time_enabled).toBe(10_000_000);
+    expect(sys.perf.fds.get(keep)!.state).toBe(PERF_EVENT_STATE.ACTIVE);
   });
 });
 
@@ -343,7 +364,9 @@ describe("the live host (ExecHost)", () => {
     expect(read.ret).toBe(24);
     const v = new DataView(read.data!.buffer);
     expect(v.getBigUint64(8, true)).toBe(50_000_000n);
-    expect(h.rusage(200)[0]).toBe(50_000_000);
+    const [user, sys_] = h.rusage(200);
+    expect(user + sys_).toBe(50_000_000);
+    expect(sys_).toBeGreaterThan(0);
     h.exited(200);
     expect(task.state).toBe("dead");
     // perf (pid 100) still holds the event: it reads the final count.
@@ -467,13 +490,17 @@ describe("simulated time for real processes", () => {
     expect(log).toEqual(["advance 5"]);
   });
 
-  it("a process seen blocked in the kernel twice stops holding the clock", () => {
+  it("a process seen blocked in the kernel long enough, with no request, stops holding the clock", () => {
     const { c, log } = coordinator();
     c.connected(10, 1, 1);
     c.connected(13, 10, 2);
     c.sleep(10, 7 as Ns, false, () => {});
     expect(c.stalled()).toBe(true);
-    c.observed(13, true);
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
+    c.activity(13); // a request: it is working after all
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
+    c.observed(13, false);
+    for (let i = 0; i < QUIET_CHECKS - 1; i++) c.observed(13, true);
     expect(log).toEqual([]);
     c.observed(13, true);
     expect(log).toEqual(["advance 7"]);
@@ -529,5 +556,18 @@ describe("wire format", () => {
       handles: [5, 6],
     });
     expect(decodeHello(b.subarray(0, 40))).toBeNull();
+  });
+});
+
+describe("vpmu sysfs", () => {
+  it("prints the view: links from the bus, the CPU masks, the perf sysctls", async () => {
+    const { vpmu } = await import("./cli-helpers.js");
+    const r = vpmu("sysfs", "--machine", "x86-hybrid");
+    expect(r.code).toBe(0);
+    const lines = r.out.split("\n");
+    expect(lines).toContain("/sys/bus/event_source/devices/cpu_core -> ../../../devices/cpu_core");
+    expect(lines).toContain("/sys/devices/cpu_atom/cpus: 4-7");
+    expect(lines).toContain("/sys/devices/system/cpu/online: 0-7");
+    expect(lines).toContain("/proc/sys/kernel/nmi_watchdog: 1");
   });
 });

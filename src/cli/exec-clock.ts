@@ -30,8 +30,12 @@ interface Proc {
   quiet: number;
 }
 
-/** Checks a process must be seen blocked in the kernel before the clock moves without it. */
-export const QUIET_CHECKS = 2;
+/**
+ * Consecutive checks (2 ms apart, so 50 ms) a process must be seen sleeping in the kernel,
+ * with no request in between, before the clock moves without it: long enough that a
+ * process busy with real work (page faults, file reads) is not mistaken for a blocked one.
+ */
+export const QUIET_CHECKS = 25;
 
 export class SimTimeCoordinator {
   private readonly procs = new Map<number, Proc>();
@@ -65,8 +69,12 @@ export class SimTimeCoordinator {
     return p;
   }
 
-  /** A process was created (the command itself, fork(), posix_spawn()): it runs until seen waiting. */
-  spawned(pid: number, ppid: number): void {
+  /**
+   * A process was created (the command itself, fork(), posix_spawn()): it runs until seen
+   * waiting. With `ifNew`, a process already known (or gone) is left as it is.
+   */
+  spawned(pid: number, ppid: number, ifNew = false): void {
+    if (ifNew && this.procs.has(pid)) return;
     this.proc(pid, ppid);
   }
 

@@ -1,3 +1,4 @@
+import { Mode } from "../hw/quantity.js";
 import { BUILTIN_WORKLOADS } from "../hw/workload.js";
 import { attrSizeRejected, decodePerfEventAttr } from "../perf/attr-abi.js";
 import { perfEventExec } from "../perf/exec.js";
@@ -11,6 +12,9 @@ import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { GROUP_NOT_PERF } from "./exec-protocol.js";
+
+const USER_MODES = (1 << Mode.HOST_USER) | (1 << Mode.GUEST_USER);
+const KERNEL_MODES = (1 << Mode.HOST_KERNEL) | (1 << Mode.GUEST_KERNEL);
 
 /** A model pid no task has: perf_event_open on it answers ESRCH in the kernel's order. */
 const NO_SUCH_PID = 0x7fffffff;
@@ -39,7 +43,7 @@ interface Mapping {
 /**
  * The simulated host as real processes see it through the shim: perf_event_open, read,
  * ioctl and close on model events, real pids mapped to model tasks, exec (enable_on_exec)
- * and exits. Model fds are the handles the shim keeps behind its memfds; a model event is
+ * and exits. Model fds are the handles the shim keeps behind its eventfds; a model event is
  * closed when no process holds a descriptor for it any more.
  */
 export class ExecHost {
@@ -174,8 +178,14 @@ export class ExecHost {
   rusage(pid: number): [number, number] {
     const m = this.mapped.get(pid);
     if (!m) return [0, 0];
-    this.sys.sched.sync(this.sys.now);
-    return [Math.round(m.task.runtime), 0];
+    this.sys.sync();
+    let user = 0;
+    let sys = 0;
+    for (const a of m.task.truth.values()) {
+      user += a.timeIn(USER_MODES);
+      sys += a.timeIn(KERNEL_MODES);
+    }
+    return [Math.round(user), Math.round(sys)];
   }
 
   /** Runs the model up to `t` (a no-op for a time not after now). */

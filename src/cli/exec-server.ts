@@ -6,7 +6,6 @@ import type { ExecHost } from "./exec-host.js";
 import {
   decodeHello,
   encodeReply,
-  GROUP_NOT_PERF,
   HELLO_EXEC,
   IOCTL_ARG_BADFD,
   IOCTL_ARG_NULL,
@@ -50,6 +49,16 @@ export function procState(pid: number): string {
     return s.slice(s.lastIndexOf(")") + 2, s.lastIndexOf(")") + 3);
   } catch {
     return "";
+  }
+}
+
+/** The children of a process (/proc/<pid>/task/<pid>/children), or none. */
+export function childPids(pid: number): number[] {
+  try {
+    const s = readFileSync(`/proc/${pid}/task/${pid}/children`, "latin1").trim();
+    return s === "" ? [] : s.split(/\s+/).map(Number);
+  } catch {
+    return [];
   }
 }
 
@@ -198,6 +207,7 @@ export class ExecServer {
           this.reply(c, 0);
           return;
         }
+        this.children(pid);
         coord.sleep(
           pid,
           Number(b.readBigUInt64LE(0)) as Ns,
@@ -210,6 +220,7 @@ export class ExecServer {
         coord?.cancel(pid);
         return;
       case OP.BLOCK:
+        this.children(pid);
         coord?.block(pid, b.readInt32LE(0));
         this.watch();
         return;
@@ -223,6 +234,17 @@ export class ExecServer {
       default:
         this.opts.onProblem(`unknown request ${r.op} from pid ${pid}`);
     }
+  }
+
+  /**
+   * Before a process waits, its children the server has not heard of (made by clone() or
+   * posix_spawn() inside libc, where the shim sees no fork) hold the clock until they
+   * connect or exit.
+   */
+  private children(pid: number): void {
+    const coord = this.opts.coordinator;
+    if (!coord) return;
+    for (const child of childPids(pid)) coord.spawned(child, pid, true);
   }
 
   /** Wall-clock mode: run the model up to now before answering. */
@@ -250,12 +272,9 @@ export class ExecServer {
       if (coord.stalled())
         for (const pid of coord.holders()) {
           const st = procState(pid);
-          coord.observed(pid, st === "S" || st === "D" || st === "T" || st === "t");
+          coord.observed(pid, st === "S" || st === "T" || st === "t");
         }
       this.watch();
     }, 2);
   }
-
-  /** Group fd value for a descriptor that is open but not a perf event (tests). */
-  static readonly GROUP_NOT_PERF = GROUP_NOT_PERF;
 }

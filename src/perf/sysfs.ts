@@ -63,8 +63,23 @@ export function sysfsView(sys: SysfsHost): SysfsView {
   addPmus(view, sys);
   addCpus(view, sys);
   addNode(view, sys);
-  addProcKernel(view, sys);
+  addDynamic(view, sys);
   return view;
+}
+
+/**
+ * The entries that change while a system runs (CPU hotplug, sysctl writes, the watchdog
+ * starting or stopping): what a live view refreshes as the model's clock moves.
+ */
+export function sysfsDynamicView(sys: SysfsHost): SysfsView {
+  const view: SysfsView = new Map();
+  addDynamic(view, sys);
+  return view;
+}
+
+function addDynamic(view: SysfsView, sys: SysfsHost): void {
+  addCpuOnline(view, sys);
+  addProcKernel(view, sys);
 }
 
 /**
@@ -109,22 +124,30 @@ function addPmuCpus(view: SysfsView, dir: string, p: Pmu, x86: boolean): void {
   if (p instanceof ExclusivePmu) view.set(`${dir}/caps/max_precise`, "0\n");
 }
 
-/** /sys/devices/system/cpu: the CPU masks perf sizes its maps from, and each CPU's topology. */
-function addCpus(view: SysfsView, sys: SysfsHost): void {
+/** The online and offline masks, and each hotpluggable CPU's `online` file. */
+function addCpuOnline(view: SysfsView, sys: SysfsHost): void {
   const cpus = sys.machine.cpus;
   const all = cpus.map((c) => c.id);
   const online = cpus.filter((c) => c.online).map((c) => c.id);
   const base = "sys/devices/system/cpu";
-  view.set(`${base}/possible`, `${formatCpuList(all)}\n`);
-  view.set(`${base}/present`, `${formatCpuList(all)}\n`);
   view.set(`${base}/online`, `${formatCpuList(online)}\n`);
   view.set(`${base}/offline`, `${formatCpuList(all.filter((c) => !online.includes(c)))}\n`);
+  // cpu0 has no `online` file on most kernels (it cannot be hotplugged).
+  for (const c of cpus)
+    if (c.id !== 0) view.set(`${base}/cpu${c.id}/online`, c.online ? "1\n" : "0\n");
+}
+
+/** /sys/devices/system/cpu: the CPU masks perf sizes its maps from, and each CPU's topology. */
+function addCpus(view: SysfsView, sys: SysfsHost): void {
+  const cpus = sys.machine.cpus;
+  const all = cpus.map((c) => c.id);
+  const base = "sys/devices/system/cpu";
+  view.set(`${base}/possible`, `${formatCpuList(all)}\n`);
+  view.set(`${base}/present`, `${formatCpuList(all)}\n`);
   view.set(`${base}/kernel_max`, `${Math.max(all.length - 1, 0)}\n`);
   view.set(`${base}/isolated`, "\n");
   for (const c of cpus) {
     const dir = `${base}/cpu${c.id}`;
-    // cpu0 has no `online` file on most kernels (it cannot be hotplugged).
-    if (c.id !== 0) view.set(`${dir}/online`, c.online ? "1\n" : "0\n");
     const cluster = cpus.filter((o) => o.cluster === c.cluster).map((o) => o.id);
     const topo = `${dir}/topology`;
     view.set(`${topo}/physical_package_id`, "0\n");

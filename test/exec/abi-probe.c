@@ -197,6 +197,15 @@ static void checks(const char *self) {
   for (int i = 0; i < 9; i++) pinned[i] = open_raw(0xc4, 0, 3, -1, 0, 1);
   res("read_error_event", read(pinned[8], &v, 8));
 
+  /* closefrom() closes perf fds and the shim's connection behind libc's back: the next
+     descriptor with one of those numbers is a plain file, and the next call reconnects. */
+  int low = open_raw(0xc0, 0, 2, -1, 0, 0);
+  closefrom(low);
+  int plain = open("/dev/zero", O_RDONLY);
+  res("read_plain_after_closefrom", read(plain, &v, 8));
+  res("open_after_closefrom", open_raw(0xc0, 0, 2, -1, 0, 0) >= 0 ? 0 : -1);
+  close(plain);
+
   /* exec keeps a descriptor without CLOEXEC. */
   struct perf_event_attr k;
   memset(&k, 0, sizeof k);
