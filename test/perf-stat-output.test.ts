@@ -188,3 +188,51 @@ perf:
     ]);
   });
 });
+
+describe("perf 6.1's generic events on arm64 big.LITTLE", () => {
+  const SCEN = (generic: string) => `name: a72-cycles
+machine: rk3399
+duration: 50ms
+tasks:
+  - { name: app, workload: compute, affinity: "4" }
+perf:
+  - name: app
+    task: app
+    events: cycles
+${generic}`;
+  it("a plain cycles is one legacy event named cycles, as perf 6.1 prints it", () => {
+    const j = JSON.parse(vpmu("run", "-f", "json", tmpFile("a72.yaml", SCEN(""))).out);
+    expect(j.perf[0].counters.map((c: { event: string }) => c.event)).toEqual(["cycles"]);
+  });
+  it("generic_events: expand gives newer perf's one copy per core PMU", () => {
+    const f = tmpFile("a72x.yaml", SCEN("    generic_events: expand\n"));
+    const j = JSON.parse(vpmu("run", "-f", "json", f).out);
+    expect(j.perf[0].counters.map((c: { event: string }) => c.event)).toEqual([
+      "armv8_cortex_a53/cycles/",
+      "armv8_cortex_a72/cycles/",
+    ]);
+  });
+});
+
+describe("perf stat inside a guest", () => {
+  it("prints perf's metric column from the guest's scaled counts", () => {
+    const f = tmpFile(
+      "guest-ipc.yaml",
+      `name: guest-ipc
+machine: x86-server
+duration: 50ms
+vms:
+  - name: vm0
+    workload: compute
+    vcpus: [{ affinity: "2" }]
+    perf:
+      - { name: guest, events: "cycles,instructions", start: 10ms, stop: 40ms }
+`,
+    );
+    const j = JSON.parse(vpmu("run", "-f", "json", f).out);
+    const c = j.perf.find((m: { name: string }) => m.name === "guest").counters;
+    expect(c[1].metrics[0].unit).toBe("insn per cycle");
+    expect(c[1].metrics[0].value).toBeCloseTo(c[1].scaled / c[0].scaled, 12);
+    expect(c[0].attr).toEqual({ type: 0, config: "0x0", exclude: [] });
+  });
+});

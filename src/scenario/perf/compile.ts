@@ -14,8 +14,11 @@ export interface MeasurementDecl {
   start: Ns;
   stop: Ns;
   interval: Ns | null;
-  /** generic_events: legacy (open generic events once, without an extended type). */
-  legacy: boolean;
+  /**
+   * generic_events: true for legacy (open generic events once, without an extended type),
+   * false for expand, undefined for perf 6.1's rule (expand on x86 hybrid only).
+   */
+  legacy: boolean | undefined;
   /** Open without CAP_PERFMON. */
   unprivileged: boolean;
 }
@@ -63,7 +66,7 @@ function compileMeasurement(
     start,
     stop,
     interval,
-    legacy: m.generic_events === "legacy",
+    legacy: m.generic_events === undefined ? undefined : m.generic_events === "legacy",
     unprivileged: m.unprivileged ?? false,
   };
 }

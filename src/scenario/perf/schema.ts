@@ -23,8 +23,9 @@ export const PerfMeasurement = z.strictObject({
   /** Run unprivileged (subject to perf_event_paranoid). */
   unprivileged: z.boolean().optional(),
   /**
-   * expand (default): generic hardware events open once per core PMU with an extended
-   * type, like current perf; legacy: once, bound to the first PMU that accepts them.
+   * expand: generic hardware events open once per core PMU with an extended type, like
+   * current perf; legacy: once, bound to the first PMU that accepts them. Unset: perf
+   * 6.1's rule, expand on x86 hybrid only.
    */
   generic_events: z.enum(["expand", "legacy"]).optional(),
 });

@@ -7,6 +7,8 @@ import {
 } from "../../guest/perf-stat.js";
 import type { KvmArmVm } from "../../kvm/arm64/kvm.js";
 import type { KvmVm } from "../../kvm/vm.js";
+import { parseEvent } from "../../perf/tool/parse-events.js";
+import { attachMetrics, counterAttr } from "../../perf/tool/stat-shadow.js";
 import type { CounterResult, MeasurementResult } from "../../report/result.js";
 import type { RunContext } from "../run-context.js";
 import type { GuestPerfDecl } from "./compile.js";
@@ -77,10 +79,31 @@ function scheduleStat(
       target,
       start_ns: m.start,
       stop_ns: now,
-      counters: how.counters(statCounters(st)),
+      counters: withMetrics(how.counters(statCounters(st)), now - m.start),
       intervals: [],
     }));
   });
+}
+
+/**
+ * perf stat in the guest prints the metric column as it does on a host: each counter gets
+ * the attr the guest's perf opened it with (a perf name or a raw rNNNN) and the shadow
+ * metrics of the guest's scaled counts over the guest's wall time.
+ */
+function withMetrics(counters: CounterResult[], walltimeNs: number): CounterResult[] {
+  for (const c of counters) {
+    const e = parseEvent(c.event);
+    if (typeof e === "string") continue;
+    c.attr = counterAttr({
+      type: e.type,
+      config: e.config,
+      exclude_user: e.excludeUser,
+      exclude_kernel: e.excludeKernel,
+      exclude_hv: e.excludeHv,
+    });
+  }
+  attachMetrics(counters, walltimeNs);
+  return counters;
 }
 
 /** A guest perf stat's counters in the result's shape. */
