@@ -5,6 +5,7 @@ import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
+import { FdTable } from "./fdtable.js";
 import { perfGuestSync } from "./guest.js";
 import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
@@ -65,7 +66,7 @@ export class PerfCore {
   readonly registry = new PmuRegistry();
   readonly cpuctx: PerfCpuContext[];
   readonly taskCtxs = new Map<Task, PerfEventContext>();
-  readonly fds = new Map<number, PerfEvent>();
+  readonly fds = new FdTable();
   readonly stats: PerfStats = { schedOps: 0, passes: 0, rotations: 0 };
   readonly stateListeners: StateListener[] = [];
   /** Every event ever created (for reports and invariants), by id. */
@@ -287,10 +288,10 @@ export class PerfCore {
     this.software?.countEvent(cpu, config, now);
   }
 
-  /** Allocates the lowest free fd (EMFILE past the limit); fds 0-2 are stdio. */
+  /** The lowest free fd (EMFILE past the limit); fds 0-2 are stdio. */
   allocFd(): number {
-    for (let fd = 3; fd < this.opts.nrOpen; fd++) if (!this.fds.has(fd)) return fd;
-    return -24; // -EMFILE
+    const fd = this.fds.lowestFree();
+    return fd < this.opts.nrOpen ? fd : -24; // -EMFILE
   }
 }
 
