@@ -54,7 +54,13 @@ function perfGroupAttach(e: PerfEvent): void {
   e.attachState |= PERF_ATTACH_GROUP;
   if (leader === e) return;
   leader.siblings.push(e);
+  const before = leader.groupCaps;
   leader.groupCaps &= e.eventCaps;
+  if (leader.attachState & PERF_ATTACH_CONTEXT && leader.ctx)
+    (leader.attr.pinned ? leader.ctx.pinnedGroups : leader.ctx.flexibleGroups).capsChanged(
+      leader,
+      before,
+    );
 }
 
 /** kernel: add_event_to_ctx(). */

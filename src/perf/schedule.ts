@@ -174,6 +174,15 @@ export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
  * kernel: visit_groups_merge(): walk the (cpu, pmu) subtree of a group tree (for a task
  * context merged with the cpu = -1 subtree) in group_index order. A PMU that filters this
  * CPU out (a hybrid or big.LITTLE PMU on a CPU it does not cover) is not visited at all.
+ *
+ * The kernel visits every group. A flexible pass of a hardware PMU stops after the first
+ * group that does not go on, with the same outcome: from then on can_add_hw is 0, so no
+ * later group goes on (none has PERF_EV_CAP_SOFTWARE: a software group lives in the
+ * software PMU's context, and a group that a hardware event joined keeps the hardware's
+ * caps; the tree counts the exception, a software group a hardware event is moving over),
+ * and each one that merge_sched_in() fails only sets rotate_necessary on the same epc and
+ * restarts the same hrtimer again. So the pass costs the groups up to the counters, not
+ * every group of the CPU.
  */
 function visitGroupsMerge(
   core: PerfCore,
@@ -184,10 +193,15 @@ function visitGroupsMerge(
   now: Ns,
 ): void {
   if (pmu.filter(cpu)) return;
+  const stopOnFail =
+    groups === ctx.flexibleGroups && pmu.taskCtxNr !== "sw" && groups.softwareOnHardware === 0;
   let a = groups.lowerBound(cpu, pmu.order);
   const aEnd = groups.upperBound(cpu, pmu.order);
   if (ctx.task === null) {
-    for (; a < aEnd; a++) mergeSchedIn(core, groups.at(a), cpu, now);
+    for (; a < aEnd; a++) {
+      mergeSchedIn(core, groups.at(a), cpu, now);
+      if (stopOnFail && !core.passCanAddHw) return;
+    }
     return;
   }
   let b = groups.lowerBound(-1, pmu.order);
@@ -198,6 +212,7 @@ function visitGroupsMerge(
     } else {
       mergeSchedIn(core, groups.at(b++), cpu, now);
     }
+    if (stopOnFail && !core.passCanAddHw) return;
   }
 }
 
