@@ -175,8 +175,9 @@ interface World {
 }
 
 /**
- * `replay`: replay plans at put; `lazy`: lazy loads. The invariant checker is on unless
- * `lazy` is given (its state listener turns lazy loads off).
+ * `replay`: replay plans at put and stop flexible passes at their first failure (false: the
+ * straightforward path); `lazy`: lazy loads. The invariant checker is on unless `lazy` is
+ * given (its state listener turns lazy loads off).
  */
 function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   const sys = new System({
@@ -187,6 +188,8 @@ function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   // perf_event_mux_interval_ms of the core PMU (0: 1000/HZ, the tick's period).
   sys.perf.registry.byType(RAW)!.hrtimerIntervalMs = muxMs;
   sys.perf.guest!.replayPlans = replay;
+  // The straightforward path walks every group of every pass, as the kernel does.
+  sys.perf.walkAllGroups = !replay;
   sys.perf.guest!.lazyLoads = lazy ?? true;
   const kvm = new Kvm(sys, { enableMediatedPmu: true });
   const vm = kvm.createVm("vm0");

@@ -79,6 +79,11 @@ export class PerfCore {
   passEventType = 0;
   /** Groups a scheduling pass could not put on (pinned to ERROR, flexible waiting to rotate). */
   schedInFailures = 0;
+  /**
+   * Flexible passes visit every group, as the kernel's do (false: they stop at the first
+   * group that does not go on, with the same outcome; schedule.ts; tests compare the two).
+   */
+  walkAllGroups = false;
   /** Multiplexing hrtimers active per CPU (kernel: cpc->hrtimer_active, counted). */
   readonly muxActive: Int32Array;
   /** Tasks migrated since they last ran (kernel: task->sched_migrated). */

@@ -194,7 +194,10 @@ function visitGroupsMerge(
 ): void {
   if (pmu.filter(cpu)) return;
   const stopOnFail =
-    groups === ctx.flexibleGroups && pmu.taskCtxNr !== "sw" && groups.softwareOnHardware === 0;
+    groups === ctx.flexibleGroups &&
+    pmu.taskCtxNr !== "sw" &&
+    groups.softwareOnHardware === 0 &&
+    !core.walkAllGroups;
   let a = groups.lowerBound(cpu, pmu.order);
   const aEnd = groups.upperBound(cpu, pmu.order);
   if (ctx.task === null) {
