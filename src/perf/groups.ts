@@ -47,7 +47,14 @@ export class PerfEventGroups {
 
   /** kernel: perf_event_groups_delete(). */
   delete(e: PerfEvent): void {
-    const lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
+    // A subtree is in group_index order (insert appends with a new, higher index).
+    let lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
+    let hi = this.upperBound(e.cpu, e.pmuCtx!.pmu.order);
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.items[mid]!.groupIndex < e.groupIndex) lo = mid + 1;
+      else hi = mid;
+    }
     for (let i = lo; i < this.items.length; i++) {
       if (this.items[i] === e) {
         this.items.splice(i, 1);

@@ -16,6 +16,12 @@ export class PerfEventPmuContext {
   spare: PerfEvent[] = [];
   nrEvents = 0;
   rotateNecessary = false;
+  /**
+   * Events of an exclusive PMU in this epc, by attr cpu (-1: any CPU), and their total:
+   * what exclusive_event_installable() looks for in the context's event list.
+   */
+  readonly exclusiveByCpu = new Map<number, number>();
+  nrExclusive = 0;
   /** The groups the last guest-context put scheduled in, in order (guest-switch.ts). */
   guestPlanPinned: PerfEvent[] = [];
   guestPlanFlexible: PerfEvent[] = [];

@@ -287,6 +287,7 @@ export function ctxSchedOut(
   if (!(ctx.isActive & EVENT_ALL)) ctx.isActive = 0;
   if (ctx.task !== null && !(ctx.isActive & EVENT_ALL)) {
     cpuctx.taskCtx = null;
+    ctx.onCpu = -1;
     for (const epc of ctx.pmuCtxList) {
       const cpc = core.cpc(epc.pmu, cpuctx.cpu);
       if (cpc.taskEpc === epc) cpc.taskEpc = null;
@@ -315,6 +316,7 @@ export function ctxSchedIn(
   ctx.isActive |= (eventType & EVENT_ALL) | EVENT_TIME;
   if (ctx.task !== null && !(isActive & EVENT_ALL)) {
     cpuctx.taskCtx = ctx;
+    ctx.onCpu = cpuctx.cpu;
     for (const epc of ctx.pmuCtxList) core.cpc(epc.pmu, cpuctx.cpu).taskEpc = epc;
   }
   isActive ^= ctx.isActive;
