@@ -62,6 +62,9 @@ export class GuestSwitchPlans {
   /** CPUs whose load is lazy (the events are still on their counters), and how many. */
   readonly lazy: Uint8Array;
   nrLazy = 0;
+  /** The lazy CPUs as a list (the first nrLazy entries), and each CPU's place in it. */
+  readonly lazyList: Int32Array;
+  private readonly lazyPos: Int32Array;
   /** Puts that replayed a plan, and puts that walked the group trees. */
   replayed = 0;
   walked = 0;
@@ -77,6 +80,24 @@ export class GuestSwitchPlans {
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
+    this.lazyList = new Int32Array(nrCpus);
+    this.lazyPos = new Int32Array(nrCpus);
+  }
+
+  /** Marks `cpu` lazy. */
+  addLazy(cpu: number): void {
+    this.lazy[cpu] = 1;
+    this.lazyPos[cpu] = this.nrLazy;
+    this.lazyList[this.nrLazy++] = cpu;
+  }
+
+  /** Marks `cpu` no longer lazy (the last listed CPU takes its place). */
+  removeLazy(cpu: number): void {
+    this.lazy[cpu] = 0;
+    const i = this.lazyPos[cpu]!;
+    const last = this.lazyList[--this.nrLazy]!;
+    this.lazyList[i] = last;
+    this.lazyPos[last] = i;
   }
 }
 
@@ -386,8 +407,7 @@ export function guestLoadLazy(
   lazyLoadCtx(cpuctx.ctx, now);
   if (cpuctx.taskCtx) lazyLoadCtx(cpuctx.taskCtx, now);
   core.cpu(cpu).hostPmu.retarget(now, null);
-  plans.lazy[cpu] = 1;
-  plans.nrLazy++;
+  plans.addLazy(cpu);
   plans.lazyLoads++;
   return true;
 }
@@ -398,8 +418,7 @@ export function guestLoadLazy(
  * and sched-in the kernel did.
  */
 export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: number, now: Ns): void {
-  plans.lazy[cpu] = 0;
-  plans.nrLazy--;
+  plans.removeLazy(cpu);
   const simCpu = core.cpu(cpu);
   simCpu.hostPmu.retarget(now, simCpu.exec);
   core.stats.schedOps += 2 * plans.nrEvents[cpu]!;
@@ -413,8 +432,7 @@ export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: numbe
  */
 export function guestSyncCpu(core: PerfCore, plans: GuestSwitchPlans, cpu: number): void {
   if (plans.lazy[cpu] === 0) return;
-  plans.lazy[cpu] = 0;
-  plans.nrLazy--;
+  plans.removeLazy(cpu);
   plans.synced++;
   const now = core.now();
   const cpuctx = core.cpuctx[cpu]!;

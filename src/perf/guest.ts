@@ -326,9 +326,8 @@ export function perfGuestSync(core: PerfCore, cpu: number): void {
     guestSyncCpu(core, st.plans, cpu);
     return;
   }
-  const lazy = st.plans.lazy;
-  for (let c = 0; c < lazy.length && st.plans.nrLazy > 0; c++)
-    if (lazy[c] !== 0) guestSyncCpu(core, st.plans, c);
+  const plans = st.plans;
+  while (plans.nrLazy > 0) guestSyncCpu(core, plans, plans.lazyList[plans.nrLazy - 1]!);
 }
 
 /** One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). */
