@@ -79,6 +79,8 @@ export class PerfCore {
   passEventType = 0;
   /** Groups a scheduling pass could not put on (pinned to ERROR, flexible waiting to rotate). */
   schedInFailures = 0;
+  /** The first group the scheduling pass in progress could not put on, or null. */
+  passFirstFailure: PerfEvent | null = null;
   /**
    * Flexible passes visit every group, as the kernel's do (false: they stop at the first
    * group that does not go on, with the same outcome; schedule.ts; tests compare the two).

@@ -11,7 +11,7 @@ import {
 } from "./event.js";
 import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
-import { emptyList, mergeSchedIn } from "./schedule.js";
+import { emptyList, mergeSchedIn, pmuGroupsSchedInAfter } from "./schedule.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 
 /**
@@ -68,6 +68,8 @@ export class GuestSwitchPlans {
   /** Puts that replayed a plan, and puts that walked the group trees. */
   replayed = 0;
   walked = 0;
+  /** Failed flexible groups of multiplexed plans tried again (retryFailed()). */
+  retried = 0;
   /** Lazy loads, and those that something made happen before the put. */
   lazyLoads = 0;
   synced = 0;
@@ -261,6 +263,7 @@ function replayPass(
     core.passCanAddHw = true;
     core.passEventType = EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE);
     core.stats.passes++;
+    core.passFirstFailure = null;
     const plan = pinned ? epc.guestPlanPinned : epc.guestPlanFlexible;
     const cpc = epc.pmu.cpcs[cpu]!;
     for (let j = 0; j < plan.length; j++) {
@@ -273,8 +276,37 @@ function replayPass(
       ok = false;
       mergeSchedIn(core, leader, cpu, now);
     }
+    const failed = pinned ? null : epc.guestFailFlexible;
+    if (failed !== null && ok) ok = retryFailed(core, ctx, epc, failed, cpu, now);
   }
   return ok;
+}
+
+/**
+ * kernel: merge_sched_in() of the group the walk could not put on, right after the groups
+ * before it: it is tried and fails again (its times brought up to date, rotate_necessary
+ * set, the hrtimer restarted), and the groups after it would fail without trying (the
+ * early stop of schedule.ts). The generation bumps of its attempt are the ones the plan was
+ * recorded with, so they are undone. Returns false, with the rest of the pass walked, if it
+ * went on after all (the plan was stale).
+ */
+function retryFailed(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  epc: PerfEventPmuContext,
+  failed: PerfEvent,
+  cpu: number,
+  now: Ns,
+): boolean {
+  const gen = ctx.schedGen;
+  core.guest!.plans.retried++;
+  mergeSchedIn(core, failed, cpu, now);
+  if (failed.state !== PERF_EVENT_STATE.ACTIVE) {
+    ctx.schedGen = gen;
+    return true;
+  }
+  pmuGroupsSchedInAfter(core, ctx, ctx.flexibleGroups, epc.pmu, cpu, failed, now);
+  return false;
 }
 
 /** True if the CPU's plan still describes what a sched-in pass would do. */
@@ -348,24 +380,41 @@ function recordCtx(ctx: PerfEventContext, t: PlanTally): void {
 }
 
 /**
+ * True if a lazy put's retry of the CPU context's failed flexible group would find other
+ * counters held than the put's: the task context's flexible groups of that PMU, which a put
+ * schedules in after it, are on their counters already.
+ */
+function failureBeforeTaskGroups(cpuctx: PerfCpuContext): boolean {
+  const task = cpuctx.taskCtx;
+  if (task === null) return false;
+  for (const epc of cpuctx.ctx.pmuCtxList) {
+    if (!mediated(epc) || epc.guestFailFlexible === null) continue;
+    for (const tepc of task.pmuCtxList)
+      if (tepc.pmu === epc.pmu && tepc.guestPlanFlexible.length > 0) return true;
+  }
+  return false;
+}
+
+/**
  * After a put that walked the group trees: the active lists of the mediated PMUs are what
- * that put scheduled in, in order (load had emptied them). If every group went on, they
- * become the CPU's plan.
+ * that put scheduled in, in order (load had emptied them), and each epc keeps the flexible
+ * group that did not go on (guestPass()). Unless a pinned group failed (it went to ERROR, so
+ * the next walk would go on differently), they become the CPU's plan.
  */
 export function guestRecordPlan(
   plans: GuestSwitchPlans,
   cpuctx: PerfCpuContext,
-  allWentOn: boolean,
+  recordable: boolean,
 ): void {
   const cpu = cpuctx.cpu;
-  if (!allWentOn) {
+  if (!recordable) {
     plans.gen[cpu] = -1;
     return;
   }
   const t: PlanTally = { events: 0, passes: 0, plain: true };
   recordCtx(cpuctx.ctx, t);
   if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
-  plans.lazyOk[cpu] = t.plain ? 1 : 0;
+  plans.lazyOk[cpu] = t.plain && !failureBeforeTaskGroups(cpuctx) ? 1 : 0;
   plans.nrEvents[cpu] = t.events;
   plans.nrPasses[cpu] = t.passes;
   plans.gen[cpu] = cpuctx.ctx.schedGen;
@@ -417,12 +466,39 @@ export function guestLoadLazy(
  * still on their counters, which count again from now. The statistics count the sched-out
  * and sched-in the kernel did.
  */
-export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: number, now: Ns): void {
+export function guestPutLazy(
+  core: PerfCore,
+  plans: GuestSwitchPlans,
+  cpu: number,
+  now: Ns,
+): boolean {
   plans.removeLazy(cpu);
   const simCpu = core.cpu(cpu);
   simCpu.hostPmu.retarget(now, simCpu.exec);
   core.stats.schedOps += 2 * plans.nrEvents[cpu]!;
   core.stats.passes += plans.nrPasses[cpu]!;
+  // A multiplexed plan: the flexible groups that did not go on are tried again, CPU context
+  // first (guestRecordPlan() made sure the task's groups are not in the way).
+  const cpuctx = core.cpuctx[cpu]!;
+  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, now);
+  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, now) && ok;
+  return ok;
+}
+
+/** retryFailed() of each mediated epc of `ctx` that has a failed flexible group. */
+function lazyRetryFailed(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): boolean {
+  let ok = true;
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    const failed = epc.guestFailFlexible;
+    if (failed === null || !mediated(epc)) continue;
+    core.passCanAddHw = true;
+    core.passEventType = EVENT_GUEST | EVENT_FLEXIBLE;
+    core.passFirstFailure = null;
+    ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
+  }
+  return ok;
 }
 
 /**

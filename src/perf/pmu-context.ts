@@ -25,6 +25,8 @@ export class PerfEventPmuContext {
   /** The groups the last guest-context put scheduled in, in order (guest-switch.ts). */
   guestPlanPinned: PerfEvent[] = [];
   guestPlanFlexible: PerfEvent[] = [];
+  /** The flexible group that put tried and could not put on (the pass multiplexes), or null. */
+  guestFailFlexible: PerfEvent | null = null;
 
   constructor(
     readonly pmu: Pmu,

@@ -159,6 +159,7 @@ export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
   }
   if (e.state === PERF_EVENT_STATE.INACTIVE) {
     core.schedInFailures++;
+    if (core.passFirstFailure === null) core.passFirstFailure = e;
     core.passCanAddHw = false;
     if (e.attr.pinned) {
       perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
@@ -191,8 +192,13 @@ function visitGroupsMerge(
   cpu: number,
   pmu: Pmu,
   now: Ns,
+  after: PerfEvent | null,
 ): void {
   if (pmu.filter(cpu)) return;
+  if (after !== null) {
+    visitGroupsAfter(core, ctx, groups, cpu, pmu, now, after);
+    return;
+  }
   const stopOnFail =
     groups === ctx.flexibleGroups &&
     pmu.taskCtxNr !== "sw" &&
@@ -219,6 +225,33 @@ function visitGroupsMerge(
   }
 }
 
+/** visitGroupsMerge() from the group after `after` on (no early stop: a rare path). */
+function visitGroupsAfter(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  cpu: number,
+  pmu: Pmu,
+  now: Ns,
+  after: PerfEvent,
+): void {
+  const order: PerfEvent[] = [];
+  const a0 = groups.lowerBound(cpu, pmu.order);
+  const a1 = groups.upperBound(cpu, pmu.order);
+  for (let i = a0; i < a1; i++) order.push(groups.at(i));
+  if (ctx.task !== null) {
+    const b0 = groups.lowerBound(-1, pmu.order);
+    const b1 = groups.upperBound(-1, pmu.order);
+    for (let i = b0; i < b1; i++) order.push(groups.at(i));
+    order.sort((x, y) => x.groupIndex - y.groupIndex);
+  }
+  let seen = false;
+  for (const g of order) {
+    if (seen) mergeSchedIn(core, g, cpu, now);
+    else if (g === after) seen = true;
+  }
+}
+
 /** kernel: pmu_groups_sched_in(): one pass, with can_add_hw reset. */
 export function pmuGroupsSchedIn(
   core: PerfCore,
@@ -231,8 +264,25 @@ export function pmuGroupsSchedIn(
 ): void {
   core.passCanAddHw = true;
   core.passEventType = eventType;
+  core.passFirstFailure = null;
   core.stats.passes++;
-  visitGroupsMerge(core, ctx, groups, cpu, pmu, now);
+  visitGroupsMerge(core, ctx, groups, cpu, pmu, now, null);
+}
+
+/**
+ * The rest of a pass in progress after the group `after` (a replayed sched-in that found
+ * its plan stale, guest-switch.ts): the walk as pmuGroupsSchedIn() would go on with it.
+ */
+export function pmuGroupsSchedInAfter(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  pmu: Pmu,
+  cpu: number,
+  after: PerfEvent,
+  now: Ns,
+): void {
+  visitGroupsMerge(core, ctx, groups, cpu, pmu, now, after);
 }
 
 /**
