@@ -1,3 +1,4 @@
+import type { ExecState } from "../hw/exec.js";
 import type { Ns } from "../sim/time.js";
 import type { PerfCpuContext, PerfEventContext } from "./context.js";
 import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED } from "./context.js";
@@ -36,7 +37,9 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  * that looks at the CPU's events changes them only through their counters: the groups go off
  * and come back on the same counters, and an exclude_guest event's clock stands still while
  * the guest is loaded, so its times do not move. Load then only stops the host counters
- * (they must not count guest execution) and marks the CPU; put restarts them. Anything that
+ * (they must not count guest execution) by freezing their clock, and marks the CPU; put
+ * thaws it. A multiplexed plan's failed group is tried again at the put (retryFailed()), on
+ * the counters the put would leave it. Anything that
  * could look at or change the CPU's events first calls perfGuestSync(), which does the load's
  * sched-out as it would have happened: the counters stopped at load and the event clocks
  * have not moved since, so states, and times and counts as a read sees them, come out the
@@ -62,6 +65,8 @@ export class GuestSwitchPlans {
   /** CPUs whose load is lazy (the events are still on their counters), and how many. */
   readonly lazy: Uint8Array;
   nrLazy = 0;
+  /** What each lazily loaded CPU executed when its host counters froze (their rates are for it). */
+  readonly frozenExec: Array<ExecState | null>;
   /** The lazy CPUs as a list (the first nrLazy entries), and each CPU's place in it. */
   readonly lazyList: Int32Array;
   private readonly lazyPos: Int32Array;
@@ -82,6 +87,7 @@ export class GuestSwitchPlans {
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
+    this.frozenExec = Array.from({ length: nrCpus }, () => null);
     this.lazyList = new Int32Array(nrCpus);
     this.lazyPos = new Int32Array(nrCpus);
   }
@@ -455,7 +461,10 @@ export function guestLoadLazy(
     return false;
   lazyLoadCtx(cpuctx.ctx, now);
   if (cpuctx.taskCtx) lazyLoadCtx(cpuctx.taskCtx, now);
-  core.cpu(cpu).hostPmu.retarget(now, null);
+  // The host counters stop at once: their clock freezes (hw/counter.ts).
+  const simCpu = core.cpu(cpu);
+  simCpu.hostPmu.occupancy.freeze(now);
+  plans.frozenExec[cpu] = simCpu.exec;
   plans.addLazy(cpu);
   plans.lazyLoads++;
   return true;
@@ -474,7 +483,11 @@ export function guestPutLazy(
 ): boolean {
   plans.removeLazy(cpu);
   const simCpu = core.cpu(cpu);
-  simCpu.hostPmu.retarget(now, simCpu.exec);
+  const host = simCpu.hostPmu;
+  host.occupancy.thaw(now);
+  // Their rates are for what the CPU executed at the load; usually it executes that again.
+  if (simCpu.exec !== plans.frozenExec[cpu]) host.retarget(now, simCpu.exec);
+  plans.frozenExec[cpu] = null;
   core.stats.schedOps += 2 * plans.nrEvents[cpu]!;
   core.stats.passes += plans.nrPasses[cpu]!;
   // A multiplexed plan: the flexible groups that did not go on are tried again, CPU context
@@ -514,5 +527,9 @@ export function guestSyncCpu(core: PerfCore, plans: GuestSwitchPlans, cpu: numbe
   const cpuctx = core.cpuctx[cpu]!;
   mediatedSchedOut(core, cpuctx.ctx, cpu, now);
   if (cpuctx.taskCtx) mediatedSchedOut(core, cpuctx.taskCtx, cpu, now);
-  core.cpu(cpu).hostPmu.clearFreed();
+  // The counters stopped at the load: their frozen clock folds them to it. Then it runs on.
+  const host = core.cpu(cpu).hostPmu;
+  host.clearFreed();
+  host.occupancy.thaw(now);
+  plans.frozenExec[cpu] = null;
 }
