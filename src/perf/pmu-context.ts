@@ -56,5 +56,7 @@ export class PerfCpuPmuContext {
     onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
   ) {
     this.hrtimer = new Timer(`mux ${pmu.name}/${cpu}`, (now) => onTimer(this, now));
+    // The handler looks at its own CPU only (its contexts, and a vCPU there in guest mode).
+    this.hrtimer.scope = cpu;
   }
 }
