@@ -12,7 +12,7 @@ import {
 } from "./event.js";
 import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
-import { emptyList, mergeSchedIn, pmuGroupsSchedInAfter } from "./schedule.js";
+import { emptyList, mergeSchedIn, pmuGroupsSchedInAfter, schedInFailed } from "./schedule.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 
 /**
@@ -293,8 +293,9 @@ function replayPass(
  * before it: it is tried and fails again (its times brought up to date, rotate_necessary
  * set, the hrtimer restarted), and the groups after it would fail without trying (the
  * early stop of schedule.ts). The generation bumps of its attempt are the ones the plan was
- * recorded with, so they are undone. Returns false, with the rest of the pass walked, if it
- * went on after all (the plan was stale).
+ * recorded with, so they are not made (a lone event tries as guestEventSchedIn() does) or are
+ * undone. Returns false, with the rest of the pass walked, if it went on after all (the plan
+ * was stale).
  */
 function retryFailed(
   core: PerfCore,
@@ -304,12 +305,22 @@ function retryFailed(
   cpu: number,
   now: Ns,
 ): boolean {
-  const gen = ctx.schedGen;
   core.guest!.plans.retried++;
-  mergeSchedIn(core, failed, cpu, now);
-  if (failed.state !== PERF_EVENT_STATE.ACTIVE) {
-    ctx.schedGen = gen;
-    return true;
+  const cpc = epc.pmu.cpcs[cpu]!;
+  if (failed.siblings.length === 0 && !(failed.hot & EVENT_HOT_EXCLUSIVE) && !cpc.exclusive) {
+    // A lone event that group_can_go_on() lets try: event_sched_in() as in guestEventSchedIn().
+    if (!guestEventSchedIn(core, failed, cpu, cpc, now)) {
+      schedInFailed(core, failed, cpu, now);
+      return true;
+    }
+    epc.flexibleActive[epc.flexibleActive.length] = failed;
+  } else {
+    const gen = ctx.schedGen;
+    mergeSchedIn(core, failed, cpu, now);
+    if (failed.state !== PERF_EVENT_STATE.ACTIVE) {
+      ctx.schedGen = gen;
+      return true;
+    }
   }
   pmuGroupsSchedInAfter(core, ctx, ctx.flexibleGroups, epc.pmu, cpu, failed, now);
   return false;

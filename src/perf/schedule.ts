@@ -157,17 +157,23 @@ export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
       list[list.length] = e;
     }
   }
-  if (e.state === PERF_EVENT_STATE.INACTIVE) {
-    core.schedInFailures++;
-    if (core.passFirstFailure === null) core.passFirstFailure = e;
-    core.passCanAddHw = false;
-    if (e.attr.pinned) {
-      perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
-    } else {
-      const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
-      e.pmuCtx!.rotateNecessary = true;
-      core.muxHrtimerRestart(cpc, now);
-    }
+  if (e.state === PERF_EVENT_STATE.INACTIVE) schedInFailed(core, e, cpu, now);
+}
+
+/**
+ * The end of merge_sched_in() for a group left INACTIVE: later groups of the pass get no
+ * hardware; a pinned group goes to ERROR, a flexible one asks for rotation.
+ */
+export function schedInFailed(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void {
+  core.schedInFailures++;
+  if (core.passFirstFailure === null) core.passFirstFailure = e;
+  core.passCanAddHw = false;
+  if (e.attr.pinned) {
+    perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
+  } else {
+    const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+    e.pmuCtx!.rotateNecessary = true;
+    core.muxHrtimerRestart(cpc, now);
   }
 }
 
