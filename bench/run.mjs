@@ -177,4 +177,10 @@ for (const n of [10, 100, 1000, 10000]) {
   row(`perf_event_open, ${fmt(total)} opens over 64 CPUs`, (wall / 1000).toFixed(3), "s");
 }
 
+// 6. vpmu exec: the preload shim's round trips, and perf stat -a on a 64-CPU simulated host.
+{
+  const { runExecBenchmarks } = await import("./exec.mjs");
+  runExecBenchmarks(row, quick);
+}
+
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

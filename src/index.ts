@@ -48,7 +48,7 @@ export type { PerfReadResult } from "./perf/read.js";
 export { parseEvent, parseEventList } from "./perf/tool/parse-events.js";
 export * from "./perf/uapi.js";
 export { ChromeTraceSink } from "./report/chrome-trace.js";
-export { csvReport, variantsCsvReport } from "./report/csv.js";
+export { type CsvOptions, csvReport } from "./report/csv.js";
 export { jsonReport, variantsJsonReport } from "./report/json.js";
 export { listPmus } from "./report/pmus.js";
 export type { RunResult } from "./report/result.js";

@@ -1,10 +1,10 @@
 #!/usr/bin/env node
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { PRESET_SUMMARY, preset } from "../hw/presets.js";
-import { csvReport, variantsCsvReport } from "../report/csv.js";
+import { sysfsView, sysfsViewLines } from "../perf/sysfs.js";
+import { csvReport } from "../report/csv.js";
 import { jsonReport, variantsJsonReport } from "../report/json.js";
+import { perfStatText } from "../report/perf-stat.js";
 import { listPmus, pmusText } from "../report/pmus.js";
 import type { RunResult, VariantRunResult } from "../report/result.js";
 import { textReport, variantsTextReport } from "../report/text.js";
@@ -16,9 +16,13 @@ import { runScenario } from "../scenario/runner.js";
 import { scenarioJsonSchema } from "../scenario/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
+import { registerExecCommand } from "./exec.js";
+import { writeSysfsView } from "./exec-files.js";
+import { livePreset } from "./exec-scenario.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
+import { registerSelftestsCommand } from "./selftests.js";
 import { registerTraceCommand } from "./trace.js";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
@@ -63,6 +67,27 @@ interface RunOpts {
   truth?: boolean;
   checkInvariants?: boolean;
   variant?: string;
+  measurement?: string;
+}
+
+/**
+ * The result narrowed to --measurement, and CSV's rule: perf stat -x prints one
+ * measurement, so a result with several needs --measurement.
+ */
+function selectMeasurement(r: RunResult, o: RunOpts, file: string): RunResult {
+  const names = r.perf.map((m) => m.name);
+  if (o.measurement !== undefined) {
+    if (!names.includes(o.measurement))
+      throw new UsageError(
+        `--measurement: no measurement "${o.measurement}" in ${file} (${names.length ? `one of: ${names.join(", ")}` : "it has none"})`,
+      );
+    return { ...r, perf: r.perf.filter((m) => m.name === o.measurement) };
+  }
+  if (o.format === "csv" && names.length > 1)
+    throw new UsageError(
+      `--format csv prints one measurement, as perf stat -x does; ${file} has ${names.length} (${names.join(", ")}): choose one with --measurement NAME (--format json has them all)`,
+    );
+  return r;
 }
 
 function load(file: string | undefined, text?: string, name?: string): Scenario {
@@ -127,15 +152,29 @@ program
   .option("--truth", "print the ground truth and the error next to each perf value")
   .option("--check-invariants", "verify the model's invariants at every state change")
   .option("--variant <name>", "run only this variant of a scenario with variants")
+  .option(
+    "--measurement <name>",
+    "print only this measurement, exactly as perf prints it (text: perf stat's stderr; csv: perf stat -x,)",
+  )
   .action((file: string | undefined, o: RunOpts) => {
     const render = (r: RunResult): string =>
       o.format === "json"
         ? jsonReport(r)
         : o.format === "csv"
           ? csvReport(r)
-          : textReport(r, { truth: o.truth ?? false });
+          : o.measurement !== undefined
+            ? perfStatText(r.perf[0]!, { truth: o.truth ?? false })
+            : textReport(r, { truth: o.truth ?? false });
     if (file !== undefined) {
       const sc = load(file);
+      if (
+        sc.variants.length > 0 &&
+        o.variant === undefined &&
+        (o.format === "csv" || o.measurement !== undefined)
+      )
+        throw new UsageError(
+          `${o.format === "csv" ? "--format csv" : "--measurement"} reads one run; ${file} has variants (${sc.variants.map((v) => v.name).join(", ")}): choose one with --variant NAME`,
+        );
       if (sc.variants.length > 0 && o.variant === undefined) {
         // Every variant with the same options, then side by side.
         const runs: VariantRunResult[] = sc.variants.map((v) => ({
@@ -147,19 +186,20 @@ program
         process.stdout.write(
           o.format === "json"
             ? variantsJsonReport(runs)
-            : o.format === "csv"
-              ? variantsCsvReport(runs)
-              : variantsTextReport(runs, { truth: o.truth ?? false }),
+            : variantsTextReport(runs, { truth: o.truth ?? false }),
         );
         process.exitCode = runs.some((v) => v.result.summary.failed > 0) ? EXIT_FAIL : 0;
         return;
       }
       const r = runWithProgress(o.variant === undefined ? sc : pickVariant(sc, file, o.variant), o);
-      process.stdout.write(render(r));
+      process.stdout.write(render(selectMeasurement(r, o, file)));
       process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
       return;
     }
     if (o.variant !== undefined) throw new UsageError("--variant: give a scenario file");
+    if (o.measurement !== undefined) throw new UsageError("--measurement: give a scenario file");
+    if (o.format === "csv")
+      throw new UsageError("--format csv prints one measurement of a scenario file: give one");
     // The built-in tour: one report per stop (JSON: an array of results).
     const results = TOUR.map((t) => runOne(undefined, o, t.text, `<built-in ${t.name}>`));
     if (o.format === "json") process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -258,30 +298,21 @@ list
 
 program
   .command("sysfs")
-  .description("print or write the /sys/bus/event_source/devices view of a simulated host")
+  .description(
+    "print or write the sysfs and procfs view of a simulated host (what vpmu exec shows perf)",
+  )
   .requiredOption("-m, --machine <preset>", "machine preset")
   .option("-o, --out <dir>", "write the files under this directory instead of printing them")
   .action((o: { machine: string; out?: string }) => {
-    const pmus = listPmus(machineOf(o.machine));
-    const files: Array<[string, string]> = [];
-    for (const p of pmus) {
-      const base = `bus/event_source/devices/${p.name}`;
-      files.push([`${base}/type`, `${p.type}\n`]);
-      files.push([`${base}/cpus`, `${p.cpus}\n`]);
-      for (const [k, v] of Object.entries(p.events)) files.push([`${base}/events/${k}`, `${v}\n`]);
-      for (const [k, v] of Object.entries(p.format)) files.push([`${base}/format/${k}`, `${v}\n`]);
-    }
+    machineOf(o.machine);
+    const live = livePreset(o.machine);
+    if (!live.ok) printDiagnostics(live.diagnostics);
+    const view = sysfsView(live.live.sys);
     if (o.out) {
-      for (const [rel, content] of files) {
-        const path = join(o.out, rel);
-        mkdirSync(join(path, ".."), { recursive: true });
-        writeFileSync(path, content);
-      }
-      process.stdout.write(
-        `wrote ${files.length} files under ${join(o.out, "bus/event_source/devices")}\n`,
-      );
+      writeSysfsView(o.out, view);
+      process.stdout.write(`wrote ${view.size} entries under ${o.out}\n`);
     } else {
-      for (const [rel, content] of files) process.stdout.write(`/sys/${rel}: ${content}`);
+      process.stdout.write(`${sysfsViewLines(view).join("\n")}\n`);
     }
   });
 
@@ -294,6 +325,8 @@ program
 
 registerTraceCommand(program);
 registerKutCommand(program);
+registerSelftestsCommand(program);
+registerExecCommand(program);
 
 try {
   program.parse(process.argv);

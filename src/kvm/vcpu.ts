@@ -171,6 +171,19 @@ export class KvmVcpu {
     this.stepTimer.scope = TIMER_SCOPE_SELF;
   }
 
+  /**
+   * Guest code with its own execution profile (a test program's measured loop), run in
+   * place of the guest workload while set; null: the workload.
+   */
+  private guestCode: ExecState | null = null;
+
+  /** Switches the guest between its workload (null) and a given piece of code. */
+  setGuestCode(exec: ExecState | null, now: Ns): void {
+    this.guestCode = exec;
+    if (this.state === "guest" && this.work === null)
+      this.vm.kvm.sys.sched.refreshExec(this.task, now);
+  }
+
   /** Label for traces. */
   get label(): string {
     return `${this.vm.name}/${this.id}`;
@@ -180,7 +193,7 @@ export class KvmVcpu {
   execOn(cpu: Cpu): ExecState {
     if (this.state !== "guest") return this.hostExec.execOn(cpu);
     const w = this.work;
-    if (w === null) return this.guestExec.execOn(cpu);
+    if (w === null) return this.guestCode ?? this.guestExec.execOn(cpu);
     return (w.workUser ? this.samplingUserExec : this.samplingKernelExec).execOn(cpu);
   }
 

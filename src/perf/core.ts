@@ -2,11 +2,11 @@ import type { Cpu } from "../hw/cpu.js";
 import type { SchedHook } from "../sched/scheduler.js";
 import type { Task } from "../sched/task.js";
 import type { Ns } from "../sim/time.js";
-import type { System } from "../system.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
 import { FdTable } from "./fdtable.js";
 import { perfGuestSync } from "./guest.js";
+import type { PerfHost } from "./host.js";
 import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
@@ -114,7 +114,7 @@ export class PerfCore {
   readonly irqHooks: Array<(cpu: number, now: Ns) => void> = [];
 
   constructor(
-    readonly sys: System,
+    readonly sys: PerfHost,
     readonly opts: PerfOptions = { ...DEFAULT_PERF },
   ) {
     this.muxActive = new Int32Array(sys.machine.cpus.length);

@@ -1,12 +1,20 @@
 import { perfStatCsv } from "./perf-stat.js";
-import type { RunResult, VariantRunResult } from "./result.js";
+import type { RunResult } from "./result.js";
 
-/** CSV output: every measurement in perf stat -x, field order, one block per measurement. */
-export function csvReport(r: RunResult, sep = ","): string {
-  return r.perf.map((m) => `# ${m.name}: ${m.target}\n${perfStatCsv(m, sep)}`).join("");
+/** Options of the CSV output. */
+export interface CsvOptions {
+  /** Only this measurement (by name); all of them, one after the other, when omitted. */
+  measurement?: string;
+  /** Field separator (perf stat -x SEP); "," by default. */
+  sep?: string;
 }
 
-/** CSV output of a scenario with variants: each variant's blocks after a `# variant NAME` line. */
-export function variantsCsvReport(runs: VariantRunResult[], sep = ","): string {
-  return runs.map((v) => `# variant ${v.name}\n${csvReport(v.result, sep)}`).join("");
+/**
+ * CSV output: each measurement's lines exactly as `perf stat -x SEP` prints them, nothing
+ * else (no comment or header lines), in the scenario's order. A perf CSV consumer reads
+ * one measurement's output unchanged; `--format json` carries names and everything else.
+ */
+export function csvReport(r: RunResult, opts: CsvOptions = {}): string {
+  const ms = r.perf.filter((m) => opts.measurement === undefined || m.name === opts.measurement);
+  return ms.map((m) => perfStatCsv(m, opts.sep ?? ",")).join("");
 }

@@ -1,3 +1,12 @@
+import type { MeasurementResult } from "../perf/tool/stat-result.js";
+
+export type {
+  CounterAttr,
+  CounterResult,
+  MeasurementResult,
+  MetricResult,
+} from "../perf/tool/stat-result.js";
+
 /**
  * The result of a scenario run: the stable JSON shape `vpmu run --format json` prints
  * (documented in docs/json-output.md). Times are integer nanoseconds; counts are integers.
@@ -65,45 +74,6 @@ export interface ActionResult {
   /** Present when the scenario expected a result. */
   expected?: { ret?: number; errno?: string; ok?: boolean };
   ok?: boolean;
-}
-
-/** One counter of a perf stat-like measurement. */
-export interface CounterResult {
-  event: string;
-  /** Aggregated over CPUs (system-wide) or the task. */
-  count: number;
-  enabled_ns: number;
-  running_ns: number;
-  /** count * enabled / running (perf's scaling); null when not counted. */
-  scaled: number | null;
-  /** "counted" | "not counted" | "not supported" */
-  status: string;
-  /** Ground truth for the same filter and target. */
-  truth: number;
-  /** perf record: samples taken (count is then perf report's approximate event count). */
-  samples?: number;
-  /** Per CPU for system-wide measurements. */
-  per_cpu?: Array<{
-    cpu: number;
-    count: number;
-    enabled_ns: number;
-    running_ns: number;
-    state: string;
-  }>;
-  state: string;
-}
-
-export interface MeasurementResult {
-  name: string;
-  target: string;
-  start_ns: number;
-  stop_ns: number;
-  counters: CounterResult[];
-  intervals: Array<{
-    t_ns: number;
-    counters: Array<{ event: string; count: number; enabled_ns: number; running_ns: number }>;
-  }>;
-  error?: string;
 }
 
 /** One VM and its vCPUs. */

@@ -37,6 +37,14 @@ export function corePmus(reg: PmuRegistry): Pmu[] {
 }
 
 /**
+ * perf 6.1's hybrid test (perf_pmu__has_hybrid()): x86 hybrid core PMUs, cpu_core and
+ * cpu_atom. Other machines with several core PMUs (arm64 big.LITTLE) are not hybrid to it.
+ */
+export function isX86Hybrid(reg: PmuRegistry): boolean {
+  return corePmus(reg).some((p) => p.name === "cpu_core" || p.name === "cpu_atom");
+}
+
+/**
  * Turns a parsed event into attrs, the way perf's parse-events does on this machine. On a
  * machine with several core PMUs a generic hardware event is opened once per core PMU
  * with the PMU in config bits 63:32 (named `pmu/event/`), unless `legacy` asks for the

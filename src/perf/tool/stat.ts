@@ -1,7 +1,6 @@
 import { formatCpuList } from "../../hw/cpulist.js";
 import { TruthAccount } from "../../hw/ledger.js";
 import { ALL_MODES, modeMaskFromExcludes } from "../../hw/quantity.js";
-import type { CounterResult, MeasurementResult } from "../../report/result.js";
 import type { Task } from "../../sched/task.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
@@ -21,7 +20,9 @@ import {
   PERF_TYPE_SOFTWARE,
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
-import { type ResolvedEvent, resolveEvent } from "./resolve.js";
+import { isX86Hybrid, type ResolvedEvent, resolveEvent } from "./resolve.js";
+import type { CounterResult, MeasurementResult } from "./stat-result.js";
+import { attachMetrics, counterAttr, perfScaled } from "./stat-shadow.js";
 
 /** What to measure, like a `perf stat` command line. */
 export interface StatSpec {
@@ -32,7 +33,11 @@ export interface StatSpec {
   /** A task (-p). */
   task?: Task;
   interval?: Ns | null;
-  /** Open generic events once without an extended type (perf before hybrid support). */
+  /**
+   * Open generic events once without an extended type (true), or once per core PMU with
+   * the PMU in config bits 63:32 (false). Unset: as perf 6.1, which expands them on x86
+   * hybrid machines (core PMUs cpu_core and cpu_atom) only.
+   */
   legacy?: boolean;
   cred?: Credentials;
 }
@@ -100,7 +105,7 @@ export class PerfStat {
     const plan: Array<{ braced: boolean; lists: ResolvedEvent[][] }> = [];
     for (const g of groups) {
       const resolved = g.events.map((e) =>
-        resolveEvent(core.registry, e, this.spec.legacy ?? false),
+        resolveEvent(core.registry, e, this.spec.legacy ?? !isX86Hybrid(core.registry)),
       );
       const bad = resolved.find((r) => typeof r === "string");
       if (bad !== undefined) {
@@ -181,12 +186,26 @@ export class PerfStat {
     for (const c of this.counters) for (const f of c.fds) sysIoctl(core, f.fd, "ENABLE", 0);
   }
 
+  /**
+   * The CPUs perf 6.1 opens an event on (__perf_evlist__propagate_maps()): with -a, its
+   * PMU's CPUs (the sysfs cpus or cpumask file); with -C LIST, the user's list replaces
+   * the PMU's for core PMUs, so a PMU's event is opened on CPUs it does not cover and the
+   * kernel answers ENOENT there. Uncore events stay on their cpumask. Offline CPUs never.
+   */
   private targetCpus(members: ResolvedEvent[]): number[] {
     if (this.spec.task) return [-1];
     let cpus = this.spec.cpus ?? [];
-    for (const m of members) if (m.cpus) cpus = cpus.filter((c) => m.cpus!.includes(c));
-    // Uncore events: perf opens them on the PMU's cpumask only.
+    const userCpus = cpus.length !== this.sys.machine.nrCpus;
+    for (const m of members) {
+      if (!m.cpus || (userCpus && this.isCorePmuEvent(m))) continue;
+      cpus = cpus.filter((c) => m.cpus!.includes(c));
+    }
     return cpus.filter((c) => this.sys.machine.cpus[c]?.online);
+  }
+
+  private isCorePmuEvent(m: ResolvedEvent): boolean {
+    const pmu = this.sys.perf.registry.byType(m.attr.type);
+    return pmu !== undefined && pmu.taskCtxNr === "hw";
   }
 
   /** Ground-truth value for a counter's filter and target, now. */
@@ -253,8 +272,25 @@ export class PerfStat {
         run += r.time_running! - f.last.run;
         f.last = { count: r.value!, ena: r.time_enabled!, run: r.time_running! };
       }
-      row.counters.push({ event: c.name, count, enabled_ns: ena, running_ns: run });
+      row.counters.push({
+        event: c.name,
+        count,
+        enabled_ns: ena,
+        running_ns: run,
+        scaled: perfScaled(count, ena, run),
+      });
     }
+    // process_interval(): the metrics of an interval take the interval as wall time.
+    const withAttr = row.counters.map((rc, k) => ({
+      ...rc,
+      attr: counterAttr(this.counters[k]!.ev.attr),
+    }));
+    attachMetrics(withAttr, this.spec.interval ?? 0);
+    row.counters.forEach((rc, k) => {
+      const { unit, metrics } = withAttr[k]!;
+      if (unit) rc.unit = unit;
+      if (metrics) rc.metrics = metrics;
+    });
     this.intervals.push(row);
   }
 
@@ -267,11 +303,9 @@ export class PerfStat {
     const now = this.sys.now;
     const counters: CounterResult[] = [];
     for (const c of this.counters) {
-      let scaledSum = 0;
       let count = 0;
       let ena = 0;
       let run = 0;
-      let anyRun = false;
       const perCpu: NonNullable<CounterResult["per_cpu"]> = [];
       const states: string[] = [];
       const truth = this.truth(c) - c.truthStart;
@@ -291,21 +325,24 @@ export class PerfStat {
         count += v;
         ena += e;
         run += ru;
-        if (ru > 0) {
-          anyRun = true;
-          // perf_counts_values__scale(): per CPU, value * enabled / running.
-          scaledSum += ru < e ? Math.trunc((v * e) / ru) : v;
-        }
       }
+      // perf stat's default aggregation (AGGR_GLOBAL in process_counter_values()) sums the
+      // CPUs' counts, enabled and running times first, and scales the sums once.
+      const scaled = perfScaled(count, ena, run);
       const status =
-        c.status === "not supported" ? "not supported" : anyRun ? "counted" : "not counted";
+        c.status === "not supported"
+          ? "not supported"
+          : scaled !== null
+            ? "counted"
+            : "not counted";
       const uniq = [...new Set(states)];
       counters.push({
         event: c.name,
+        attr: counterAttr(c.ev.attr),
         count,
         enabled_ns: ena,
         running_ns: run,
-        scaled: status === "counted" ? scaledSum : null,
+        scaled: status === "counted" ? scaled : null,
         status,
         truth: Math.round(truth),
         per_cpu: this.spec.task ? undefined : perCpu,
@@ -313,6 +350,7 @@ export class PerfStat {
       });
     }
     for (const c of this.counters) for (const f of c.fds) sysClose(core, f.fd);
+    attachMetrics(counters, now - this.startNs);
     const out: MeasurementResult = {
       name: this.spec.name,
       target: this.target(),
