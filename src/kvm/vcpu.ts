@@ -608,14 +608,15 @@ export function registerVcpuPreemptNotifiers(sys: System): void {
     schedOut: (_cpu, prev, _next, now) => {
       if (prev.owner instanceof KvmVcpu) prev.owner.scheduledOut(now);
     },
+    // The tick's exit comes before perf's tick hook, which then finds the guest put.
+    tick: (cpu, now) => {
+      const t = sys.sched.current(cpu.id);
+      if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
+    },
   };
   const inn: SchedHook = {
     schedIn: (cpu, _prev, next, now) => {
       if (next.owner instanceof KvmVcpu) next.owner.scheduledIn(cpu, now);
-    },
-    tick: (cpu, now) => {
-      const t = sys.sched.current(cpu.id);
-      if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
     },
   };
   sys.sched.hooks.unshift(out);

@@ -143,6 +143,9 @@ export class PerfCore {
         perfGuestSync(this, cpu.id);
         perfEventTaskSchedIn(this, cpu.id, prev, next, now);
       },
+      // The tick timer leaves lazy loads to the hooks: a vCPU's exit at the tick (before this
+      // hook) puts its guest; anything still lazy is completed here.
+      tick: (cpu) => perfGuestSync(this, cpu.id),
       migrate: (task) => {
         this.migrated.add(task);
       },
@@ -254,8 +257,11 @@ export class PerfCore {
     // kernel: perf_load/put_guest_context() (and the RFC's perf_guest_enter/exit()) run with
     // IRQs off around VM-entry and VM-exit, so the handler never finds the guest owning the
     // PMU: the interrupt first exits the guest, whose PMU is put back before IRQs are on.
+    // The exit usually puts a lazily loaded guest (guest-switch.ts) the lazy way; whatever is
+    // still lazy is completed before the rotation looks.
     const hooks = this.irqHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(cpc.cpu, now);
+    perfGuestSync(this, cpc.cpu);
     const rotated = perfRotateContext(this, cpc, now);
     if (rotated) {
       const interval = this.muxIntervalNs(cpc.pmu);

@@ -1,4 +1,4 @@
-import { Timer } from "../sim/queue.js";
+import { TIMER_SCOPE_SELF, Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { PerfEventContext } from "./context.js";
 import type { PerfEvent } from "./event.js";
@@ -56,7 +56,8 @@ export class PerfCpuPmuContext {
     onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
   ) {
     this.hrtimer = new Timer(`mux ${pmu.name}/${cpu}`, (now) => onTimer(this, now));
-    // The handler looks at its own CPU only (its contexts, and a vCPU there in guest mode).
-    this.hrtimer.scope = cpu;
+    // The handler looks at its own CPU only, and completes a lazy guest load there itself
+    // once the interrupt has exited the vCPU (PerfCore.muxHrtimerHandler()).
+    this.hrtimer.scope = TIMER_SCOPE_SELF;
   }
 }
