@@ -379,6 +379,7 @@ describe("guest PMU switch: replayed sched-in", () => {
     let lazyLoads = 0;
     let retried = 0;
     let lazyRetried = 0;
+    let lazyRetriedLone = 0;
     fc.assert(
       fc.property(overcommitArb, ({ muxMs, ops }) => {
         // The tree walk, the replay and lazy loads, with and without the invariant checker.
@@ -405,6 +406,7 @@ describe("guest PMU switch: replayed sched-in", () => {
         lazyLoads += lazy.sys.perf.guest!.plans.lazyLoads;
         retried += eager.sys.perf.guest!.plans.retried;
         lazyRetried += lazy.sys.perf.guest!.plans.retried;
+        lazyRetriedLone += lazy.sys.perf.guest!.plans.retriedLone;
       }),
       {
         numRuns: Number(process.env.VPMU_FC_RUNS ?? 40),
@@ -418,6 +420,9 @@ describe("guest PMU switch: replayed sched-in", () => {
     expect(timerExits).toBeGreaterThan(100);
     expect(retried).toBeGreaterThan(5000);
     expect(lazyRetried).toBeGreaterThan(1000);
+    // Lone events retried without the PMU, and groups or exclusive events through it.
+    expect(lazyRetriedLone).toBeGreaterThan(500);
+    expect(lazyRetried - lazyRetriedLone).toBeGreaterThan(50);
     expect(walked).toBeGreaterThan(200);
     expect(replayed).toBeGreaterThan(10_000);
     expect(lazyLoads).toBeGreaterThan(10_000);

@@ -59,6 +59,11 @@ export class GuestSwitchPlans {
   readonly taskGen: number[];
   /** The plan is plain counting, so a load may be lazy (see above). */
   readonly lazyOk: Uint8Array;
+  /**
+   * Every failed flexible group of the plan is a lone event that group_can_go_on() lets try
+   * (not exclusive, its PMU not held exclusively): a lazy put retries it without the PMU.
+   */
+  readonly loneFailures: Uint8Array;
   /** Events in the plan, and sched-in passes over mediated PMUs a put makes (statistics). */
   readonly nrEvents: Int32Array;
   readonly nrPasses: Int32Array;
@@ -75,6 +80,8 @@ export class GuestSwitchPlans {
   walked = 0;
   /** Failed flexible groups of multiplexed plans tried again (retryFailed()). */
   retried = 0;
+  /** Of those, lone events a lazy put retried without the PMU (lazyRetryLone()). */
+  retriedLone = 0;
   /** Lazy loads, and those that something made happen before the put. */
   lazyLoads = 0;
   synced = 0;
@@ -84,6 +91,7 @@ export class GuestSwitchPlans {
     this.taskCtx = Array.from({ length: nrCpus }, () => null);
     this.taskGen = Array.from({ length: nrCpus }, () => 0);
     this.lazyOk = new Uint8Array(nrCpus);
+    this.loneFailures = new Uint8Array(nrCpus);
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
@@ -432,11 +440,25 @@ export function guestRecordPlan(
   recordCtx(cpuctx.ctx, t);
   if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
   plans.lazyOk[cpu] = t.plain && !failureBeforeTaskGroups(cpuctx) ? 1 : 0;
+  const task = cpuctx.taskCtx;
+  plans.loneFailures[cpu] =
+    loneFailuresOnly(cpuctx.ctx, cpu) && (task === null || loneFailuresOnly(task, cpu)) ? 1 : 0;
   plans.nrEvents[cpu] = t.events;
   plans.nrPasses[cpu] = t.passes;
   plans.gen[cpu] = cpuctx.ctx.schedGen;
   plans.taskCtx[cpu] = cpuctx.taskCtx;
   plans.taskGen[cpu] = cpuctx.taskCtx ? cpuctx.taskCtx.schedGen : 0;
+}
+
+/** True if every failed flexible group of `ctx`'s mediated PMUs is one that retryFailed() tries alone. */
+function loneFailuresOnly(ctx: PerfEventContext, cpu: number): boolean {
+  for (const epc of ctx.pmuCtxList) {
+    const f = epc.guestFailFlexible;
+    if (f === null || !mediated(epc)) continue;
+    if (f.siblings.length > 0 || f.hot & EVENT_HOT_EXCLUSIVE || epc.pmu.cpcs[cpu]!.exclusive)
+      return false;
+  }
+  return true;
 }
 
 /** Forgets the CPU's plan. */
@@ -504,13 +526,23 @@ export function guestPutLazy(
   // A multiplexed plan: the flexible groups that did not go on are tried again, CPU context
   // first (guestRecordPlan() made sure the task's groups are not in the way).
   const cpuctx = core.cpuctx[cpu]!;
-  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, now);
-  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, now) && ok;
+  const lone = plans.loneFailures[cpu] !== 0;
+  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, lone, now);
+  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, lone, now) && ok;
   return ok;
 }
 
-/** retryFailed() of each mediated epc of `ctx` that has a failed flexible group. */
-function lazyRetryFailed(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): boolean {
+/**
+ * retryFailed() of each mediated epc of `ctx` that has a failed flexible group; `lone`: each
+ * is a lone event (GuestSwitchPlans.loneFailures), retried by lazyRetryLone().
+ */
+function lazyRetryFailed(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  cpu: number,
+  lone: boolean,
+  now: Ns,
+): boolean {
   let ok = true;
   const epcs = ctx.pmuCtxList;
   for (let i = 0; i < epcs.length; i++) {
@@ -520,9 +552,43 @@ function lazyRetryFailed(core: PerfCore, ctx: PerfEventContext, cpu: number, now
     core.passCanAddHw = true;
     core.passEventType = EVENT_GUEST | EVENT_FLEXIBLE;
     core.passFirstFailure = null;
-    ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
+    if (lone && failed.state === PERF_EVENT_STATE.INACTIVE)
+      lazyRetryLone(core, epc, failed, cpu, now);
+    else ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
   }
   return ok;
+}
+
+/**
+ * retryFailed() of a lone event in a lazy put. The counters held are the ones the PMU
+ * refused it at when the plan was recorded (the plan's groups on the same counters, nothing
+ * changed since), so pmu->add() refuses it again: event_sched_in() leaves it INACTIVE with
+ * its enabled time brought up to date (the same sums as switchState() to ACTIVE and back),
+ * and merge_sched_in()'s failure sets rotate_necessary and restarts the hrtimer
+ * (schedInFailed() of a flexible event). The PMU and the event's attr are not looked at:
+ * this runs at every put of a multiplexed CPU.
+ */
+function lazyRetryLone(
+  core: PerfCore,
+  epc: PerfEventPmuContext,
+  failed: PerfEvent,
+  cpu: number,
+  now: Ns,
+): void {
+  const plans = core.guest!.plans;
+  plans.retried++;
+  plans.retriedLone++;
+  const ctx = failed.ctx!;
+  const t = failed.hot & EVENT_HOT_EXCLUDE_GUEST ? ctx.time - ctx.timeguest : ctx.time;
+  failed.totalTimeEnabled += t - failed.tstamp;
+  failed.tstamp = t;
+  core.stateChanged(failed, PERF_EVENT_STATE.INACTIVE, PERF_EVENT_STATE.ACTIVE);
+  core.stateChanged(failed, PERF_EVENT_STATE.ACTIVE, PERF_EVENT_STATE.INACTIVE);
+  core.schedInFailures++;
+  if (core.passFirstFailure === null) core.passFirstFailure = failed;
+  core.passCanAddHw = false;
+  epc.rotateNecessary = true;
+  core.muxHrtimerRestart(epc.pmu.cpcs[cpu]!, now);
 }
 
 /**
