@@ -97,9 +97,17 @@ function wholeModel(simNs) {
   return { ops: st.schedOps + st.passes + st.rotations, wall, events: sys.eventsProcessed };
 }
 {
-  wholeModel(200_000_000); // warm-up
+  // A run is about 0.1 s of wall time, so one run after a short warm-up mostly measures the
+  // JIT tiering up: two full warm-up runs, then the best of 5.
   const simNs = quick ? 1_000_000_000 : 5_000_000_000;
-  const { ops, wall, events } = wholeModel(simNs);
+  wholeModel(simNs);
+  wholeModel(simNs);
+  let best = null;
+  for (let rep = 0; rep < 5; rep++) {
+    const r = wholeModel(simNs);
+    if (best === null || r.wall < best.wall) best = r;
+  }
+  const { ops, wall, events } = best;
   row(
     "scheduling operations (8 CPUs, 20 mux events/CPU)",
     fmt(ops / wall),
@@ -108,7 +116,8 @@ function wholeModel(simNs) {
   );
 }
 
-// 4. Cost of one scheduling pass with N flexible events on one CPU (all visited).
+// 4. Cost of one scheduling pass with N flexible events on one CPU (8 go on; the flexible
+//    pass stops at the first group that does not, schedule.ts visitGroupsMerge()).
 for (const n of [10, 100, 1000, 10000]) {
   const sys = new System({ machine: preset("x86-server"), perf: { nrOpen: 20000 } });
   sys.spawn({ comm: "w", workload: BUILTIN_WORKLOADS.compute, affinity: [0] });
@@ -128,7 +137,7 @@ for (const n of [10, 100, 1000, 10000]) {
     `scheduling pass (out + in), ${n} flexible events on the CPU`,
     fmt(ns),
     "ns/pass",
-    `${(ns / n).toFixed(1)} ns per event visited`,
+    `${(ns / n).toFixed(1)} ns per event on the CPU`,
   );
 }
 
