@@ -175,8 +175,9 @@ interface World {
 }
 
 /**
- * `replay`: replay plans at put; `lazy`: lazy loads. The invariant checker is on unless
- * `lazy` is given (its state listener turns lazy loads off).
+ * `replay`: replay plans at put and stop flexible passes at their first failure (false: the
+ * straightforward path); `lazy`: lazy loads. The invariant checker is on unless `lazy` is
+ * given (its state listener turns lazy loads off).
  */
 function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   const sys = new System({
@@ -187,6 +188,8 @@ function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   // perf_event_mux_interval_ms of the core PMU (0: 1000/HZ, the tick's period).
   sys.perf.registry.byType(RAW)!.hrtimerIntervalMs = muxMs;
   sys.perf.guest!.replayPlans = replay;
+  // The straightforward path walks every group of every pass, as the kernel does.
+  sys.perf.walkAllGroups = !replay;
   sys.perf.guest!.lazyLoads = lazy ?? true;
   const kvm = new Kvm(sys, { enableMediatedPmu: true });
   const vm = kvm.createVm("vm0");
@@ -374,6 +377,9 @@ describe("guest PMU switch: replayed sched-in", () => {
     let walked = 0;
     let replayed = 0;
     let lazyLoads = 0;
+    let retried = 0;
+    let lazyRetried = 0;
+    let lazyRetriedLone = 0;
     fc.assert(
       fc.property(overcommitArb, ({ muxMs, ops }) => {
         // The tree walk, the replay and lazy loads, with and without the invariant checker.
@@ -398,19 +404,66 @@ describe("guest PMU switch: replayed sched-in", () => {
         walked += fast.sys.perf.guest!.plans.walked;
         replayed += eager.sys.perf.guest!.plans.replayed;
         lazyLoads += lazy.sys.perf.guest!.plans.lazyLoads;
+        retried += eager.sys.perf.guest!.plans.retried;
+        lazyRetried += lazy.sys.perf.guest!.plans.retried;
+        lazyRetriedLone += lazy.sys.perf.guest!.plans.retriedLone;
       }),
       {
         numRuns: Number(process.env.VPMU_FC_RUNS ?? 40),
         seed: Number(process.env.VPMU_FC_SEED ?? 19),
       },
     );
-    // The runs multiplexed (rotations, some of them exiting the guest first), walked while
-    // overcommitted, and got back to fitting (replays, lazy loads) after closes and disables.
+    // The runs multiplexed (rotations, some of them exiting the guest first), replayed
+    // multiplexed plans (retrying the group that does not fit), lazily too, walked after each
+    // change, and got back to fitting after closes and disables.
     expect(rotations).toBeGreaterThan(300);
     expect(timerExits).toBeGreaterThan(100);
-    expect(walked).toBeGreaterThan(3000);
+    expect(retried).toBeGreaterThan(5000);
+    expect(lazyRetried).toBeGreaterThan(1000);
+    // Lone events retried without the PMU, and groups or exclusive events through it.
+    expect(lazyRetriedLone).toBeGreaterThan(500);
+    expect(lazyRetried - lazyRetriedLone).toBeGreaterThan(50);
+    expect(walked).toBeGreaterThan(200);
     expect(replayed).toBeGreaterThan(10_000);
     expect(lazyLoads).toBeGreaterThan(10_000);
+  });
+
+  it("a multiplexed plan found stale at its failed group falls back to the walk", () => {
+    // 10 events on 8 counters: the plan has 8 groups on and the 9th failing. One of the 8 is
+    // disabled behind the plan's back (the plan made valid again without it): at the next
+    // put the 9th goes on, and the rest of the pass is walked as the slow path walks it.
+    const run = (replay: boolean) => {
+      const w = world(replay, false);
+      const fds: number[] = [];
+      for (let i = 0; i < 10; i++)
+        fds.push(w.sys.perfEventOpen({ type: RAW, config: 0xc4, exclude_guest: true }, -1, 2));
+      w.sys.run(msToNs(1));
+      const core = w.sys.perf;
+      const first = core.fds.get(fds[0]!)!;
+      w.sys.ioctl(fds[0]!, "DISABLE");
+      const plans = core.guest!.plans;
+      if (replay) {
+        const epc = first.pmuCtx!;
+        expect(epc.guestFailFlexible).toBe(core.fds.get(fds[8]!)!);
+        epc.guestPlanFlexible = epc.guestPlanFlexible.filter((g) => g !== first);
+        plans.gen[2] = core.cpuctx[2]!.ctx.schedGen;
+      }
+      const walked = plans.walked;
+      const replayed = plans.replayed;
+      w.sys.run(msToNs(1.2));
+      return {
+        snap: snapshot(w),
+        walked: plans.walked - walked,
+        replayed: plans.replayed - replayed,
+      };
+    };
+    const fast = run(true);
+    const slow = run(false);
+    expect(fast.snap).toBe(slow.snap);
+    // The first put replayed the stale plan and dropped it, the next walked and recorded
+    // anew, and the rest replayed that.
+    expect(fast.walked).toBe(1);
+    expect(fast.replayed).toBeGreaterThan(2);
   });
 
   it("replays: 8 host events on the vCPU's CPU go back on the same counters, in order", () => {

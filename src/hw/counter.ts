@@ -6,9 +6,41 @@ import type { CounterIdx } from "./pmu-desc.js";
 
 /**
  * Which counters of a PMU have an owner, one bit per architectural index, so a driver finds
- * a free counter without visiting each one.
+ * a free counter without visiting each one; and the PMU's counting clock, which its counters
+ * accrue by.
+ *
+ * The clock is real time minus `offset`, and stands still while frozen: freezing stops every
+ * running counter at once (a lazy mediated load, perf/guest-switch.ts, stops the host's
+ * counters for the guest run), thawing starts them again where they were, without visiting
+ * any. A frozen PMU's counters have no overflow to predict: only counters without an
+ * overflow handler are frozen (plain counting).
  */
 export class CounterOccupancy {
+  /** Real time minus counting time. */
+  offset = 0;
+  /** Frozen since `frozenAt` (real time). */
+  frozen = false;
+  frozenAt = 0;
+
+  /** The counting clock at real time `now`. */
+  clock(now: number): number {
+    return (this.frozen ? this.frozenAt : now) - this.offset;
+  }
+
+  /** Stops the clock (no-op if stopped). */
+  freeze(now: number): void {
+    if (this.frozen) return;
+    this.frozen = true;
+    this.frozenAt = now;
+  }
+
+  /** Starts the clock again: the time it stood still is not counted. */
+  thaw(now: number): void {
+    if (!this.frozen) return;
+    this.frozen = false;
+    this.offset += now - this.frozenAt;
+  }
+
   /** Held counters with index 0-31 and 32-63 (bit i of `high` is index 32 + i). */
   low = 0;
   high = 0;
@@ -87,8 +119,8 @@ export class HwCounter {
   accrued = 0;
   /** Everything counted while enabled, never reset: what a host driver folds into a 64-bit count. */
   lifetime = 0;
-  /** Time `accrued` was last folded. */
-  since: Ns = 0 as Ns;
+  /** Counting-clock time `accrued` was last folded (CounterOccupancy.clock()). */
+  since = 0;
   /** Value written last (or its distance to 2^width when baseIsDistance). */
   base = 0;
   baseIsDistance = false;
@@ -172,12 +204,13 @@ export class HwCounter {
 
   /** Folds the count up to `now`. */
   fold(now: Ns): void {
+    const t = this.occupancy.clock(now);
     if (this.rate !== 0) {
-      const d = this.rate * (now - this.since);
+      const d = this.rate * (t - this.since);
       this.accrued += d;
       this.lifetime += d;
     }
-    this.since = now;
+    this.since = t;
   }
 
   /** Accrued into the wrap threshold: how many more counts until the counter overflows. */
@@ -195,13 +228,16 @@ export class HwCounter {
   /** Schedules (or cancels) the overflow timer from the current rate. */
   predict(): void {
     const left = this.onOverflow === null ? 1 : this.toWrap();
-    // A counter that stops exactly at its wrap has still overflowed: fire now.
-    if (this.onOverflow === null || (this.rate <= 0 && left > 0)) {
+    const occ = this.occupancy;
+    // A counter that stops exactly at its wrap has still overflowed: fire now. A frozen
+    // clock delivers nothing (it only stops counters that have no overflow handler).
+    if (this.onOverflow === null || (this.rate <= 0 && left > 0) || occ.frozen) {
       if (this.timerArmed) this.cancelTimer();
       return;
     }
     const dt = left <= 0 ? 0 : Math.ceil(left / this.rate);
-    this.queue.arm(this.overflowTimer, (this.since + dt) as Ns);
+    // Back to real time.
+    this.queue.arm(this.overflowTimer, (this.since + occ.offset + dt) as Ns);
     this.timerArmed = true;
   }
 

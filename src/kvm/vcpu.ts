@@ -128,10 +128,13 @@ export class KvmVcpu {
   private since: Ns = 0 as Ns;
   private readonly guestExec: WorkloadExec;
   private readonly hostExec = new WorkloadExec(KVM_EXIT_WORKLOAD, "kvm", false);
-  private readonly entryTimer: Timer;
+  /**
+   * The vCPU's next step: in guest mode its exit at `exitRate`, in host mode its entry after
+   * the exit's cost. One timer for both, as only one is ever pending.
+   */
+  private readonly stepTimer: Timer;
   /** Time in guest mode between two exits at `exitRate` (ns). */
   private readonly exitPeriodNs: number;
-  private readonly exitTimer: Timer;
   private readonly ops: GuestOp[] = [];
   /** Instructions of the guest's PMI handler, which run first. */
   private readonly nmiOps: GuestOp[] = [];
@@ -163,11 +166,9 @@ export class KvmVcpu {
     });
     this.task.owner = this;
     this.exitPeriodNs = exitRate > 0 ? Math.round(1e9 / exitRate) : 0;
-    this.entryTimer = new Timer(`entry ${vm.name}/${id}`, (now) => this.enter(now));
-    this.exitTimer = new Timer(`exit ${vm.name}/${id}`, (now) => this.exit(now, "io", 0));
+    this.stepTimer = new Timer(`run ${vm.name}/${id}`, (now) => this.step(now));
     // Entry and exit switch this CPU's PMU themselves (lazy loads: perf/guest-switch.ts).
-    this.entryTimer.scope = TIMER_SCOPE_SELF;
-    this.exitTimer.scope = TIMER_SCOPE_SELF;
+    this.stepTimer.scope = TIMER_SCOPE_SELF;
   }
 
   /**
@@ -244,8 +245,7 @@ export class KvmVcpu {
     if (this.state === "guest") this.leaveGuest(now, "preempt");
     this.account(now);
     const q = this.vm.kvm.sys.queue;
-    if (this.entryTimer.armed) q.cancel(this.entryTimer);
-    if (this.exitTimer.armed) q.cancel(this.exitTimer);
+    if (this.stepTimer.armed) q.cancel(this.stepTimer);
     this.state = "out";
     this.cpu = null;
   }
@@ -269,6 +269,22 @@ export class KvmVcpu {
     this.since = now;
   }
 
+  /** The step timer: an exit at `exitRate` in guest mode, else the entry after an exit. */
+  private step(now: Ns): void {
+    if (this.state === "guest") this.exit(now, "io", 0);
+    else this.enter(now);
+  }
+
+  /**
+   * What the CPU executes changes with the vCPU's mode or work (the scheduler's
+   * refreshExec(), for the vCPU thread that is running its own loop).
+   */
+  private refreshExec(now: Ns): void {
+    const cpu = this.cpu;
+    if (cpu === null || this.task.state !== "running") return;
+    cpu.setExec(now, this.execOn(cpu), this.task.accountOn(cpu.id));
+  }
+
   /** VM-entry: switch the PMU to the guest, then run guest code. */
   private enter(now: Ns): void {
     if (this.state !== "host" || !this.cpu) return;
@@ -278,10 +294,10 @@ export class KvmVcpu {
     this.vm.kvm.guestPmuLoad(this, this.cpu, now);
     this.state = "guest";
     this.task.flags |= PF_VCPU;
-    sys.sched.refreshExec(this.task, now);
+    this.refreshExec(now);
     this.nrEntries++;
     if (sys.trace.enabled) this.traceEntry(now);
-    if (this.exitRate > 0) sys.queue.arm(this.exitTimer, (now + this.exitPeriodNs) as Ns);
+    if (this.exitRate > 0) sys.queue.arm(this.stepTimer, (now + this.exitPeriodNs) as Ns);
     // kernel: kvm_pmu_deliver_pmi() on KVM_REQ_PMI: the guest takes its PMI on entry.
     const pmu = this.pmu;
     // The PMI is an NMI: its handler runs before guest instructions already waiting, which
@@ -309,10 +325,10 @@ export class KvmVcpu {
     if (this.work !== null) this.interruptWork(now);
     this.state = "host";
     this.task.flags &= ~PF_VCPU;
-    sys.sched.refreshExec(this.task, now);
+    this.refreshExec(now);
     this.vm.kvm.guestPmuPut(this, this.cpu!, now);
     this.exits[reason] = (this.exits[reason] ?? 0) + 1;
-    if (this.exitTimer.armed) sys.queue.cancel(this.exitTimer);
+    if (this.stepTimer.armed) sys.queue.cancel(this.stepTimer);
     if (sys.trace.enabled) this.traceExit(now, reason);
   }
 
@@ -343,7 +359,7 @@ export class KvmVcpu {
     if (this.state !== "guest") return;
     this.leaveGuest(now, reason);
     const cost = this.vm.kvm.exitCost(this) + extraNs;
-    this.vm.kvm.sys.queue.arm(this.entryTimer, (now + Math.max(1, Math.round(cost))) as Ns);
+    this.vm.kvm.sys.queue.arm(this.stepTimer, (now + Math.max(1, Math.round(cost))) as Ns);
   }
 
   /**
@@ -385,7 +401,7 @@ export class KvmVcpu {
     this.leaveGuest(now, op.reason);
     op.run(now);
     const cost = this.vm.kvm.exitCost(this) + op.costNs;
-    this.vm.kvm.sys.queue.arm(this.entryTimer, (now + Math.max(1, Math.round(cost))) as Ns);
+    this.vm.kvm.sys.queue.arm(this.stepTimer, (now + Math.max(1, Math.round(cost))) as Ns);
   }
 
   /**
@@ -408,7 +424,7 @@ export class KvmVcpu {
     this.account(now);
     this.work = op;
     this.workEnd = now + op.workNs!;
-    this.vm.kvm.sys.sched.refreshExec(this.task, now);
+    this.refreshExec(now);
     this.vm.kvm.sys.queue.arm(this.workTimer, Math.max(now + 1, Math.round(this.workEnd)) as Ns);
   }
 
@@ -417,7 +433,7 @@ export class KvmVcpu {
     if (op === null || this.state !== "guest") return;
     this.account(now);
     this.work = null;
-    this.vm.kvm.sys.sched.refreshExec(this.task, now);
+    this.refreshExec(now);
     op.run(now);
     if (this.state !== "guest" || this.work !== null) return;
     const next = this.nextOp();
@@ -592,14 +608,15 @@ export function registerVcpuPreemptNotifiers(sys: System): void {
     schedOut: (_cpu, prev, _next, now) => {
       if (prev.owner instanceof KvmVcpu) prev.owner.scheduledOut(now);
     },
+    // The tick's exit comes before perf's tick hook, which then finds the guest put.
+    tick: (cpu, now) => {
+      const t = sys.sched.current(cpu.id);
+      if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
+    },
   };
   const inn: SchedHook = {
     schedIn: (cpu, _prev, next, now) => {
       if (next.owner instanceof KvmVcpu) next.owner.scheduledIn(cpu, now);
-    },
-    tick: (cpu, now) => {
-      const t = sys.sched.current(cpu.id);
-      if (t?.owner instanceof KvmVcpu) t.owner.tick(now);
     },
   };
   sys.sched.hooks.unshift(out);

@@ -20,7 +20,8 @@ export class PerfEventContext {
   readonly flexibleGroups = new PerfEventGroups();
   /** Per-PMU contexts; new ones go to the head (list_add). */
   readonly pmuCtxList: PerfEventPmuContext[] = [];
-  readonly eventList: PerfEvent[] = [];
+  /** Every event of the context, in the order they joined (kernel: ctx->event_list). */
+  readonly eventList = new Set<PerfEvent>();
   nrEvents = 0;
   /** EVENT_* bits of what is scheduled in. */
   isActive = 0;
@@ -41,6 +42,8 @@ export class PerfEventContext {
   schedGen = 0;
   /** The task exited (kernel: TASK_TOMBSTONE). */
   dead = false;
+  /** A task context: the CPU it is scheduled in on (that cpuctx's taskCtx), or -1. */
+  onCpu = -1;
 
   constructor(
     /** The task for a task context, null for a CPU context. */

@@ -4,6 +4,7 @@ import type { Task } from "../sched/task.js";
 import type { Ns } from "../sim/time.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
+import { FdTable } from "./fdtable.js";
 import { perfGuestSync } from "./guest.js";
 import type { PerfHost } from "./host.js";
 import type { Pmu } from "./pmu.js";
@@ -65,7 +66,7 @@ export class PerfCore {
   readonly registry = new PmuRegistry();
   readonly cpuctx: PerfCpuContext[];
   readonly taskCtxs = new Map<Task, PerfEventContext>();
-  readonly fds = new Map<number, PerfEvent>();
+  readonly fds = new FdTable();
   readonly stats: PerfStats = { schedOps: 0, passes: 0, rotations: 0 };
   readonly stateListeners: StateListener[] = [];
   /** Every event ever created (for reports and invariants), by id. */
@@ -78,6 +79,13 @@ export class PerfCore {
   passEventType = 0;
   /** Groups a scheduling pass could not put on (pinned to ERROR, flexible waiting to rotate). */
   schedInFailures = 0;
+  /** The first group the scheduling pass in progress could not put on, or null. */
+  passFirstFailure: PerfEvent | null = null;
+  /**
+   * Flexible passes visit every group, as the kernel's do (false: they stop at the first
+   * group that does not go on, with the same outcome; schedule.ts; tests compare the two).
+   */
+  walkAllGroups = false;
   /** Multiplexing hrtimers active per CPU (kernel: cpc->hrtimer_active, counted). */
   readonly muxActive: Int32Array;
   /** Tasks migrated since they last ran (kernel: task->sched_migrated). */
@@ -135,6 +143,9 @@ export class PerfCore {
         perfGuestSync(this, cpu.id);
         perfEventTaskSchedIn(this, cpu.id, prev, next, now);
       },
+      // The tick timer leaves lazy loads to the hooks: a vCPU's exit at the tick (before this
+      // hook) puts its guest; anything still lazy is completed here.
+      tick: (cpu) => perfGuestSync(this, cpu.id),
       migrate: (task) => {
         this.migrated.add(task);
       },
@@ -246,8 +257,11 @@ export class PerfCore {
     // kernel: perf_load/put_guest_context() (and the RFC's perf_guest_enter/exit()) run with
     // IRQs off around VM-entry and VM-exit, so the handler never finds the guest owning the
     // PMU: the interrupt first exits the guest, whose PMU is put back before IRQs are on.
+    // The exit usually puts a lazily loaded guest (guest-switch.ts) the lazy way; whatever is
+    // still lazy is completed before the rotation looks.
     const hooks = this.irqHooks;
     for (let i = 0; i < hooks.length; i++) hooks[i]!(cpc.cpu, now);
+    perfGuestSync(this, cpc.cpu);
     const rotated = perfRotateContext(this, cpc, now);
     if (rotated) {
       const interval = this.muxIntervalNs(cpc.pmu);
@@ -287,10 +301,10 @@ export class PerfCore {
     this.software?.countEvent(cpu, config, now);
   }
 
-  /** Allocates the lowest free fd (EMFILE past the limit); fds 0-2 are stdio. */
+  /** The lowest free fd (EMFILE past the limit); fds 0-2 are stdio. */
   allocFd(): number {
-    for (let fd = 3; fd < this.opts.nrOpen; fd++) if (!this.fds.has(fd)) return fd;
-    return -24; // -EMFILE
+    const fd = this.fds.lowestFree();
+    return fd < this.opts.nrOpen ? fd : -24; // -EMFILE
   }
 }
 

@@ -1,4 +1,9 @@
-import type { PerfEvent } from "./event.js";
+import { PERF_EV_CAP_SOFTWARE, type PerfEvent } from "./event.js";
+
+/** A group with software caps in a hardware PMU's subtree (can go on after a failure). */
+function softwareOnHardware(e: PerfEvent, caps: number): boolean {
+  return (caps & PERF_EV_CAP_SOFTWARE) !== 0 && e.pmuCtx!.pmu.taskCtxNr !== "sw";
+}
 
 /**
  * The group tree of a context (struct perf_event_groups): group leaders ordered by
@@ -11,6 +16,11 @@ export class PerfEventGroups {
   private readonly items: PerfEvent[] = [];
   /** Last group_index handed out (kernel: groups->index). */
   private index = 0;
+  /**
+   * Groups with PERF_EV_CAP_SOFTWARE in a hardware PMU's subtree: only while a hardware event
+   * moves a software group over (its leader is reinstalled before the event joins it).
+   */
+  softwareOnHardware = 0;
 
   get size(): number {
     return this.items.length;
@@ -26,14 +36,29 @@ export class PerfEventGroups {
     e.groupIndex = ++this.index;
     const i = this.upperBound(e.cpu, e.pmuCtx!.pmu.order);
     this.items.splice(i, 0, e);
+    if (softwareOnHardware(e, e.groupCaps)) this.softwareOnHardware++;
+  }
+
+  /** A group in the tree whose caps were `before` has new caps. */
+  capsChanged(e: PerfEvent, before: number): void {
+    this.softwareOnHardware +=
+      (softwareOnHardware(e, e.groupCaps) ? 1 : 0) - (softwareOnHardware(e, before) ? 1 : 0);
   }
 
   /** kernel: perf_event_groups_delete(). */
   delete(e: PerfEvent): void {
-    const lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
+    // A subtree is in group_index order (insert appends with a new, higher index).
+    let lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
+    let hi = this.upperBound(e.cpu, e.pmuCtx!.pmu.order);
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.items[mid]!.groupIndex < e.groupIndex) lo = mid + 1;
+      else hi = mid;
+    }
     for (let i = lo; i < this.items.length; i++) {
       if (this.items[i] === e) {
         this.items.splice(i, 1);
+        if (softwareOnHardware(e, e.groupCaps)) this.softwareOnHardware--;
         return;
       }
     }

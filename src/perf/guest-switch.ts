@@ -1,3 +1,4 @@
+import type { ExecState } from "../hw/exec.js";
 import type { Ns } from "../sim/time.js";
 import type { PerfCpuContext, PerfEventContext } from "./context.js";
 import { EVENT_FLEXIBLE, EVENT_GUEST, EVENT_PINNED } from "./context.js";
@@ -11,7 +12,7 @@ import {
 } from "./event.js";
 import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
-import { emptyList, mergeSchedIn } from "./schedule.js";
+import { emptyList, mergeSchedIn, pmuGroupsSchedInAfter, schedInFailed } from "./schedule.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 
 /**
@@ -36,7 +37,9 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  * that looks at the CPU's events changes them only through their counters: the groups go off
  * and come back on the same counters, and an exclude_guest event's clock stands still while
  * the guest is loaded, so its times do not move. Load then only stops the host counters
- * (they must not count guest execution) and marks the CPU; put restarts them. Anything that
+ * (they must not count guest execution) by freezing their clock, and marks the CPU; put
+ * thaws it. A multiplexed plan's failed group is tried again at the put (retryFailed()), on
+ * the counters the put would leave it. Anything that
  * could look at or change the CPU's events first calls perfGuestSync(), which does the load's
  * sched-out as it would have happened: the counters stopped at load and the event clocks
  * have not moved since, so states, and times and counts as a read sees them, come out the
@@ -56,15 +59,29 @@ export class GuestSwitchPlans {
   readonly taskGen: number[];
   /** The plan is plain counting, so a load may be lazy (see above). */
   readonly lazyOk: Uint8Array;
+  /**
+   * Every failed flexible group of the plan is a lone event that group_can_go_on() lets try
+   * (not exclusive, its PMU not held exclusively): a lazy put retries it without the PMU.
+   */
+  readonly loneFailures: Uint8Array;
   /** Events in the plan, and sched-in passes over mediated PMUs a put makes (statistics). */
   readonly nrEvents: Int32Array;
   readonly nrPasses: Int32Array;
   /** CPUs whose load is lazy (the events are still on their counters), and how many. */
   readonly lazy: Uint8Array;
   nrLazy = 0;
+  /** What each lazily loaded CPU executed when its host counters froze (their rates are for it). */
+  readonly frozenExec: Array<ExecState | null>;
+  /** The lazy CPUs as a list (the first nrLazy entries), and each CPU's place in it. */
+  readonly lazyList: Int32Array;
+  private readonly lazyPos: Int32Array;
   /** Puts that replayed a plan, and puts that walked the group trees. */
   replayed = 0;
   walked = 0;
+  /** Failed flexible groups of multiplexed plans tried again (retryFailed()). */
+  retried = 0;
+  /** Of those, lone events a lazy put retried without the PMU (lazyRetryLone()). */
+  retriedLone = 0;
   /** Lazy loads, and those that something made happen before the put. */
   lazyLoads = 0;
   synced = 0;
@@ -74,9 +91,29 @@ export class GuestSwitchPlans {
     this.taskCtx = Array.from({ length: nrCpus }, () => null);
     this.taskGen = Array.from({ length: nrCpus }, () => 0);
     this.lazyOk = new Uint8Array(nrCpus);
+    this.loneFailures = new Uint8Array(nrCpus);
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
+    this.frozenExec = Array.from({ length: nrCpus }, () => null);
+    this.lazyList = new Int32Array(nrCpus);
+    this.lazyPos = new Int32Array(nrCpus);
+  }
+
+  /** Marks `cpu` lazy. */
+  addLazy(cpu: number): void {
+    this.lazy[cpu] = 1;
+    this.lazyPos[cpu] = this.nrLazy;
+    this.lazyList[this.nrLazy++] = cpu;
+  }
+
+  /** Marks `cpu` no longer lazy (the last listed CPU takes its place). */
+  removeLazy(cpu: number): void {
+    this.lazy[cpu] = 0;
+    const i = this.lazyPos[cpu]!;
+    const last = this.lazyList[--this.nrLazy]!;
+    this.lazyList[i] = last;
+    this.lazyPos[last] = i;
   }
 }
 
@@ -240,6 +277,7 @@ function replayPass(
     core.passCanAddHw = true;
     core.passEventType = EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE);
     core.stats.passes++;
+    core.passFirstFailure = null;
     const plan = pinned ? epc.guestPlanPinned : epc.guestPlanFlexible;
     const cpc = epc.pmu.cpcs[cpu]!;
     for (let j = 0; j < plan.length; j++) {
@@ -252,8 +290,48 @@ function replayPass(
       ok = false;
       mergeSchedIn(core, leader, cpu, now);
     }
+    const failed = pinned ? null : epc.guestFailFlexible;
+    if (failed !== null && ok) ok = retryFailed(core, ctx, epc, failed, cpu, now);
   }
   return ok;
+}
+
+/**
+ * kernel: merge_sched_in() of the group the walk could not put on, right after the groups
+ * before it: it is tried and fails again (its times brought up to date, rotate_necessary
+ * set, the hrtimer restarted), and the groups after it would fail without trying (the
+ * early stop of schedule.ts). The generation bumps of its attempt are the ones the plan was
+ * recorded with, so they are not made (a lone event tries as guestEventSchedIn() does) or are
+ * undone. Returns false, with the rest of the pass walked, if it went on after all (the plan
+ * was stale).
+ */
+function retryFailed(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  epc: PerfEventPmuContext,
+  failed: PerfEvent,
+  cpu: number,
+  now: Ns,
+): boolean {
+  core.guest!.plans.retried++;
+  const cpc = epc.pmu.cpcs[cpu]!;
+  if (failed.siblings.length === 0 && !(failed.hot & EVENT_HOT_EXCLUSIVE) && !cpc.exclusive) {
+    // A lone event that group_can_go_on() lets try: event_sched_in() as in guestEventSchedIn().
+    if (!guestEventSchedIn(core, failed, cpu, cpc, now)) {
+      schedInFailed(core, failed, cpu, now);
+      return true;
+    }
+    epc.flexibleActive[epc.flexibleActive.length] = failed;
+  } else {
+    const gen = ctx.schedGen;
+    mergeSchedIn(core, failed, cpu, now);
+    if (failed.state !== PERF_EVENT_STATE.ACTIVE) {
+      ctx.schedGen = gen;
+      return true;
+    }
+  }
+  pmuGroupsSchedInAfter(core, ctx, ctx.flexibleGroups, epc.pmu, cpu, failed, now);
+  return false;
 }
 
 /** True if the CPU's plan still describes what a sched-in pass would do. */
@@ -327,29 +405,60 @@ function recordCtx(ctx: PerfEventContext, t: PlanTally): void {
 }
 
 /**
+ * True if a lazy put's retry of the CPU context's failed flexible group would find other
+ * counters held than the put's: the task context's flexible groups of that PMU, which a put
+ * schedules in after it, are on their counters already.
+ */
+function failureBeforeTaskGroups(cpuctx: PerfCpuContext): boolean {
+  const task = cpuctx.taskCtx;
+  if (task === null) return false;
+  for (const epc of cpuctx.ctx.pmuCtxList) {
+    if (!mediated(epc) || epc.guestFailFlexible === null) continue;
+    for (const tepc of task.pmuCtxList)
+      if (tepc.pmu === epc.pmu && tepc.guestPlanFlexible.length > 0) return true;
+  }
+  return false;
+}
+
+/**
  * After a put that walked the group trees: the active lists of the mediated PMUs are what
- * that put scheduled in, in order (load had emptied them). If every group went on, they
- * become the CPU's plan.
+ * that put scheduled in, in order (load had emptied them), and each epc keeps the flexible
+ * group that did not go on (guestPass()). Unless a pinned group failed (it went to ERROR, so
+ * the next walk would go on differently), they become the CPU's plan.
  */
 export function guestRecordPlan(
   plans: GuestSwitchPlans,
   cpuctx: PerfCpuContext,
-  allWentOn: boolean,
+  recordable: boolean,
 ): void {
   const cpu = cpuctx.cpu;
-  if (!allWentOn) {
+  if (!recordable) {
     plans.gen[cpu] = -1;
     return;
   }
   const t: PlanTally = { events: 0, passes: 0, plain: true };
   recordCtx(cpuctx.ctx, t);
   if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
-  plans.lazyOk[cpu] = t.plain ? 1 : 0;
+  plans.lazyOk[cpu] = t.plain && !failureBeforeTaskGroups(cpuctx) ? 1 : 0;
+  const task = cpuctx.taskCtx;
+  plans.loneFailures[cpu] =
+    loneFailuresOnly(cpuctx.ctx, cpu) && (task === null || loneFailuresOnly(task, cpu)) ? 1 : 0;
   plans.nrEvents[cpu] = t.events;
   plans.nrPasses[cpu] = t.passes;
   plans.gen[cpu] = cpuctx.ctx.schedGen;
   plans.taskCtx[cpu] = cpuctx.taskCtx;
   plans.taskGen[cpu] = cpuctx.taskCtx ? cpuctx.taskCtx.schedGen : 0;
+}
+
+/** True if every failed flexible group of `ctx`'s mediated PMUs is one that retryFailed() tries alone. */
+function loneFailuresOnly(ctx: PerfEventContext, cpu: number): boolean {
+  for (const epc of ctx.pmuCtxList) {
+    const f = epc.guestFailFlexible;
+    if (f === null || !mediated(epc)) continue;
+    if (f.siblings.length > 0 || f.hot & EVENT_HOT_EXCLUSIVE || epc.pmu.cpcs[cpu]!.exclusive)
+      return false;
+  }
+  return true;
 }
 
 /** Forgets the CPU's plan. */
@@ -385,9 +494,11 @@ export function guestLoadLazy(
     return false;
   lazyLoadCtx(cpuctx.ctx, now);
   if (cpuctx.taskCtx) lazyLoadCtx(cpuctx.taskCtx, now);
-  core.cpu(cpu).hostPmu.retarget(now, null);
-  plans.lazy[cpu] = 1;
-  plans.nrLazy++;
+  // The host counters stop at once: their clock freezes (hw/counter.ts).
+  const simCpu = core.cpu(cpu);
+  simCpu.hostPmu.occupancy.freeze(now);
+  plans.frozenExec[cpu] = simCpu.exec;
+  plans.addLazy(cpu);
   plans.lazyLoads++;
   return true;
 }
@@ -397,13 +508,87 @@ export function guestLoadLazy(
  * still on their counters, which count again from now. The statistics count the sched-out
  * and sched-in the kernel did.
  */
-export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: number, now: Ns): void {
-  plans.lazy[cpu] = 0;
-  plans.nrLazy--;
+export function guestPutLazy(
+  core: PerfCore,
+  plans: GuestSwitchPlans,
+  cpu: number,
+  now: Ns,
+): boolean {
+  plans.removeLazy(cpu);
   const simCpu = core.cpu(cpu);
-  simCpu.hostPmu.retarget(now, simCpu.exec);
+  const host = simCpu.hostPmu;
+  host.occupancy.thaw(now);
+  // Their rates are for what the CPU executed at the load; usually it executes that again.
+  if (simCpu.exec !== plans.frozenExec[cpu]) host.retarget(now, simCpu.exec);
+  plans.frozenExec[cpu] = null;
   core.stats.schedOps += 2 * plans.nrEvents[cpu]!;
   core.stats.passes += plans.nrPasses[cpu]!;
+  // A multiplexed plan: the flexible groups that did not go on are tried again, CPU context
+  // first (guestRecordPlan() made sure the task's groups are not in the way).
+  const cpuctx = core.cpuctx[cpu]!;
+  const lone = plans.loneFailures[cpu] !== 0;
+  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, lone, now);
+  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, lone, now) && ok;
+  return ok;
+}
+
+/**
+ * retryFailed() of each mediated epc of `ctx` that has a failed flexible group; `lone`: each
+ * is a lone event (GuestSwitchPlans.loneFailures), retried by lazyRetryLone().
+ */
+function lazyRetryFailed(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  cpu: number,
+  lone: boolean,
+  now: Ns,
+): boolean {
+  let ok = true;
+  const epcs = ctx.pmuCtxList;
+  for (let i = 0; i < epcs.length; i++) {
+    const epc = epcs[i]!;
+    const failed = epc.guestFailFlexible;
+    if (failed === null || !mediated(epc)) continue;
+    core.passCanAddHw = true;
+    core.passEventType = EVENT_GUEST | EVENT_FLEXIBLE;
+    core.passFirstFailure = null;
+    if (lone && failed.state === PERF_EVENT_STATE.INACTIVE)
+      lazyRetryLone(core, epc, failed, cpu, now);
+    else ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
+  }
+  return ok;
+}
+
+/**
+ * retryFailed() of a lone event in a lazy put. The counters held are the ones the PMU
+ * refused it at when the plan was recorded (the plan's groups on the same counters, nothing
+ * changed since), so pmu->add() refuses it again: event_sched_in() leaves it INACTIVE with
+ * its enabled time brought up to date (the same sums as switchState() to ACTIVE and back),
+ * and merge_sched_in()'s failure sets rotate_necessary and restarts the hrtimer
+ * (schedInFailed() of a flexible event). The PMU and the event's attr are not looked at:
+ * this runs at every put of a multiplexed CPU.
+ */
+function lazyRetryLone(
+  core: PerfCore,
+  epc: PerfEventPmuContext,
+  failed: PerfEvent,
+  cpu: number,
+  now: Ns,
+): void {
+  const plans = core.guest!.plans;
+  plans.retried++;
+  plans.retriedLone++;
+  const ctx = failed.ctx!;
+  const t = failed.hot & EVENT_HOT_EXCLUDE_GUEST ? ctx.time - ctx.timeguest : ctx.time;
+  failed.totalTimeEnabled += t - failed.tstamp;
+  failed.tstamp = t;
+  core.stateChanged(failed, PERF_EVENT_STATE.INACTIVE, PERF_EVENT_STATE.ACTIVE);
+  core.stateChanged(failed, PERF_EVENT_STATE.ACTIVE, PERF_EVENT_STATE.INACTIVE);
+  core.schedInFailures++;
+  if (core.passFirstFailure === null) core.passFirstFailure = failed;
+  core.passCanAddHw = false;
+  epc.rotateNecessary = true;
+  core.muxHrtimerRestart(epc.pmu.cpcs[cpu]!, now);
 }
 
 /**
@@ -413,12 +598,15 @@ export function guestPutLazy(core: PerfCore, plans: GuestSwitchPlans, cpu: numbe
  */
 export function guestSyncCpu(core: PerfCore, plans: GuestSwitchPlans, cpu: number): void {
   if (plans.lazy[cpu] === 0) return;
-  plans.lazy[cpu] = 0;
-  plans.nrLazy--;
+  plans.removeLazy(cpu);
   plans.synced++;
   const now = core.now();
   const cpuctx = core.cpuctx[cpu]!;
   mediatedSchedOut(core, cpuctx.ctx, cpu, now);
   if (cpuctx.taskCtx) mediatedSchedOut(core, cpuctx.taskCtx, cpu, now);
-  core.cpu(cpu).hostPmu.clearFreed();
+  // The counters stopped at the load: their frozen clock folds them to it. Then it runs on.
+  const host = core.cpu(cpu).hostPmu;
+  host.clearFreed();
+  host.occupancy.thaw(now);
+  plans.frozenExec[cpu] = null;
 }

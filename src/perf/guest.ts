@@ -302,15 +302,13 @@ export function perfPutGuestContext(core: PerfCore, cpu: number, now: Ns): void 
   // keeps the invariant checker's view (the guest state is already saved) exact.
   st.guestCtxLoaded[cpu] = false;
   if (st.plans.lazy[cpu] !== 0) {
-    guestPutLazy(core, st.plans, cpu, now);
+    if (!guestPutLazy(core, st.plans, cpu, now)) guestDropPlan(st.plans, cpu);
   } else if (st.replayPlans && guestPlanValid(st.plans, cpuctx)) {
     st.plans.replayed++;
     if (!guestReplaySchedIn(core, cpuctx, now)) guestDropPlan(st.plans, cpu);
   } else {
     st.plans.walked++;
-    const failures = core.schedInFailures;
-    guestSchedIn(core, cpu, now);
-    guestRecordPlan(st.plans, cpuctx, core.schedInFailures === failures);
+    guestRecordPlan(st.plans, cpuctx, guestSchedIn(core, cpu, now));
   }
   guestSwitched(core, cpu, "put", now);
 }
@@ -326,19 +324,22 @@ export function perfGuestSync(core: PerfCore, cpu: number): void {
     guestSyncCpu(core, st.plans, cpu);
     return;
   }
-  const lazy = st.plans.lazy;
-  for (let c = 0; c < lazy.length && st.plans.nrLazy > 0; c++)
-    if (lazy[c] !== 0) guestSyncCpu(core, st.plans, c);
+  const plans = st.plans;
+  while (plans.nrLazy > 0) guestSyncCpu(core, plans, plans.lazyList[plans.nrLazy - 1]!);
 }
 
-/** One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). */
+/**
+ * One pass of the EVENT_GUEST sched-in over one context (mediated PMUs only). Each epc keeps
+ * the flexible group that did not go on, for the plan; false if a pinned group failed.
+ */
 function guestPass(
   core: PerfCore,
   ctx: PerfEventContext,
   cpu: number,
   pinned: boolean,
   now: Ns,
-): void {
+): boolean {
+  let ok = true;
   for (const epc of ctx.pmuCtxList) {
     if (core.skipEpc(epc, EVENT_GUEST)) continue;
     pmuGroupsSchedIn(
@@ -350,15 +351,22 @@ function guestPass(
       now,
       EVENT_GUEST | (pinned ? EVENT_PINNED : EVENT_FLEXIBLE),
     );
+    if (pinned) ok = ok && core.passFirstFailure === null;
+    else epc.guestFailFlexible = core.passFirstFailure;
   }
+  return ok;
 }
 
-/** The EVENT_GUEST pass of perf_event_sched_in(): every type, mediated PMUs only, in priority order. */
-function guestSchedIn(core: PerfCore, cpu: number, now: Ns): void {
+/**
+ * The EVENT_GUEST pass of perf_event_sched_in(): every type, mediated PMUs only, in priority
+ * order. False if a pinned group failed.
+ */
+function guestSchedIn(core: PerfCore, cpu: number, now: Ns): boolean {
   const cpuctx = core.cpuctx[cpu]!;
   const task = cpuctx.taskCtx;
-  guestPass(core, cpuctx.ctx, cpu, true, now);
-  if (task) guestPass(core, task, cpu, true, now);
+  let ok = guestPass(core, cpuctx.ctx, cpu, true, now);
+  if (task) ok = guestPass(core, task, cpu, true, now) && ok;
   guestPass(core, cpuctx.ctx, cpu, false, now);
   if (task) guestPass(core, task, cpu, false, now);
+  return ok;
 }

@@ -11,7 +11,7 @@ import {
   type PerfEvent,
 } from "./event.js";
 import { perfGuestSync } from "./guest.js";
-import type { Pmu } from "./pmu.js";
+import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import { PerfEventPmuContext } from "./pmu-context.js";
 import { ctxResched, eventSchedOut, getEventType } from "./schedule.js";
 import { perfEventSetState, perfEventTime, updateContextTime } from "./time.js";
@@ -42,9 +42,18 @@ function listAddEvent(e: PerfEvent, ctx: PerfEventContext): void {
     e.groupCaps = e.eventCaps;
     (e.attr.pinned ? ctx.pinnedGroups : ctx.flexibleGroups).insert(e);
   }
-  ctx.eventList.push(e);
+  ctx.eventList.add(e);
   ctx.nrEvents++;
   e.pmuCtx!.nrEvents++;
+  countExclusive(e, 1);
+}
+
+/** Keeps the epc's count of exclusive-PMU events by cpu (exclusive_event_installable()). */
+function countExclusive(e: PerfEvent, d: 1 | -1): void {
+  const epc = e.pmuCtx!;
+  if (!(e.pmu.capabilities & PERF_PMU_CAP.EXCLUSIVE) || e.pmu !== epc.pmu) return;
+  epc.nrExclusive += d;
+  epc.exclusiveByCpu.set(e.cpu, (epc.exclusiveByCpu.get(e.cpu) ?? 0) + d);
 }
 
 /** kernel: perf_group_attach(). */
@@ -54,7 +63,13 @@ function perfGroupAttach(e: PerfEvent): void {
   e.attachState |= PERF_ATTACH_GROUP;
   if (leader === e) return;
   leader.siblings.push(e);
+  const before = leader.groupCaps;
   leader.groupCaps &= e.eventCaps;
+  if (leader.attachState & PERF_ATTACH_CONTEXT && leader.ctx)
+    (leader.attr.pinned ? leader.ctx.pinnedGroups : leader.ctx.flexibleGroups).capsChanged(
+      leader,
+      before,
+    );
 }
 
 /** kernel: add_event_to_ctx(). */
@@ -108,11 +123,11 @@ function listDelEvent(core: PerfCore, e: PerfEvent, ctx: PerfEventContext): void
   if (!(e.attachState & PERF_ATTACH_CONTEXT)) return;
   e.attachState &= ~PERF_ATTACH_CONTEXT;
   ctx.nrEvents--;
-  const i = ctx.eventList.indexOf(e);
-  if (i >= 0) ctx.eventList.splice(i, 1);
+  ctx.eventList.delete(e);
   if (e.isLeader) (e.attr.pinned ? ctx.pinnedGroups : ctx.flexibleGroups).delete(e);
   if (e.state > PERF_EVENT_STATE.OFF) perfEventSetState(core, e, PERF_EVENT_STATE.OFF);
   e.pmuCtx!.nrEvents--;
+  countExclusive(e, -1);
 }
 
 /**
@@ -167,17 +182,17 @@ export function perfRemoveFromContext(core: PerfCore, e: PerfEvent, flags: numbe
     epc.rotateNecessary = false;
     const i = ctx.pmuCtxList.indexOf(epc);
     if (i >= 0) ctx.pmuCtxList.splice(i, 1);
-    if (ctx.task !== null) {
-      for (const cc of core.cpuctx) {
-        const cpc = core.cpc(epc.pmu, cc.cpu);
-        if (cpc.taskEpc === epc) cpc.taskEpc = null;
-      }
+    // A task context's epcs are the taskEpc only of the CPU it is scheduled in on.
+    if (ctx.task !== null && ctx.onCpu >= 0) {
+      const cpc = core.cpc(epc.pmu, ctx.onCpu);
+      if (cpc.taskEpc === epc) cpc.taskEpc = null;
     }
   }
   if (ctx.nrEvents === 0 && ctx.isActive) {
     ctx.isActive = 0;
-    if (ctx.task !== null) {
-      for (const cc of core.cpuctx) if (cc.taskCtx === ctx) cc.taskCtx = null;
+    if (ctx.task !== null && ctx.onCpu >= 0) {
+      core.cpuctx[ctx.onCpu]!.taskCtx = null;
+      ctx.onCpu = -1;
     }
   }
 }

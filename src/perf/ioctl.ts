@@ -20,12 +20,10 @@ import { isSampling, PERF_IOC_FLAG_GROUP, type PerfIoctl } from "./uapi.js";
  * The CPU an event's context is scheduled on right now, or -1 (kernel: the target of
  * event_function_call()).
  */
-function ctxCpu(core: PerfCore, e: PerfEvent): number {
+function ctxCpu(_core: PerfCore, e: PerfEvent): number {
   const ctx = e.ctx;
   if (!ctx) return -1;
-  if (ctx.task === null) return ctx.cpu;
-  for (const cc of core.cpuctx) if (cc.taskCtx === ctx) return cc.cpu;
-  return -1;
+  return ctx.task === null ? ctx.cpu : ctx.onCpu;
 }
 
 /** kernel: _perf_event_disable() / __perf_event_disable(). */

@@ -192,9 +192,11 @@ function releaseEvent(core: PerfCore, e: PerfEvent): void {
 /** kernel: exclusive_event_installable(). */
 function exclusiveEventInstallable(e: PerfEvent, ctx: PerfEventContext): boolean {
   if (!(e.pmu.capabilities & PERF_PMU_CAP.EXCLUSIVE)) return true;
-  return !ctx.eventList.some(
-    (o) => o.pmu === e.pmu && (o.cpu === -1 || e.cpu === -1 || o.cpu === e.cpu),
-  );
+  // The context's events of this PMU are in its epc, which counts them by cpu.
+  const epc = ctx.pmuCtxList.find((p) => p.pmu === e.pmu);
+  if (!epc || epc.nrExclusive === 0) return true;
+  if (e.cpu === -1) return false;
+  return (epc.exclusiveByCpu.get(-1) ?? 0) + (epc.exclusiveByCpu.get(e.cpu) ?? 0) === 0;
 }
 
 /** kernel: find_get_context(): the task's context, or the CPU's (perf_allow_cpu first). */

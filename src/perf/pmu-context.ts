@@ -1,4 +1,4 @@
-import { Timer } from "../sim/queue.js";
+import { TIMER_SCOPE_SELF, Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { PerfEventContext } from "./context.js";
 import type { PerfEvent } from "./event.js";
@@ -16,9 +16,17 @@ export class PerfEventPmuContext {
   spare: PerfEvent[] = [];
   nrEvents = 0;
   rotateNecessary = false;
+  /**
+   * Events of an exclusive PMU in this epc, by attr cpu (-1: any CPU), and their total:
+   * what exclusive_event_installable() looks for in the context's event list.
+   */
+  readonly exclusiveByCpu = new Map<number, number>();
+  nrExclusive = 0;
   /** The groups the last guest-context put scheduled in, in order (guest-switch.ts). */
   guestPlanPinned: PerfEvent[] = [];
   guestPlanFlexible: PerfEvent[] = [];
+  /** The flexible group that put tried and could not put on (the pass multiplexes), or null. */
+  guestFailFlexible: PerfEvent | null = null;
 
   constructor(
     readonly pmu: Pmu,
@@ -48,5 +56,8 @@ export class PerfCpuPmuContext {
     onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
   ) {
     this.hrtimer = new Timer(`mux ${pmu.name}/${cpu}`, (now) => onTimer(this, now));
+    // The handler looks at its own CPU only, and completes a lazy guest load there itself
+    // once the interrupt has exited the vCPU (PerfCore.muxHrtimerHandler()).
+    this.hrtimer.scope = TIMER_SCOPE_SELF;
   }
 }

@@ -157,16 +157,23 @@ export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
       list[list.length] = e;
     }
   }
-  if (e.state === PERF_EVENT_STATE.INACTIVE) {
-    core.schedInFailures++;
-    core.passCanAddHw = false;
-    if (e.attr.pinned) {
-      perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
-    } else {
-      const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
-      e.pmuCtx!.rotateNecessary = true;
-      core.muxHrtimerRestart(cpc, now);
-    }
+  if (e.state === PERF_EVENT_STATE.INACTIVE) schedInFailed(core, e, cpu, now);
+}
+
+/**
+ * The end of merge_sched_in() for a group left INACTIVE: later groups of the pass get no
+ * hardware; a pinned group goes to ERROR, a flexible one asks for rotation.
+ */
+export function schedInFailed(core: PerfCore, e: PerfEvent, cpu: number, now: Ns): void {
+  core.schedInFailures++;
+  if (core.passFirstFailure === null) core.passFirstFailure = e;
+  core.passCanAddHw = false;
+  if (e.attr.pinned) {
+    perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
+  } else {
+    const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
+    e.pmuCtx!.rotateNecessary = true;
+    core.muxHrtimerRestart(cpc, now);
   }
 }
 
@@ -174,6 +181,15 @@ export function mergeSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
  * kernel: visit_groups_merge(): walk the (cpu, pmu) subtree of a group tree (for a task
  * context merged with the cpu = -1 subtree) in group_index order. A PMU that filters this
  * CPU out (a hybrid or big.LITTLE PMU on a CPU it does not cover) is not visited at all.
+ *
+ * The kernel visits every group. A flexible pass of a hardware PMU stops after the first
+ * group that does not go on, with the same outcome: from then on can_add_hw is 0, so no
+ * later group goes on (none has PERF_EV_CAP_SOFTWARE: a software group lives in the
+ * software PMU's context, and a group that a hardware event joined keeps the hardware's
+ * caps; the tree counts the exception, a software group a hardware event is moving over),
+ * and each one that merge_sched_in() fails only sets rotate_necessary on the same epc and
+ * restarts the same hrtimer again. So the pass costs the groups up to the counters, not
+ * every group of the CPU.
  */
 function visitGroupsMerge(
   core: PerfCore,
@@ -182,12 +198,25 @@ function visitGroupsMerge(
   cpu: number,
   pmu: Pmu,
   now: Ns,
+  after: PerfEvent | null,
 ): void {
   if (pmu.filter(cpu)) return;
+  if (after !== null) {
+    visitGroupsAfter(core, ctx, groups, cpu, pmu, now, after);
+    return;
+  }
+  const stopOnFail =
+    groups === ctx.flexibleGroups &&
+    pmu.taskCtxNr !== "sw" &&
+    groups.softwareOnHardware === 0 &&
+    !core.walkAllGroups;
   let a = groups.lowerBound(cpu, pmu.order);
   const aEnd = groups.upperBound(cpu, pmu.order);
   if (ctx.task === null) {
-    for (; a < aEnd; a++) mergeSchedIn(core, groups.at(a), cpu, now);
+    for (; a < aEnd; a++) {
+      mergeSchedIn(core, groups.at(a), cpu, now);
+      if (stopOnFail && !core.passCanAddHw) return;
+    }
     return;
   }
   let b = groups.lowerBound(-1, pmu.order);
@@ -198,6 +227,34 @@ function visitGroupsMerge(
     } else {
       mergeSchedIn(core, groups.at(b++), cpu, now);
     }
+    if (stopOnFail && !core.passCanAddHw) return;
+  }
+}
+
+/** visitGroupsMerge() from the group after `after` on (no early stop: a rare path). */
+function visitGroupsAfter(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  cpu: number,
+  pmu: Pmu,
+  now: Ns,
+  after: PerfEvent,
+): void {
+  const order: PerfEvent[] = [];
+  const a0 = groups.lowerBound(cpu, pmu.order);
+  const a1 = groups.upperBound(cpu, pmu.order);
+  for (let i = a0; i < a1; i++) order.push(groups.at(i));
+  if (ctx.task !== null) {
+    const b0 = groups.lowerBound(-1, pmu.order);
+    const b1 = groups.upperBound(-1, pmu.order);
+    for (let i = b0; i < b1; i++) order.push(groups.at(i));
+    order.sort((x, y) => x.groupIndex - y.groupIndex);
+  }
+  let seen = false;
+  for (const g of order) {
+    if (seen) mergeSchedIn(core, g, cpu, now);
+    else if (g === after) seen = true;
   }
 }
 
@@ -213,8 +270,25 @@ export function pmuGroupsSchedIn(
 ): void {
   core.passCanAddHw = true;
   core.passEventType = eventType;
+  core.passFirstFailure = null;
   core.stats.passes++;
-  visitGroupsMerge(core, ctx, groups, cpu, pmu, now);
+  visitGroupsMerge(core, ctx, groups, cpu, pmu, now, null);
+}
+
+/**
+ * The rest of a pass in progress after the group `after` (a replayed sched-in that found
+ * its plan stale, guest-switch.ts): the walk as pmuGroupsSchedIn() would go on with it.
+ */
+export function pmuGroupsSchedInAfter(
+  core: PerfCore,
+  ctx: PerfEventContext,
+  groups: PerfEventGroups,
+  pmu: Pmu,
+  cpu: number,
+  after: PerfEvent,
+  now: Ns,
+): void {
+  visitGroupsMerge(core, ctx, groups, cpu, pmu, now, after);
 }
 
 /**
@@ -269,6 +343,7 @@ export function ctxSchedOut(
   if (!(ctx.isActive & EVENT_ALL)) ctx.isActive = 0;
   if (ctx.task !== null && !(ctx.isActive & EVENT_ALL)) {
     cpuctx.taskCtx = null;
+    ctx.onCpu = -1;
     for (const epc of ctx.pmuCtxList) {
       const cpc = core.cpc(epc.pmu, cpuctx.cpu);
       if (cpc.taskEpc === epc) cpc.taskEpc = null;
@@ -297,6 +372,7 @@ export function ctxSchedIn(
   ctx.isActive |= (eventType & EVENT_ALL) | EVENT_TIME;
   if (ctx.task !== null && !(isActive & EVENT_ALL)) {
     cpuctx.taskCtx = ctx;
+    ctx.onCpu = cpuctx.cpu;
     for (const epc of ctx.pmuCtxList) core.cpc(epc.pmu, cpuctx.cpu).taskEpc = epc;
   }
   isActive ^= ctx.isActive;

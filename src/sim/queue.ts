@@ -39,35 +39,54 @@ export class Timer {
 }
 
 /**
- * Pending timers ordered by (time, insertion order): an indexed binary heap, so a timer can
- * be re-armed or cancelled in O(log n) without leaving stale entries behind. The heap holds
- * timer numbers with their keys in typed arrays, and each number's heap position in
- * another, so moving an entry touches neither the timer objects nor an object array.
+ * Pending timers ordered by (time, insertion order). Timers armed one after another for the
+ * same time (every vCPU of a VM exiting at the same period, ticks of all CPUs) share a
+ * bucket, a FIFO list in arming order; the buckets are the entries of an indexed binary
+ * heap keyed by (time, first arming), so popping the next timer of a bucket and arming one
+ * at the time of the last bucket armed are O(1), and a timer can be re-armed or cancelled
+ * without leaving stale entries behind. A timer is only appended to the bucket created or
+ * appended to last: every bucket of the same time made before it then holds only earlier
+ * armings, so the order is exactly (time, insertion order). The heap holds bucket numbers
+ * with their keys in typed arrays, so moving an entry touches no object.
  */
 export class EventQueue {
   /** Armed timers by number (a timer has a number while it is armed). */
   private timers: Array<Timer | null> = [];
-  /** Numbers free for the next arming. */
+  /** Timer numbers free for the next arming. */
   private freeIds: number[] = [];
+  /** Per timer number: its bucket and its neighbours in the bucket (-1: none). */
+  private tBucket = new Int32Array(64);
+  private tNext = new Int32Array(64);
+  private tPrev = new Int32Array(64);
+  /** Per bucket number: its time, first and last timer, and heap position. */
+  private bTime = new Float64Array(64);
+  private bHead = new Int32Array(64);
+  private bTail = new Int32Array(64);
+  private pos = new Int32Array(64);
+  /** Bucket numbers in use or free. */
+  private nrBuckets = 0;
+  private freeBuckets: number[] = [];
+  /** The bucket created or appended to last, the only one an arming may join (-1: none). */
+  private lastBucket = -1;
+  /** Heap of buckets: key (time, seq of the first arming) and bucket number. */
   private times = new Float64Array(64);
   private seqs = new Float64Array(64);
-  /** Timer number of each heap entry. */
   private ids = new Int32Array(64);
-  /** Heap position of each timer number (valid while that timer is armed). */
-  private pos = new Int32Array(64);
   private size = 0;
   private nextSeq = 0;
+  private armedCount = 0;
   /**
-   * pop() leaves the root empty (a hole, still counted in `size`) instead of refilling it
-   * at once: a timer callback usually arms another timer, which then takes the root with
-   * one sift-down instead of a sift-down for the refill plus a sift-up for the new entry.
-   * Any other operation refills it first. The order of timers is the same either way.
+   * pop() that empties the root bucket leaves the root empty (a hole, still counted in
+   * `size`) instead of refilling it at once: a timer callback usually arms another timer,
+   * which then takes the root with one sift-down instead of a sift-down for the refill plus
+   * a sift-up for the new entry. Any other heap operation refills it first. The order of
+   * timers is the same either way.
    */
   private hole = false;
 
   /** Number of armed timers. */
   get length(): number {
-    return this.hole ? this.size - 1 : this.size;
+    return this.armedCount;
   }
 
   /** Earliest expiry, or Infinity when nothing is armed. */
@@ -86,29 +105,32 @@ export class EventQueue {
 
   /** Arms `timer` to fire at `when`, moving it if it was already armed. */
   arm(timer: Timer, when: Ns): void {
-    if (timer.armed && timer.queue !== this) timer.queue!.cancel(timer);
+    if (timer.armed) timer.queue!.cancel(timer);
     timer.when = when;
     const seq = this.nextSeq++;
     timer.seq = seq;
-    let id: number;
-    let i: number;
-    if (!timer.armed) {
-      id = this.take(timer);
-      if (this.hole) {
-        // The new entry takes the root pop() left.
-        this.hole = false;
-        this.siftDown(0, when, seq, id);
-        return;
-      }
-      if (this.size === this.times.length) this.grow();
-      i = this.size++;
-    } else {
-      if (this.hole) this.fillHole();
-      id = timer.qid;
-      i = this.pos[id]!;
+    const id = this.take(timer);
+    const lb = this.lastBucket;
+    if (lb >= 0 && this.bTime[lb] === when) {
+      // Join the last bucket at its tail.
+      const tail = this.bTail[lb]!;
+      this.tBucket[id] = lb;
+      this.tPrev[id] = tail;
+      this.tNext[id] = -1;
+      this.tNext[tail] = id;
+      this.bTail[lb] = id;
+      return;
     }
-    this.siftUp(i, when, seq, id);
-    if (this.pos[id] === i) this.siftDown(i, when, seq, id);
+    const b = this.newBucket(when, id);
+    this.lastBucket = b;
+    if (this.hole) {
+      // The new bucket takes the root pop() left.
+      this.hole = false;
+      this.siftDown(0, when, seq, b);
+      return;
+    }
+    if (this.size === this.times.length) this.growHeap();
+    this.siftUp(this.size++, when, seq, b);
   }
 
   /** Arms a timer that was not: gives it a number. */
@@ -117,17 +139,39 @@ export class EventQueue {
     if (id === undefined) {
       id = this.timers.length;
       this.timers.push(null);
-      if (id === this.pos.length) {
-        const p = new Int32Array(this.pos.length * 2);
-        p.set(this.pos);
-        this.pos = p;
+      if (id === this.tBucket.length) {
+        this.tBucket = grown(this.tBucket);
+        this.tNext = grown(this.tNext);
+        this.tPrev = grown(this.tPrev);
       }
     }
     this.timers[id] = timer;
     timer.queue = this;
     timer.qid = id;
     timer.armed = true;
+    this.armedCount++;
     return id;
+  }
+
+  /** A bucket at `when` holding timer `id` alone. */
+  private newBucket(when: number, id: number): number {
+    let b = this.freeBuckets.pop();
+    if (b === undefined) {
+      b = this.nrBuckets++;
+      if (b === this.bTime.length) {
+        this.bTime = grown(this.bTime);
+        this.bHead = grown(this.bHead);
+        this.bTail = grown(this.bTail);
+        this.pos = grown(this.pos);
+      }
+    }
+    this.bTime[b] = when;
+    this.bHead[b] = id;
+    this.bTail[b] = id;
+    this.tBucket[id] = b;
+    this.tNext[id] = -1;
+    this.tPrev[id] = -1;
+    return b;
   }
 
   /** Disarms a timer: its number is free again. */
@@ -135,24 +179,46 @@ export class EventQueue {
     timer.armed = false;
     this.timers[timer.qid] = null;
     this.freeIds.push(timer.qid);
+    this.armedCount--;
+  }
+
+  /**
+   * Takes timer `id` out of its bucket; returns the bucket when that left it empty (it is
+   * still in the heap), else -1.
+   */
+  private unlink(id: number): number {
+    const b = this.tBucket[id]!;
+    const prev = this.tPrev[id]!;
+    const next = this.tNext[id]!;
+    if (prev >= 0) this.tNext[prev] = next;
+    else this.bHead[b] = next;
+    if (next >= 0) this.tPrev[next] = prev;
+    else this.bTail[b] = prev;
+    if (prev >= 0 || next >= 0) return -1;
+    if (this.lastBucket === b) this.lastBucket = -1;
+    this.freeBuckets.push(b);
+    return b;
   }
 
   /** Disarms `timer` if it is armed. */
   cancel(timer: Timer): void {
     if (!timer.armed || timer.queue !== this) return;
-    if (this.hole) this.fillHole();
-    const i = this.pos[timer.qid]!;
+    const id = timer.qid;
     this.release(timer);
-    this.removeAt(i);
+    const empty = this.unlink(id);
+    if (empty < 0) return;
+    if (this.hole) this.fillHole();
+    this.removeAt(this.pos[empty]!);
   }
 
   /** Removes and returns the earliest timer, or undefined when empty. */
   pop(): Timer | undefined {
     if (this.hole) this.fillHole();
     if (this.size === 0) return undefined;
-    const top = this.timers[this.ids[0]!]!;
+    const id = this.bHead[this.ids[0]!]!;
+    const top = this.timers[id]!;
     this.release(top);
-    this.hole = true;
+    if (this.unlink(id) >= 0) this.hole = true;
     return top;
   }
 
@@ -170,17 +236,10 @@ export class EventQueue {
     this.siftDown(i, t, s, id);
   }
 
-  private grow(): void {
-    const n = this.times.length * 2;
-    const t = new Float64Array(n);
-    t.set(this.times);
-    this.times = t;
-    const s = new Float64Array(n);
-    s.set(this.seqs);
-    this.seqs = s;
-    const d = new Int32Array(n);
-    d.set(this.ids);
-    this.ids = d;
+  private growHeap(): void {
+    this.times = grown(this.times);
+    this.seqs = grown(this.seqs);
+    this.ids = grown(this.ids);
   }
 
   /** Places entry (t, s, id) at hole `i` or above it (hole-based: one write per level). */
@@ -238,4 +297,11 @@ export class EventQueue {
     ids[i] = id;
     pos[id] = i;
   }
+}
+
+/** A typed array twice as long holding `a`'s entries. */
+function grown<T extends Int32Array | Float64Array>(a: T): T {
+  const b = new (a.constructor as new (n: number) => T)(a.length * 2);
+  b.set(a);
+  return b;
 }
