@@ -15,8 +15,9 @@ function runHere(plan: SweepPlan, todo: number[], onLine: OnLine): Promise<void>
 }
 
 /**
- * Runs `todo` on `jobs` worker threads (in this thread when jobs is 1), handing out the
- * next point to whichever worker finished one: a slow point holds up nothing else.
+ * Runs `todo` on `jobs` threads: this one and jobs - 1 worker threads (only this one when
+ * jobs is 1). Each takes the next point when it finishes one, so a slow point holds up
+ * nothing else; this thread yields between its points to hand the workers theirs.
  */
 export function runPoints(
   plan: SweepPlan,
@@ -29,26 +30,37 @@ export function runPoints(
   return new Promise((resolve, reject) => {
     let next = 0;
     let done = 0;
+    let failed = false;
     const workers: Worker[] = [];
     const finish = (e?: unknown) => {
       for (const w of workers) void w.terminate();
+      failed = e !== undefined;
       if (e) reject(e);
       else resolve();
+    };
+    const finished = (index: number, line: string) => {
+      onLine(index, line);
+      if (++done === todo.length) finish();
     };
     const feed = (w: Worker) => {
       if (next < todo.length) w.postMessage(todo[next++]);
     };
-    const n = Math.min(jobs, Math.ceil(todo.length / IN_FLIGHT));
-    for (let k = 0; k < n; k++) {
+    for (let k = 1; k < jobs; k++) {
       const w = new Worker(url, { workerData: { plan } });
       workers.push(w);
       w.on("message", (m: { index: number; line: string }) => {
-        onLine(m.index, m.line);
-        if (++done === todo.length) finish();
-        else feed(w);
+        finished(m.index, m.line);
+        feed(w);
       });
       w.on("error", finish);
       for (let j = 0; j < IN_FLIGHT; j++) feed(w);
     }
+    const here = () => {
+      if (failed || next >= todo.length) return;
+      const i = todo[next++]!;
+      finished(i, recordLine(runPoint(plan, i)));
+      setImmediate(here);
+    };
+    setImmediate(here);
   });
 }
