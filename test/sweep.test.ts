@@ -6,6 +6,7 @@ import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { parseSweep } from "../src/scenario/sweep/load.js";
 import { mergedCsv, mergeResults } from "../src/scenario/sweep/merge.js";
 import { pointAt, repSeed, type SweepPlan, shardPoints } from "../src/scenario/sweep/plan.js";
+import { sweepHeader } from "../src/scenario/sweep/results.js";
 import { recordLine, runPoint } from "../src/scenario/sweep/run.js";
 import { bin, root, tmpFile, vpmu } from "./cli-helpers.js";
 import { SWEEP } from "./sweep-helpers.js";
@@ -160,32 +161,32 @@ describe("vpmu sweep", () => {
     const missing = vpmu("sweep", "merge", out("m2.jsonl"), parts[0]!, parts[2]!, parts[3]!);
     expect(missing.code).toBe(2);
     expect(missing.err).toBe("vpmu: sweep merge: 2 of 6 points missing: 1, 5\n");
-    const forged = out("forged.jsonl");
-    writeFileSync(
-      forged,
-      readFileSync(parts[1]!, "utf8").replace(/"error_pct":[\d.]+/, '"error_pct":12.5'),
-    );
-    const dup = vpmu("sweep", "merge", out("m3.jsonl"), ...parts, forged);
-    expect(dup.code).toBe(2);
-    expect(dup.err).toMatch(/point 1 differs between .*part-1\.jsonl:2 and .*forged\.jsonl:2/);
-    const other = tmpFile("other.yaml", SWEEP.replace("duration: 10ms", "duration: 9ms"));
-    expect(vpmu("sweep", other, "--shard", "1/4", "-o", out("other-1.jsonl")).code).toBe(0);
-    const foreign = vpmu(
-      "sweep",
-      "merge",
-      out("m4.jsonl"),
-      parts[0]!,
-      out("other-1.jsonl"),
-      parts[2]!,
-      parts[3]!,
-    );
-    expect(foreign.code).toBe(2);
-    expect(foreign.err).toMatch(
-      /other-1\.jsonl is from another sweep \(small, hash [0-9a-f]{16}\) than .*part-0\.jsonl/,
-    );
-    // CSV: a column per axis and per exit reason.
-    expect(vpmu("sweep", "merge", "--format", "csv", out("merged.csv"), ...parts).code).toBe(0);
-    const csv = readFileSync(out("merged.csv"), "utf8").split("\n");
+    // The other refusals and the CSV through the library, on the same parts.
+    const texts = parts.map((f) => ({ file: f, text: readFileSync(f, "utf8") }));
+    const forged = {
+      file: "forged.jsonl",
+      text: texts[1]!.text.replace(/"error_pct":[\d.]+/, '"error_pct":12.5'),
+    };
+    expect(mergeResults([...texts, forged], true)).toEqual({
+      ok: false,
+      message: `point 1 differs between ${parts[1]}:2 and forged.jsonl:2`,
+    });
+    // A point in two parts with the same line (a shard run twice) is kept once.
+    expect(mergeResults([...texts, texts[2]!], true).ok).toBe(true);
+    const other = plan(SWEEP.replace("duration: 10ms", "duration: 9ms"));
+    const otherPart = {
+      file: "other-1.jsonl",
+      text: `${JSON.stringify(sweepHeader(other, { index: 1, of: 4 }))}\n${recordLine(runPoint(other, 1))}`,
+    };
+    const foreign = mergeResults([texts[0]!, otherPart, texts[2]!, texts[3]!], true);
+    expect(foreign.ok).toBe(false);
+    if (!foreign.ok)
+      expect(foreign.message).toMatch(
+        /^other-1\.jsonl is from another sweep \(small, hash [0-9a-f]{16}\) than .*part-0\.jsonl \(small, hash [0-9a-f]{16}\)$/,
+      );
+    const merged = mergeResults(texts, true);
+    if (!merged.ok) throw new Error(merged.message);
+    const csv = mergedCsv(merged).split("\n");
     expect(csv[0]).toBe(
       "index,seed,vpmu,events,error_pct,exits.msr,exits.rdpmc,exits.tick,vms[name=vm0].vpmu,error",
     );
@@ -254,19 +255,6 @@ describe("vpmu sweep, killed and resumed", () => {
     truncateSync(o("killed.jsonl"), partial.length - 7);
     expect(vpmu("sweep", file, "--jobs", "2", "--resume", "-o", o("killed.jsonl")).code).toBe(0);
     expect(readFileSync(o("killed.jsonl"), "utf8")).toBe(full);
-  });
-});
-
-describe("merge (library)", () => {
-  it("writes CSV cells with commas quoted", () => {
-    const p = plan();
-    const head = `${JSON.stringify({ vpmu_sweep: 1, sweep: p.hash, name: "small", vpmu: "x", points: 6, seeds: 1, axes: p.axes.map((a) => ({ name: a.name, values: a.labels })), exclude: [], collect: ["error_pct", "exits", "vms[name=vm0].vpmu"] })}\n`;
-    const text = head + [0, 1, 2, 3, 4, 5].map((i) => recordLine(runPoint(p, i))).join("");
-    const m = mergeResults([{ file: "x", text }], true);
-    if (!m.ok) throw new Error(m.message);
-    expect(mergedCsv(m).split("\n")[3]).toMatch(
-      /^2,1,emulated,"cycles,branches,branch-misses,cache-misses",/,
-    );
   });
 });
 

@@ -208,6 +208,9 @@ function mergeCommand(out: string, parts: string[], o: { format: string }): void
 
 /** `vpmu sweep`: the command and its `merge` and `chart` subcommands. */
 export function registerSweepCommand(program: Command): void {
+  // Options are read where they stand: sweep's -o before `merge` or `chart`, theirs after
+  // (commander needs this of every command above one with positional options).
+  program.enablePositionalOptions();
   const sweep = program
     .command("sweep")
     .description(
@@ -218,6 +221,7 @@ export function registerSweepCommand(program: Command): void {
     .option("--shard <i/n>", "run only shard I of N (points whose index is I mod N)")
     .option("-o, --output <file>", "write the results (JSONL) here; default standard output")
     .option("--resume", "keep the points already in -o FILE and run the others")
+    .enablePositionalOptions()
     .action((file: string, o: SweepOpts) => sweepCommand(file, o));
   sweep
     .command("merge")
