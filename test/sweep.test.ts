@@ -210,6 +210,42 @@ describe("vpmu sweep", () => {
     expect(readFileSync(cut, "utf8")).toBe(wholeText);
   });
 
+  it("draws the results as an SVG chart, and names the choices of a wrong axis", () => {
+    const svg = out("r.svg");
+    const ok = vpmu(
+      "sweep",
+      "chart",
+      whole,
+      "--x",
+      "events",
+      "--lines",
+      "vpmu",
+      "--y",
+      "error_pct",
+      "-o",
+      svg,
+    );
+    expect(ok.code).toBe(0);
+    const text = readFileSync(svg, "utf8");
+    expect(text).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expect(text.match(/<path /g)).toHaveLength(2);
+    const bad = vpmu(
+      "sweep",
+      "chart",
+      whole,
+      "--x",
+      "event",
+      "--lines",
+      "vpmu",
+      "--y",
+      "error_pct",
+      "-o",
+      svg,
+    );
+    expect(bad.code).toBe(2);
+    expect(bad.err).toBe('vpmu: sweep chart: --x: no axis "event" (one of: vpmu, events)\n');
+  });
+
   it("refuses a bad sweep file with exit 2 and file:line:col, running no point", () => {
     const bad = tmpFile("bad.yaml", SWEEP.replace("path: vms.0.perf.0.events", "path: vms.1.perf"));
     const o = out("never.jsonl");
