@@ -111,6 +111,33 @@ describe("sweep plan", () => {
     );
   });
 
+  it("records a point whose values only fail together, with its problem and null values", () => {
+    const p = plan(
+      SWEEP.replace(
+        "collect:",
+        `  - name: host
+    levels:
+      - { value: none, set: { perf: [] } }
+      - { value: two, set: { perf.0.events: "r00c4:HD,r00c5:HD" } }
+  - name: agent_events
+    path: perf.0.events
+    values: ["r00c4:HD"]
+collect:`,
+      ),
+    );
+    // Each value alone is fine on the base; "none" then perf.0.events leaves a nameless measurement.
+    const r = runPoint(p, 0);
+    expect(r.settings).toEqual({
+      vpmu: "emulated",
+      events: "cycles",
+      host: "none",
+      agent_events: "r00c4:HD",
+    });
+    expect(r.error).toMatch(/^perf\[0\]\.name: /);
+    expect(r.values).toEqual({ error_pct: null, exits: null, "vms[name=vm0].vpmu": null });
+    expect(runPoint(p, 1).error).toBeUndefined();
+  });
+
   it("leaves the points an exclusion rule matches out", () => {
     const p = plan(`${SWEEP}exclude: [{ vpmu: mediated, events: [cycles, "cycles,branches"] }]\n`);
     expect(shardPoints(p)).toEqual([0, 1, 2, 5]);
