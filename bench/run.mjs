@@ -192,4 +192,10 @@ for (const n of [10, 100, 1000, 10000]) {
   runExecBenchmarks(row, quick);
 }
 
+// 7. vpmu sweep: points/s on 1 and 2 workers, per-point overhead beyond the scenario run.
+{
+  const { runSweepBenchmarks } = await import("./sweep.mjs");
+  await runSweepBenchmarks(row, quick);
+}
+
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

@@ -23,6 +23,7 @@ import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
 import { registerSelftestsCommand } from "./selftests.js";
+import { registerSweepCommand } from "./sweep.js";
 import { registerTraceCommand } from "./trace.js";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
@@ -327,6 +328,7 @@ registerTraceCommand(program);
 registerKutCommand(program);
 registerSelftestsCommand(program);
 registerExecCommand(program);
+registerSweepCommand(program);
 
 try {
   program.parse(process.argv);

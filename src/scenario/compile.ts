@@ -1,7 +1,7 @@
 import type { Ns } from "../sim/time.js";
 import { compileActions } from "./actions/compile.js";
 import type { Scenario } from "./compiled.js";
-import { CompileContext, DiagnosticSink } from "./context.js";
+import { CompileContext, DiagnosticSink, type VariantPlacement } from "./context.js";
 import type { Diagnostic } from "./diagnostics.js";
 import { compileExpectations } from "./expect/compile.js";
 import { compileExpectedFindings } from "./findings.js";
@@ -12,7 +12,7 @@ import type { ScenarioFile } from "./schema.js";
 import type { ScenarioSource } from "./source.js";
 import { compileTasks } from "./tasks/compile.js";
 import { compileVariants, declareVariants } from "./variants/compile.js";
-import { onePerEntry, type VariantContext } from "./variants/placement.js";
+import { onePerEntry } from "./variants/placement.js";
 import { compileVms } from "./vms/compile.js";
 import { compileWorkloads } from "./workloads/compile.js";
 
@@ -40,7 +40,7 @@ export function compileScenario(
   f: ScenarioFile,
   src: ScenarioSource | undefined,
   file = src?.file ?? "<scenario>",
-  variant?: VariantContext,
+  variant?: VariantPlacement,
 ): CompileResult {
   const diags = new DiagnosticSink(src, file, variant);
   const machine = compileMachine(f.machine, diags);

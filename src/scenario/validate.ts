@@ -47,10 +47,17 @@ export function validateScenario(
   return { ok: false, diagnostics: schemaDiagnostics(src, r.error.issues) };
 }
 
-/** One diagnostic per schema issue, in file order, located through `loc`. */
-export function schemaDiagnostics(loc: Locator, issues: readonly Issue[]): Diagnostic[] {
+/**
+ * One diagnostic per schema issue, in file order, located through `loc`; `schema` is the
+ * document's (for the keys an "unknown key" message offers).
+ */
+export function schemaDiagnostics(
+  loc: Locator,
+  issues: readonly Issue[],
+  schema: AnySchema = ScenarioSchema,
+): Diagnostic[] {
   const out: Diagnostic[] = [];
-  for (const issue of issues) out.push(...issueToDiagnostics(loc, issue));
+  for (const issue of issues) out.push(...issueToDiagnostics(loc, issue, schema));
   out.sort((a, b) => a.line - b.line || a.col - b.col);
   return dedupe(out);
 }
@@ -103,6 +110,7 @@ interface IssueAt {
   path: PropertyKey[];
   base: { file: string; path: string };
   actual: unknown;
+  schema: AnySchema;
 }
 
 /** A diagnostic at the issue's own path. */
@@ -115,9 +123,10 @@ function at(i: IssueAt, message: string, expected?: string, keyOf = false): Diag
   };
 }
 
-function issueToDiagnostics(src: Locator, issue: Issue): Diagnostic[] {
+function issueToDiagnostics(src: Locator, issue: Issue, schema: AnySchema): Diagnostic[] {
   const path = issue.path as PropertyKey[];
   const i: IssueAt = {
+    schema,
     src,
     path,
     base: { file: src.file, path: formatPath(path) },
@@ -155,7 +164,7 @@ function issueToDiagnostics(src: Locator, issue: Issue): Diagnostic[] {
 }
 
 function unknownKeys(i: IssueAt, keys: string[]): Diagnostic[] {
-  const allowed = allowedKeys(ScenarioSchema, i.path, i.src.data);
+  const allowed = allowedKeys(i.schema, i.path, i.src.data);
   return keys.map((k) => ({
     ...i.base,
     ...i.src.keyPosition(i.path, k),
@@ -180,7 +189,7 @@ function unionIssue(i: IssueAt, issue: Extract<Issue, { code: "invalid_union" }>
     typed.length > 1;
   if (best && unique && !onlyUnknownKeys) {
     return best.flatMap((e) =>
-      issueToDiagnostics(i.src, { ...e, path: [...i.path, ...e.path] } as Issue),
+      issueToDiagnostics(i.src, { ...e, path: [...i.path, ...e.path] } as Issue, i.schema),
     );
   }
   return [at(i, `invalid value ${describe(i.actual)}`, issue.message)];

@@ -91,7 +91,7 @@ export function resolveSetPath(key: string, doc: unknown): Resolved {
 }
 
 /** Writes `value` at `path`, creating the mappings on the way (resolveSetPath checked it). */
-function writeAt(doc: Record<string, unknown>, path: PropertyKey[], value: unknown): void {
+export function writeAt(doc: Record<string, unknown>, path: PropertyKey[], value: unknown): void {
   let cur: Record<PropertyKey, unknown> = doc;
   for (const [k, p] of path.entries()) {
     const last = k === path.length - 1;

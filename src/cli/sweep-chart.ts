@@ -1,0 +1,66 @@
+import { readFileSync, writeFileSync } from "node:fs";
+import type { Command } from "commander";
+import { lineChartSvg } from "../report/svg-chart.js";
+import { sweepChart } from "../scenario/sweep/chart.js";
+import { mergeResults } from "../scenario/sweep/merge.js";
+
+interface ChartOpts {
+  x: string;
+  lines: string;
+  facet?: string;
+  y: string;
+  where: string[];
+  output: string;
+}
+
+function usage(msg: string): never {
+  process.stderr.write(`vpmu: ${msg}\n`);
+  process.exit(2);
+}
+
+/** `vpmu sweep chart RESULTS.jsonl --x A --lines B [--facet C] --y VALUE -o out.svg`. */
+function chartCommand(file: string, o: ChartOpts): void {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (e) {
+    usage(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
+  }
+  const m = mergeResults([{ file, text }], false);
+  if (!m.ok) usage(`sweep chart: ${m.message}`);
+  const where: Record<string, string> = {};
+  for (const w of o.where) {
+    const at = w.indexOf("=");
+    if (at < 1) usage(`--where: "${w}" is not AXIS=VALUE`);
+    where[w.slice(0, at)] = w.slice(at + 1);
+  }
+  const c = sweepChart(m.header, m.records, {
+    x: o.x,
+    lines: o.lines,
+    y: o.y,
+    where,
+    ...(o.facet !== undefined ? { facet: o.facet } : {}),
+  });
+  if (!c.ok) usage(`sweep chart: ${c.message}`);
+  writeFileSync(o.output, lineChartSvg(c.chart));
+}
+
+/** Registers `vpmu sweep chart`. */
+export function registerSweepChart(sweep: Command): void {
+  sweep
+    .command("chart")
+    .description("draw sweep results as SVG line charts (one line per value of an axis)")
+    .argument("<results>", "results file (JSONL) of vpmu sweep or sweep merge")
+    .requiredOption("--x <axis>", "the axis along x")
+    .requiredOption("--lines <axis>", "one line per value of this axis")
+    .option("--facet <axis>", "one panel per value of this axis (small multiples)")
+    .requiredOption("--y <value>", "a collected value (name, or name.key of a mapping)")
+    .option(
+      "--where <axis=value>",
+      "fix another axis at one value (repeatable)",
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
+    .requiredOption("-o, --output <file>", "the SVG file to write")
+    .action(chartCommand);
+}

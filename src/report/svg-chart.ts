@@ -1,0 +1,208 @@
+/**
+ * A dependency-free SVG line chart: one panel or a grid of small multiples, each with one
+ * line per series over a shared x and y scale. Plain data in, SVG text out (deterministic:
+ * the same data give the same bytes), usable in a browser or written to a file.
+ */
+
+/** A series' points; a null y leaves a gap in its line. */
+export interface ChartSeries {
+  label: string;
+  points: Array<{ x: number; y: number | null }>;
+}
+
+/** One panel (one small multiple). */
+export interface ChartPanel {
+  title: string;
+  series: ChartSeries[];
+}
+
+export interface LineChart {
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  /** Tick labels for an x of categories (x = 0, 1, ...), or undefined for numbers. */
+  xCategories?: string[];
+  panels: ChartPanel[];
+}
+
+/** The palette of lines (Tableau 10), in series order. */
+const COLORS = [
+  "#4e79a7",
+  "#f28e2b",
+  "#e15759",
+  "#76b7b2",
+  "#59a14f",
+  "#edc948",
+  "#b07aa1",
+  "#ff9da7",
+  "#9c755f",
+  "#bab0ac",
+];
+
+const W = 360;
+const H = 240;
+const M = { left: 56, right: 12, top: 28, bottom: 40 };
+
+function esc(s: string): string {
+  return s
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;");
+}
+
+/** Numbers as ticks print them: at most 4 significant digits, no trailing zeros. */
+function num(v: number): string {
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e6 || a < 1e-3) return v.toExponential(1).replace(/\.0e/, "e");
+  return String(Number(v.toPrecision(4)));
+}
+
+/** About five round ticks, the first at or below lo, the last at or above hi. */
+export function niceTicks(lo: number, hi: number): number[] {
+  if (!(hi > lo)) return [lo];
+  const raw = (hi - lo) / 5;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const step = [1, 2, 2.5, 5, 10].map((k) => k * mag).find((s) => s >= raw)!;
+  const out: number[] = [];
+  const last = Math.ceil(hi / step - 1e-9) * step;
+  for (let t = Math.floor(lo / step + 1e-9) * step; t <= last + step * 1e-9; t += step)
+    out.push(Number(t.toPrecision(12)));
+  return out;
+}
+
+/** The shared extent of every point of every panel, padded when flat. */
+function extent(values: number[]): [number, number] {
+  if (values.length === 0) return [0, 1];
+  let lo = Math.min(...values);
+  let hi = Math.max(...values);
+  if (lo === hi) {
+    lo -= lo === 0 ? 1 : Math.abs(lo) * 0.1;
+    hi += hi === 0 ? 1 : Math.abs(hi) * 0.1;
+  }
+  return [lo, hi];
+}
+
+interface Scales {
+  x: (v: number) => number;
+  y: (v: number) => number;
+  xTicks: Array<{ v: number; label: string }>;
+  yTicks: number[];
+}
+
+function scales(c: LineChart): Scales {
+  const pts = c.panels.flatMap((p) => p.series.flatMap((s) => s.points));
+  const xTicks = c.xCategories ? [] : niceTicks(...extent(pts.map((p) => p.x)));
+  const [x0, x1] = c.xCategories
+    ? [0, Math.max(1, c.xCategories.length - 1)]
+    : [xTicks[0]!, xTicks[xTicks.length - 1]!];
+  const ys = pts.map((p) => p.y).filter((y): y is number => y !== null);
+  const [yl, yh] = extent([...ys, ...(ys.length > 0 && Math.min(...ys) >= 0 ? [0] : [])]);
+  const yTicks = niceTicks(yl, yh);
+  const y0 = Math.min(yl, yTicks[0]!);
+  const y1 = Math.max(yh, yTicks[yTicks.length - 1]!);
+  const pw = W - M.left - M.right;
+  const ph = H - M.top - M.bottom;
+  return {
+    x: (v) => M.left + ((v - x0) / (x1 - x0)) * pw,
+    y: (v) => M.top + ph - ((v - y0) / (y1 - y0)) * ph,
+    xTicks: c.xCategories
+      ? c.xCategories.map((label, v) => ({ v, label }))
+      : xTicks.map((v) => ({ v, label: num(v) })),
+    yTicks,
+  };
+}
+
+/** The polyline paths of one series: a new segment after each gap. */
+function seriesPath(s: ChartSeries, sc: Scales): string {
+  let d = "";
+  let pen = false;
+  for (const p of [...s.points].sort((a, b) => a.x - b.x)) {
+    if (p.y === null) {
+      pen = false;
+      continue;
+    }
+    d += `${pen ? "L" : "M"}${sc.x(p.x).toFixed(1)},${sc.y(p.y).toFixed(1)}`;
+    pen = true;
+  }
+  return d;
+}
+
+function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, colorOf: Map<string, string>): string {
+  const out: string[] = [];
+  const bottom = H - M.bottom;
+  out.push(
+    `<rect x="${M.left}" y="${M.top}" width="${W - M.left - M.right}" height="${bottom - M.top}" fill="none" stroke="#999"/>`,
+  );
+  for (const t of sc.yTicks) {
+    const y = sc.y(t).toFixed(1);
+    out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${y}" y2="${y}" stroke="#eee"/>`);
+    out.push(
+      `<text x="${M.left - 4}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(num(t))}</text>`,
+    );
+  }
+  for (const t of sc.xTicks) {
+    const x = sc.x(t.v).toFixed(1);
+    out.push(`<line x1="${x}" x2="${x}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
+    out.push(`<text x="${x}" y="${bottom + 14}" text-anchor="middle">${esc(t.label)}</text>`);
+  }
+  out.push(
+    `<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(c.xLabel)}</text>`,
+  );
+  out.push(
+    `<text transform="translate(12,${(M.top + bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`,
+  );
+  out.push(`<text x="${M.left}" y="${M.top - 8}" font-weight="bold">${esc(p.title)}</text>`);
+  for (const s of p.series) {
+    const color = colorOf.get(s.label)!;
+    out.push(
+      `<path d="${seriesPath(s, sc)}" fill="none" stroke="${color}" stroke-width="1.5"><title>${esc(s.label)}</title></path>`,
+    );
+    for (const q of s.points)
+      if (q.y !== null)
+        out.push(
+          `<circle cx="${sc.x(q.x).toFixed(1)}" cy="${sc.y(q.y).toFixed(1)}" r="2" fill="${color}"/>`,
+        );
+  }
+  return out.join("");
+}
+
+/**
+ * The chart as an SVG document: panels in rows of up to three, a legend (one entry per
+ * series label, the same color in every panel) and the title above them.
+ */
+export function lineChartSvg(c: LineChart): string {
+  const sc = scales(c);
+  const labels = [...new Set(c.panels.flatMap((p) => p.series.map((s) => s.label)))];
+  const colorOf = new Map(labels.map((l, i) => [l, COLORS[i % COLORS.length]!]));
+  const cols = Math.min(3, Math.max(1, c.panels.length));
+  const rows = Math.ceil(c.panels.length / cols);
+  const perRow = Math.max(1, Math.floor((cols * W) / 180));
+  const legendH = 18 * Math.ceil(labels.length / perRow);
+  const top = 30 + legendH;
+  const width = cols * W;
+  const height = top + rows * H;
+  const legend = labels
+    .map((l, i) => {
+      const x = 10 + (i % perRow) * 180;
+      const y = 36 + Math.floor(i / perRow) * 18;
+      return `<rect x="${x}" y="${y - 9}" width="14" height="4" fill="${colorOf.get(l)}"/><text x="${x + 20}" y="${y - 4}" dominant-baseline="middle">${esc(l)}</text>`;
+    })
+    .join("");
+  const panels = c.panels
+    .map(
+      (p, i) =>
+        `<g transform="translate(${(i % cols) * W},${top + Math.floor(i / cols) * H})">${panelSvg(p, c, sc, colorOf)}</g>`,
+    )
+    .join("\n");
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${width}" height="${height}" fill="#fff"/>`,
+    `<text x="10" y="18" font-size="14" font-weight="bold">${esc(c.title)}</text>`,
+    legend,
+    panels,
+    "</svg>",
+    "",
+  ].join("\n");
+}
