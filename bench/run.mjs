@@ -152,4 +152,10 @@ for (const n of [10, 100, 1000, 10000]) {
   );
 }
 
+// 6. vpmu exec: the preload shim's round trips, and perf stat -a on a 64-CPU simulated host.
+{
+  const { runExecBenchmarks } = await import("./exec.mjs");
+  runExecBenchmarks(row, quick);
+}
+
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

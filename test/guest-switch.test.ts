@@ -132,6 +132,40 @@ const plainOpArb: fc.Arbitrary<Op> = opArb.map((op) =>
     : op,
 );
 
+/** A plain host counting event on the vCPU's CPU (or on its host task), as perf stat opens. */
+const hostEventArb: fc.Arbitrary<Op> = fc.record({
+  kind: fc.constant("open" as const),
+  cpu: fc.constant(HOST_CPU),
+  task: fc.constantFrom(false, false, false, true),
+  pinned: fc.constant(false),
+  disabled: fc.constant(false),
+  exclusive: fc.constant(false),
+  config: fc.constantFrom(0xc4, 0xc5),
+  period: fc.constant(0),
+  group: fc.constant(-1),
+});
+
+/**
+ * More host events than the 8 GP counters on the vCPU's CPU, then random activity, each step
+ * followed by a run of up to 3 multiplexing intervals, so the hrtimer rotates them.
+ */
+const overcommitArb: fc.Arbitrary<{ muxMs: number; ops: Op[] }> = fc.record({
+  // The tick's period, and intervals that expire between ticks (the guest is then running).
+  muxMs: fc.constantFrom(0, 1, 3),
+  ops: fc
+    .tuple(
+      fc.array(hostEventArb, { minLength: 9, maxLength: 16 }),
+      fc.array(fc.tuple(plainOpArb, fc.integer({ min: 500, max: 12_000 })), {
+        minLength: 1,
+        maxLength: 12,
+      }),
+    )
+    .map(([opens, steps]) => [
+      ...opens,
+      ...steps.flatMap(([op, us]): Op[] => [op, { kind: "run", us }]),
+    ]),
+});
+
 interface World {
   sys: System;
   fds: number[];
@@ -144,12 +178,14 @@ interface World {
  * `replay`: replay plans at put; `lazy`: lazy loads. The invariant checker is on unless
  * `lazy` is given (its state listener turns lazy loads off).
  */
-function world(replay: boolean, lazy?: boolean): World {
+function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   const sys = new System({
     machine: preset("x86-server")!,
     profile: "7.0",
     ...(lazy === undefined ? {} : { checkInvariants: false }),
   });
+  // perf_event_mux_interval_ms of the core PMU (0: 1000/HZ, the tick's period).
+  sys.perf.registry.byType(RAW)!.hrtimerIntervalMs = muxMs;
   sys.perf.guest!.replayPlans = replay;
   sys.perf.guest!.lazyLoads = lazy ?? true;
   const kvm = new Kvm(sys, { enableMediatedPmu: true });
@@ -332,6 +368,51 @@ describe("guest PMU switch: replayed sched-in", () => {
     expect(synced).toBeGreaterThan(50);
   });
 
+  it("agree exactly while host events multiplex and rotate on the vCPU's CPU", () => {
+    let rotations = 0;
+    let timerExits = 0;
+    let walked = 0;
+    let replayed = 0;
+    let lazyLoads = 0;
+    fc.assert(
+      fc.property(overcommitArb, ({ muxMs, ops }) => {
+        // The tree walk, the replay and lazy loads, with and without the invariant checker.
+        const slow = world(false, undefined, muxMs);
+        const fast = world(true, undefined, muxMs);
+        const lazy = world(true, true, muxMs);
+        const eager = world(true, false, muxMs);
+        for (const op of ops) {
+          const r = apply(slow, op);
+          expect(apply(fast, op)).toBe(r);
+          expect(apply(lazy, op)).toBe(r);
+          expect(apply(eager, op)).toBe(r);
+          const want = snapshot(slow);
+          expect(snapshot(fast)).toBe(want);
+          expect(snapshot(lazy)).toBe(want);
+          expect(snapshot(eager)).toBe(want);
+          expect(fast.seen).toEqual(slow.seen);
+          expect(lazy.seen).toEqual(slow.seen);
+        }
+        rotations += slow.sys.perf.stats.rotations;
+        for (const v of slow.vcpus) timerExits += v.exits.timer ?? 0;
+        walked += fast.sys.perf.guest!.plans.walked;
+        replayed += eager.sys.perf.guest!.plans.replayed;
+        lazyLoads += lazy.sys.perf.guest!.plans.lazyLoads;
+      }),
+      {
+        numRuns: Number(process.env.VPMU_FC_RUNS ?? 40),
+        seed: Number(process.env.VPMU_FC_SEED ?? 19),
+      },
+    );
+    // The runs multiplexed (rotations, some of them exiting the guest first), walked while
+    // overcommitted, and got back to fitting (replays, lazy loads) after closes and disables.
+    expect(rotations).toBeGreaterThan(300);
+    expect(timerExits).toBeGreaterThan(100);
+    expect(walked).toBeGreaterThan(3000);
+    expect(replayed).toBeGreaterThan(10_000);
+    expect(lazyLoads).toBeGreaterThan(10_000);
+  });
+
   it("replays: 8 host events on the vCPU's CPU go back on the same counters, in order", () => {
     const w = world(true);
     const fds: number[] = [];
@@ -351,7 +432,13 @@ describe("guest PMU switch: replayed sched-in", () => {
 describe("guest PMU switch: lazy loads in scenarios", () => {
   // The invariant checker watches every state change, which turns lazy loads off: the
   // golden reports are made with it, and `vpmu run` runs without it. Both must agree.
-  for (const name of ["x86-mediated", "x86-overhead", "x86-amd", "x86-vpmu-modes"]) {
+  for (const name of [
+    "x86-mediated",
+    "x86-overhead",
+    "x86-amd",
+    "x86-vpmu-modes",
+    "x86-host-multiplex-vcpu",
+  ]) {
     it(`${name}: the same report with and without lazy loads`, () => {
       const file = join(import.meta.dirname, "..", "examples", `${name}.yaml`);
       const sc = loadScenario(readFileSync(file, "utf8"), `${name}.yaml`);

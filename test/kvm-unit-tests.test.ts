@@ -195,7 +195,8 @@ describe("vpmu kvm-unit-tests CLI", () => {
 
   it("rejects bad input with one message and exit 2", () => {
     expect(cli(["nope"])).toEqual({ out: expect.stringContaining('unknown test "nope"'), code: 2 });
-    expect(cli(["--machine", "x86-server"])).toEqual({
+    // Without --arch the architecture is the preset's; with it, they must agree.
+    expect(cli(["--arch", "arm64", "--machine", "x86-server"])).toEqual({
       out: expect.stringContaining("is not an arm64 machine"),
       code: 2,
     });

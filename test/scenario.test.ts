@@ -95,6 +95,18 @@ describe("scenario validation: one located message per problem", () => {
     });
   }
 
+  it("reports a kernel option that does not fit the VMs once, however many VMs there are", () => {
+    const vms = "vms:\n  - { name: a, vcpus: [{}] }\n  - { name: b, vcpus: [{}] }\n";
+    expect(
+      diags(`name: t\nmachine: x86-server\nkernel: { rfc_fix_sibling_loop: true }\n${vms}`),
+    ).toEqual([
+      's.yaml:3:33: kernel.rfc_fix_sibling_loop: only meaningful with the rfc-v1 profile (profile: "rfc-v1")',
+    ]);
+    expect(diags(`${base}kernel: { profile: rfc-v1 }\n${vms}`)).toEqual([
+      's.yaml:3:20: kernel.profile: rfc-v1 is an x86 profile ("7.0" or "5.18" on arm64)',
+    ]);
+  });
+
   it("accepts the built-in tour and every example shape", () => {
     expect(diags(`${base}tasks: [{ name: w, workload: compute, affinity: all }]\n`)).toEqual([]);
   });

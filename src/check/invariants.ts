@@ -1,7 +1,21 @@
+import type { Machine } from "../hw/machine.js";
+import type { PerfCore } from "../perf/core.js";
 import { PERF_EVENT_STATE, PerfEvent, stateName } from "../perf/event.js";
 import { PERF_PMU_CAP } from "../perf/pmu.js";
+import type { Clock } from "../sim/clock.js";
 import type { Ns } from "../sim/time.js";
-import type { System } from "../system.js";
+
+/**
+ * What the checker watches: the perf core, the clock, the CPUs, and the hooks run after
+ * each step. A System (src/system.ts, the layer above) is one.
+ */
+export interface CheckedHost {
+  readonly perf: PerfCore;
+  readonly clock: Clock;
+  readonly machine: Machine;
+  readonly now: Ns;
+  readonly afterStep: Array<() => void>;
+}
 
 /** A violated invariant: when, where, which rule, and the state before and after. */
 export interface Finding {
@@ -81,7 +95,7 @@ export class InvariantChecker {
   private readonly reported = new Set<PerfEvent>();
 
   constructor(
-    private readonly sys: System,
+    private readonly sys: CheckedHost,
     readonly mode: "record" | "throw" = "record",
   ) {
     sys.perf.stateListeners.push((e, from, to, now) => this.onState(e, from, to, now));

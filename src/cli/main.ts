@@ -1,8 +1,7 @@
 #!/usr/bin/env node
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Command, CommanderError, Option } from "commander";
 import { PRESET_SUMMARY, preset } from "../hw/presets.js";
+import { sysfsView, sysfsViewLines } from "../perf/sysfs.js";
 import { csvReport } from "../report/csv.js";
 import { jsonReport, variantsJsonReport } from "../report/json.js";
 import { perfStatText } from "../report/perf-stat.js";
@@ -17,9 +16,13 @@ import { runScenario } from "../scenario/runner.js";
 import { scenarioJsonSchema } from "../scenario/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
+import { registerExecCommand } from "./exec.js";
+import { writeSysfsView } from "./exec-files.js";
+import { livePreset } from "./exec-scenario.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { Progress } from "./progress.js";
+import { registerSelftestsCommand } from "./selftests.js";
 import { registerTraceCommand } from "./trace.js";
 
 /** Exit codes: 0 success, 1 an expectation failed, 2 bad input. */
@@ -295,30 +298,21 @@ list
 
 program
   .command("sysfs")
-  .description("print or write the /sys/bus/event_source/devices view of a simulated host")
+  .description(
+    "print or write the sysfs and procfs view of a simulated host (what vpmu exec shows perf)",
+  )
   .requiredOption("-m, --machine <preset>", "machine preset")
   .option("-o, --out <dir>", "write the files under this directory instead of printing them")
   .action((o: { machine: string; out?: string }) => {
-    const pmus = listPmus(machineOf(o.machine));
-    const files: Array<[string, string]> = [];
-    for (const p of pmus) {
-      const base = `bus/event_source/devices/${p.name}`;
-      files.push([`${base}/type`, `${p.type}\n`]);
-      files.push([`${base}/cpus`, `${p.cpus}\n`]);
-      for (const [k, v] of Object.entries(p.events)) files.push([`${base}/events/${k}`, `${v}\n`]);
-      for (const [k, v] of Object.entries(p.format)) files.push([`${base}/format/${k}`, `${v}\n`]);
-    }
+    machineOf(o.machine);
+    const live = livePreset(o.machine);
+    if (!live.ok) printDiagnostics(live.diagnostics);
+    const view = sysfsView(live.live.sys);
     if (o.out) {
-      for (const [rel, content] of files) {
-        const path = join(o.out, rel);
-        mkdirSync(join(path, ".."), { recursive: true });
-        writeFileSync(path, content);
-      }
-      process.stdout.write(
-        `wrote ${files.length} files under ${join(o.out, "bus/event_source/devices")}\n`,
-      );
+      writeSysfsView(o.out, view);
+      process.stdout.write(`wrote ${view.size} entries under ${o.out}\n`);
     } else {
-      for (const [rel, content] of files) process.stdout.write(`/sys/${rel}: ${content}`);
+      process.stdout.write(`${sysfsViewLines(view).join("\n")}\n`);
     }
   });
 
@@ -331,6 +325,8 @@ program
 
 registerTraceCommand(program);
 registerKutCommand(program);
+registerSelftestsCommand(program);
+registerExecCommand(program);
 
 try {
   program.parse(process.argv);

@@ -2,6 +2,7 @@ import { quantityOf } from "../hw/pmu-desc.js";
 import { Mode } from "../hw/quantity.js";
 import type { KvmArmVcpu } from "../kvm/arm64/kvm.js";
 import { CYCLE_IDX, PMCR, type PmuReg } from "../kvm/arm64/pmuv3.js";
+import { perfScaled } from "../perf/tool/stat-shadow.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { GuestCounterResult } from "./perf-stat.js";
@@ -241,7 +242,7 @@ export class ArmGuestPerfStat {
         count: s.count,
         enabled_ns: enabled,
         running_ns: running,
-        scaled: running > 0 ? Math.trunc((s.count * enabled) / running) : null,
+        scaled: perfScaled(s.count, enabled, running),
         truth: Math.round((this.truth1[k] ?? 0) - (this.truth0[k] ?? 0)),
       };
     });

@@ -3,6 +3,7 @@ import { Mode } from "../hw/quantity.js";
 import { GuestPmuOps, type KvmVcpu } from "../kvm/vcpu.js";
 import { KvmAmdPmu } from "../kvm/x86/amd.js";
 import { AMD_MSR, EVENTSEL, MSR } from "../kvm/x86/msr.js";
+import { perfScaled } from "../perf/tool/stat-shadow.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 
@@ -280,7 +281,7 @@ export class GuestPerfStat {
     const enabled = Math.max(this.stopNs, this.lastReadNs) - this.startNs;
     return this.slots.map((s, k) => {
       const running = this.noPmu ? 0 : s.running;
-      const scaled = running > 0 ? Math.trunc((s.count * enabled) / running) : null;
+      const scaled = perfScaled(s.count, enabled, running);
       return {
         event: s.ev.name,
         count: s.count,

@@ -2,7 +2,7 @@ import type { EventQueue } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { ExecState } from "./exec.js";
 import { TruthAccount } from "./ledger.js";
-import type { CoreType } from "./machine.js";
+import type { CoreType } from "./machine-desc.js";
 import { CpuPmuHw } from "./pmu-hw.js";
 
 /**

@@ -106,6 +106,7 @@ export const X86_ARCH_EVENTS: ReadonlyArray<[number, Quantity | typeof Q_NONE, s
   [0x01c4, Q.BRANCHES, "br_inst_retired.conditional"],
   [0x81d0, Q.LD_RETIRED, "mem_inst_retired.all_loads"],
   [0x82d0, Q.ST_RETIRED, "mem_inst_retired.all_stores"],
+  [0x83d0, Q.MEM_ACCESS, "mem_inst_retired.any"],
   [0x0300, Q.REF_CYCLES, "ref-cycles"],
 ];
 
@@ -160,6 +161,7 @@ export const AMD_ZEN4_EVENTS: ReadonlyArray<[number, Quantity | typeof Q_NONE, s
   [0x00a9, Q.STALL_FRONTEND, "stalled-cycles-frontend"],
   [0x0129, Q.LD_RETIRED, "ls_dispatch.ld_dispatch"],
   [0x0229, Q.ST_RETIRED, "ls_dispatch.store_dispatch"],
+  [0x0429, Q.LD_ST_OPS, "ls_dispatch.ld_st_dispatch"],
 ];
 
 /**

@@ -22,13 +22,15 @@ export const Q = {
   LD_RETIRED: 15,
   ST_RETIRED: 16,
   EXC_TAKEN: 17,
+  /** Ops that load from and store to one address (AMD LS_DISPATCH.LD_ST_DISPATCH). */
+  LD_ST_OPS: 18,
 } as const;
 
 /** A quantity index. */
 export type Quantity = (typeof Q)[keyof typeof Q];
 
 /** Number of quantities. */
-export const NQ = 18;
+export const NQ = 19;
 
 /** Marker for an event that is supported but counts nothing in the model. */
 export const Q_NONE = -1;
@@ -53,6 +55,7 @@ export const QUANTITY_NAMES: readonly string[] = [
   "ld-retired",
   "st-retired",
   "exc-taken",
+  "ld-st-ops",
 ];
 
 /** Looks a quantity up by its report name. */

@@ -173,5 +173,7 @@ export function ratesFor(p: WorkloadProfile, scaling: CoreTypeScaling): Float64A
   r[Q.LD_RETIRED] = mem * p.loadFraction;
   r[Q.ST_RETIRED] = mem * (1 - p.loadFraction);
   r[Q.EXC_TAKEN] = inst * 1e-5;
+  // Workload profiles do not describe read-modify-write ops: none are counted.
+  r[Q.LD_ST_OPS] = 0;
   return r;
 }

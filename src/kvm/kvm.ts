@@ -28,10 +28,20 @@ export interface KvmParams {
    * the PMU hardware while it runs. Default false.
    */
   enableMediatedPmu: boolean;
+  /**
+   * kvm.force_emulation_prefix: the guest may force KVM to emulate an instruction with the
+   * ud2 + "kvm" prefix (test suites use it to check that emulated instructions count).
+   * Default false.
+   */
+  forceEmulationPrefix: boolean;
 }
 
 /** Default module parameters. */
-export const DEFAULT_KVM_PARAMS: KvmParams = { enablePmu: true, enableMediatedPmu: false };
+export const DEFAULT_KVM_PARAMS: KvmParams = {
+  enablePmu: true,
+  enableMediatedPmu: false,
+  forceEmulationPrefix: false,
+};
 
 /** Host PMU version the mediated vPMU needs on Intel (GLOBAL_STATUS_SET). */
 const MEDIATED_MIN_HOST_VERSION = 4;
@@ -45,6 +55,7 @@ const MEDIATED_MIN_HOST_VERSION_AMD = 2;
 export class Kvm implements KvmHost {
   readonly enablePmu: boolean;
   readonly enableMediatedPmu: boolean;
+  readonly forceEmulationPrefix: boolean;
   readonly vms: KvmVm[] = [];
   /** Messages KVM would print to the kernel log. */
   readonly log: string[] = [];
@@ -58,6 +69,7 @@ export class Kvm implements KvmHost {
     readonly costs: KvmCosts = DEFAULT_KVM_COSTS,
   ) {
     const p = { ...DEFAULT_KVM_PARAMS, ...params };
+    this.forceEmulationPrefix = p.forceEmulationPrefix;
     const desc = sys.machine.desc;
     this.profile = sys.perf.guest?.profile ?? "7.0";
     // KVM offers no vPMU on hybrid CPUs (X86_FEATURE_HYBRID_CPU).
@@ -80,9 +92,15 @@ export class Kvm implements KvmHost {
     return this.sys.machine.desc.coreTypes[0]!.pmu;
   }
 
-  /** Highest PMU version a guest can get: 2 for the emulated vPMU, the host's with mediated. */
+  /**
+   * Highest PMU version a guest can get (kvm_pmu_cap.version). kernel 7.0:
+   * kvm_init_pmu_capability() caps it at 2 whether or not the vPMU is mediated; the 2024
+   * passthrough RFC offered the host's version to a passthrough guest.
+   */
   maxPmuVersion(): number {
-    return this.enableMediatedPmu ? this.hostPmu().version : EMULATED_MAX_VERSION;
+    return this.enableMediatedPmu && this.profile === "rfc-v1"
+      ? this.hostPmu().version
+      : EMULATED_MAX_VERSION;
   }
 
   /** KVM_CHECK_EXTENSION. */

@@ -22,6 +22,8 @@ declare module "../sim/trace.js" {
 /** Why the vCPU left the guest ("sysreg" is the arm64 trapped system-register access, ESR EC 0x18). */
 export type ExitReason =
   | "tick"
+  /** A host hrtimer interrupt other than the tick (perf's multiplexing timer). */
+  | "timer"
   | "io"
   | "msr"
   | "sysreg"
@@ -168,6 +170,19 @@ export class KvmVcpu {
     this.exitTimer.scope = TIMER_SCOPE_SELF;
   }
 
+  /**
+   * Guest code with its own execution profile (a test program's measured loop), run in
+   * place of the guest workload while set; null: the workload.
+   */
+  private guestCode: ExecState | null = null;
+
+  /** Switches the guest between its workload (null) and a given piece of code. */
+  setGuestCode(exec: ExecState | null, now: Ns): void {
+    this.guestCode = exec;
+    if (this.state === "guest" && this.work === null)
+      this.vm.kvm.sys.sched.refreshExec(this.task, now);
+  }
+
   /** Label for traces. */
   get label(): string {
     return `${this.vm.name}/${this.id}`;
@@ -177,7 +192,7 @@ export class KvmVcpu {
   execOn(cpu: Cpu): ExecState {
     if (this.state !== "guest") return this.hostExec.execOn(cpu);
     const w = this.work;
-    if (w === null) return this.guestExec.execOn(cpu);
+    if (w === null) return this.guestCode ?? this.guestExec.execOn(cpu);
     return (w.workUser ? this.samplingUserExec : this.samplingKernelExec).execOn(cpu);
   }
 
@@ -238,6 +253,11 @@ export class KvmVcpu {
   /** The host tick on this vCPU's CPU: an external-interrupt exit. */
   tick(now: Ns): void {
     if (this.state === "guest") this.exit(now, "tick", 0);
+  }
+
+  /** Another host timer interrupt on this vCPU's CPU: an external-interrupt exit. */
+  timerInterrupt(now: Ns): void {
+    if (this.state === "guest") this.exit(now, "timer", 0);
   }
 
   private account(now: Ns): void {
@@ -584,4 +604,9 @@ export function registerVcpuPreemptNotifiers(sys: System): void {
   };
   sys.sched.hooks.unshift(out);
   sys.sched.hooks.push(inn);
+  // The perf core's multiplexing hrtimer is an interrupt too.
+  sys.perf.irqHooks.push((cpu, now) => {
+    const t = sys.sched.current(cpu);
+    if (t?.owner instanceof KvmVcpu) t.owner.timerInterrupt(now);
+  });
 }

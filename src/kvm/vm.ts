@@ -8,8 +8,10 @@ import { type KvmPmuEventFilter, PmuEventFilter } from "./filter.js";
 import type { Kvm } from "./kvm.js";
 import { KvmVcpu } from "./vcpu.js";
 import { type AmdPmuCpuid, KvmAmdPmu } from "./x86/amd.js";
+import { supportedFeatures, type X86CpuFeatures, type X86VcpuCpuid } from "./x86/cpuid.js";
 import { EmulatedBackend } from "./x86/emulated.js";
 import { MediatedBackend } from "./x86/mediated.js";
+import { MSR } from "./x86/msr.js";
 import { type CpuidLeafA, EMULATED_MAX_VERSION, type KvmPmc, KvmX86Pmu } from "./x86/pmu.js";
 
 /** KVM_CAP_* numbers (include/uapi/linux/kvm.h). */
@@ -24,6 +26,11 @@ export interface VcpuOptions {
   affinity?: number[];
   /** Exits per second from guest mode besides the host tick (I/O, timers). */
   exitRate?: number;
+  /**
+   * Create the vCPU without running it: its thread starts at the first run() (KVM_RUN),
+   * so CPUID and MSRs can still be set. By default the vCPU runs from creation.
+   */
+  stopped?: boolean;
 }
 
 /**
@@ -47,6 +54,10 @@ export class KvmVm {
    * the AMD vPMU instead of leaf 0xA; defaults to what KVM supports.
    */
   amdCpuid: AmdPmuCpuid;
+  /** The other CPUID feature bits new vCPUs get (default: what KVM supports). */
+  features: X86CpuFeatures;
+  /** Each vCPU's own CPUID (KVM_SET_CPUID2 is a vCPU ioctl). */
+  private readonly vcpuCpuid = new Map<KvmVcpu, X86VcpuCpuid>();
 
   constructor(
     readonly kvm: Kvm,
@@ -55,6 +66,7 @@ export class KvmVm {
     this.enablePmu = kvm.enablePmu;
     this.cpuid = KvmX86Pmu.supportedCpuid(kvm.hostPmu(), kvm.maxPmuVersion());
     this.amdCpuid = KvmAmdPmu.supportedAmdCpuid(kvm.hostPmu(), kvm.maxPmuVersion());
+    this.features = supportedFeatures(kvm.hostPmu());
   }
 
   /** KVM_ENABLE_CAP. Returns 0 or a negative errno. */
@@ -116,57 +128,141 @@ export class KvmVm {
       }
     }
     const v = new KvmVcpu(this, id, opts.workload, opts.affinity, opts.exitRate ?? 0);
-    let pmu: KvmX86Pmu;
-    if (kvm.amd) {
-      // kernel: amd_pmu_ops (svm/pmu.c) instead of intel_pmu_ops.
-      const amd = new KvmAmdPmu(kvm.hostPmu(), kvm.maxPmuVersion());
-      amd.refreshAmd(this.amdCpuid, this.enablePmu && kvm.enablePmu);
-      pmu = amd;
-    } else {
-      pmu = new KvmX86Pmu(kvm.hostPmu(), kvm.maxPmuVersion());
-      pmu.refresh(this.cpuid, this.enablePmu && kvm.enablePmu);
-    }
-    v.pmu = pmu;
-    const checker = kvm.sys.invariants;
-    if (checker)
-      pmu.onCounterRead = (p, prev, value, t) =>
-        checker.guestCounterRead(v.label, p.idx, v.task.cpu, prev, value, t);
-    if (pmu.version > 0) {
-      if (kvm.enableMediatedPmu) {
-        v.mediated = new MediatedBackend(
-          pmu,
-          v.label,
-          {
-            allowed: (p) => this.allowed(pmu, p),
-            pmi: (_p, t) => v.pmiExit(t),
-          },
-          kvm.sys.queue,
-        );
-        pmu.backend = v.mediated;
-      } else {
-        v.emulated = new EmulatedBackend(pmu, kvm.sys.perf, v.task, `kvm:${v.label}`, {
-          allowed: (p) => this.allowed(pmu, p),
-          created: () => {
-            v.pendingCostNs += kvm.costs.perfEventCreateNs;
-          },
-          // Host time of each perf operation, added to the exit during which KVM performs it.
-          perfOp: (op) => {
-            v.pendingCostNs += emulatedPerfOpCost(
-              kvm.costs,
-              op,
-              op === "enable" ? enabledBackingEvents(v) : 0,
-            );
-          },
-        });
-        pmu.backend = v.emulated;
-        // kvm_perf_overflow() runs in the host NMI: the guest gets its PMI at the next entry.
-        pmu.onPmi = () => v.pmiExit(kvm.sys.now);
-      }
-    }
+    this.vcpuCpuid.set(v, {
+      leafA: { ...this.cpuid },
+      amd: { ...this.amdCpuid },
+      features: { ...this.features },
+    });
+    this.attachPmu(v, now);
     this.vcpus.push(v);
     this.createdVcpus++;
-    kvm.sys.sched.wake(v.task, now);
+    if (!opts.stopped) kvm.sys.sched.wake(v.task, now);
     return v;
+  }
+
+  /** KVM_RUN of a vCPU created `stopped`: its thread starts (or resumes) running the guest. */
+  run(v: KvmVcpu, now: Ns): void {
+    this.kvm.sys.sched.wake(v.task, now);
+  }
+
+  /** The CPUID userspace gave a vCPU (what its guest reads). */
+  cpuidOf(v: KvmVcpu): X86VcpuCpuid {
+    return this.vcpuCpuid.get(v)!;
+  }
+
+  /**
+   * KVM_SET_CPUID2 on a vCPU: the PMU is refreshed from the new CPUID (kernel:
+   * kvm_vcpu_after_set_cpuid() -> kvm_pmu_refresh()). After the vCPU has run, only the same
+   * CPUID is accepted (-EINVAL otherwise). Returns 0 or a negative errno.
+   */
+  setCpuid(v: KvmVcpu, c: X86VcpuCpuid, now: Ns): number {
+    const old = this.vcpuCpuid.get(v);
+    if (!old) return -ERRNO.EINVAL;
+    if (v.hasRun) return JSON.stringify(old) === JSON.stringify(c) ? 0 : -ERRNO.EINVAL;
+    this.vcpuCpuid.set(v, {
+      leafA: c.leafA ? { ...c.leafA } : null,
+      amd: { ...c.amd },
+      features: { ...c.features },
+    });
+    this.attachPmu(v, now);
+    return 0;
+  }
+
+  /**
+   * KVM_SET_MSRS with one PMU-related MSR, host-initiated. Returns the number of MSRs set
+   * (1, or 0 when KVM refused the value), or -EINVAL for a feature MSR changed after the
+   * first KVM_RUN (kernel: do_set_msr()'s immutable feature MSR rule).
+   */
+  setMsr(v: KvmVcpu, msr: number, value: bigint, now: Ns): number {
+    const pmu = v.pmu;
+    if (!pmu) return 0;
+    if (msr === MSR.IA32_PERF_CAPABILITIES) {
+      const cur = this.getMsr(v, msr);
+      if (v.hasRun && cur !== BigInt.asUintN(64, value)) return -ERRNO.EINVAL;
+      const before = pmu.perfCapabilities;
+      if (pmu.wrmsr(msr, value, now, true) !== true) return 0;
+      // kernel: kvm_set_msr_common(): a new value refreshes the PMU.
+      if (pmu.perfCapabilities !== before) this.attachPmu(v, now);
+      return 1;
+    }
+    return pmu.wrmsr(msr, value, now, true) === true ? 1 : 0;
+  }
+
+  /**
+   * KVM_GET_MSRS of one PMU-related MSR: the value, or null when KVM has no such MSR. An
+   * advertised MSR the vCPU's CPUID hides (PERF_CAPABILITIES without PDCM) reads as 0.
+   */
+  getMsr(v: KvmVcpu, msr: number): bigint | null {
+    const pmu = v.pmu;
+    if (!pmu) return null;
+    if (msr === MSR.IA32_PERF_CAPABILITIES && !this.kvm.amd) return pmu.guestPerfCapabilities();
+    const r = pmu.rdmsr(msr, this.kvm.sys.now);
+    return typeof r === "bigint" ? r : null;
+  }
+
+  /**
+   * Builds (or rebuilds, after a CPUID or PERF_CAPABILITIES change before the first run) a
+   * vCPU's PMU from its CPUID, then the backend the module parameters ask for.
+   */
+  private attachPmu(v: KvmVcpu, now: Ns): void {
+    const kvm = this.kvm;
+    const c = this.vcpuCpuid.get(v)!;
+    const enable = this.enablePmu && kvm.enablePmu;
+    v.emulated?.destroy(now);
+    v.emulated = null;
+    v.mediated = null;
+    let pmu = v.pmu;
+    if (kvm.amd) {
+      // kernel: amd_pmu_ops (svm/pmu.c) instead of intel_pmu_ops.
+      const amd =
+        pmu instanceof KvmAmdPmu ? pmu : new KvmAmdPmu(kvm.hostPmu(), kvm.maxPmuVersion());
+      amd.refreshAmd(c.amd, enable);
+      pmu = amd;
+    } else {
+      pmu ??= new KvmX86Pmu(kvm.hostPmu(), kvm.maxPmuVersion());
+      pmu.pdcm = c.features.pdcm;
+      pmu.refresh(c.leafA, enable);
+    }
+    v.pmu = pmu;
+    pmu.backend = null;
+    pmu.onPmi = null;
+    const p = pmu;
+    p.eventAllowed = (pmc) => this.allowed(p, pmc);
+    const checker = kvm.sys.invariants;
+    if (checker)
+      pmu.onCounterRead = (pc, prev, value, t) =>
+        checker.guestCounterRead(v.label, pc.idx, v.task.cpu, prev, value, t);
+    if (pmu.version === 0) return;
+    if (kvm.enableMediatedPmu) {
+      v.mediated = new MediatedBackend(
+        p,
+        v.label,
+        {
+          allowed: (pc) => this.allowed(p, pc),
+          pmi: (_pc, t) => v.pmiExit(t),
+        },
+        kvm.sys.queue,
+      );
+      pmu.backend = v.mediated;
+      return;
+    }
+    v.emulated = new EmulatedBackend(p, kvm.sys.perf, v.task, `kvm:${v.label}`, {
+      allowed: (pc) => this.allowed(p, pc),
+      created: () => {
+        v.pendingCostNs += kvm.costs.perfEventCreateNs;
+      },
+      // Host time of each perf operation, added to the exit during which KVM performs it.
+      perfOp: (op) => {
+        v.pendingCostNs += emulatedPerfOpCost(
+          kvm.costs,
+          op,
+          op === "enable" ? enabledBackingEvents(v) : 0,
+        );
+      },
+    });
+    pmu.backend = v.emulated;
+    // kvm_perf_overflow() runs in the host NMI: the guest gets its PMI at the next entry.
+    pmu.onPmi = () => v.pmiExit(kvm.sys.now);
   }
 
   /** Destroys the VM (kvm_arch_destroy_vm()): vCPU threads end, the mediated PMU is released. */

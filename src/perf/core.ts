@@ -2,10 +2,10 @@ import type { Cpu } from "../hw/cpu.js";
 import type { SchedHook } from "../sched/scheduler.js";
 import type { Task } from "../sched/task.js";
 import type { Ns } from "../sim/time.js";
-import type { System } from "../system.js";
 import { PerfCpuContext, PerfEventContext } from "./context.js";
 import { type PerfEvent, stateName } from "./event.js";
 import { perfGuestSync } from "./guest.js";
+import type { PerfHost } from "./host.js";
 import type { Pmu } from "./pmu.js";
 import { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { PmuRegistry } from "./registry.js";
@@ -78,6 +78,8 @@ export class PerfCore {
   passEventType = 0;
   /** Groups a scheduling pass could not put on (pinned to ERROR, flexible waiting to rotate). */
   schedInFailures = 0;
+  /** Multiplexing hrtimers active per CPU (kernel: cpc->hrtimer_active, counted). */
+  readonly muxActive: Int32Array;
   /** Tasks migrated since they last ran (kernel: task->sched_migrated). */
   readonly migrated = new Set<Task>();
   /**
@@ -96,11 +98,18 @@ export class PerfCore {
   > = [];
   /** Called when an event is freed. */
   readonly freeHooks: Array<(e: PerfEvent) => void> = [];
+  /**
+   * Called as a host interrupt handler of the perf core (the multiplexing hrtimer) starts on
+   * `cpu`, before it looks at anything: KVM's run loop makes a vCPU in guest mode there exit
+   * first, as an interrupt in guest mode is a VM-exit.
+   */
+  readonly irqHooks: Array<(cpu: number, now: Ns) => void> = [];
 
   constructor(
-    readonly sys: System,
+    readonly sys: PerfHost,
     readonly opts: PerfOptions = { ...DEFAULT_PERF },
   ) {
+    this.muxActive = new Int32Array(sys.machine.cpus.length);
     this.cpuctx = sys.machine.cpus.map((c) => {
       const cc = new PerfCpuContext(c.id);
       cc.online = c.online;
@@ -117,6 +126,9 @@ export class PerfCore {
       // Each first completes lazy guest loads (guest-switch.ts) where it looks.
       schedOut: (cpu, prev, next, now) => {
         perfGuestSync(this, cpu.id);
+        // kernel: a switch an interrupt asks for (the tick) happens as the interrupt returns,
+        // after every hrtimer due then: a multiplexing hrtimer due now sees the outgoing task.
+        if (this.muxActive[cpu.id] !== 0) this.runDueHrtimers(cpu.id, now);
         perfEventTaskSchedOut(this, cpu.id, prev, next, now);
       },
       schedIn: (cpu, prev, next, now) => {
@@ -220,6 +232,7 @@ export class PerfCore {
   muxHrtimerRestart(cpc: PerfCpuPmuContext, now: Ns): void {
     if (cpc.hrtimerActive) return;
     cpc.hrtimerActive = true;
+    this.muxActive[cpc.cpu]!++;
     const interval = this.muxIntervalNs(cpc.pmu);
     // hrtimer_forward_now(): keep the expiry on the timer's grid, the first one past now.
     let exp = cpc.lastExpires;
@@ -230,6 +243,11 @@ export class PerfCore {
 
   /** kernel: perf_mux_hrtimer_handler(): rotate, and re-arm only while rotation is needed. */
   private muxHrtimerHandler(cpc: PerfCpuPmuContext, now: Ns): void {
+    // kernel: perf_load/put_guest_context() (and the RFC's perf_guest_enter/exit()) run with
+    // IRQs off around VM-entry and VM-exit, so the handler never finds the guest owning the
+    // PMU: the interrupt first exits the guest, whose PMU is put back before IRQs are on.
+    const hooks = this.irqHooks;
+    for (let i = 0; i < hooks.length; i++) hooks[i]!(cpc.cpu, now);
     const rotated = perfRotateContext(this, cpc, now);
     if (rotated) {
       const interval = this.muxIntervalNs(cpc.pmu);
@@ -237,6 +255,27 @@ export class PerfCore {
       this.sys.queue.arm(cpc.hrtimer, cpc.lastExpires as Ns);
     } else {
       cpc.hrtimerActive = false;
+      this.muxActive[cpc.cpu]!--;
+    }
+  }
+
+  /** The multiplexing hrtimer of `cpu` due at `now` that the queue would fire first, if any. */
+  private firstDueHrtimer(cpu: number, now: Ns): PerfCpuPmuContext | null {
+    const pmus = this.registry.pmus;
+    let first: PerfCpuPmuContext | null = null;
+    for (let i = 0; i < pmus.length; i++) {
+      const cpc = pmus[i]!.cpcs[cpu];
+      if (!cpc?.hrtimerActive || !cpc.hrtimer.armed || cpc.hrtimer.when > now) continue;
+      if (first === null || cpc.hrtimer.seq < first.hrtimer.seq) first = cpc;
+    }
+    return first;
+  }
+
+  /** Runs the multiplexing hrtimers of `cpu` due at `now` ahead of their turn, in queue order. */
+  private runDueHrtimers(cpu: number, now: Ns): void {
+    for (let cpc = this.firstDueHrtimer(cpu, now); cpc; cpc = this.firstDueHrtimer(cpu, now)) {
+      this.sys.queue.cancel(cpc.hrtimer);
+      cpc.hrtimer.fire(now);
     }
   }
 

@@ -1,10 +1,10 @@
 import type { MachineDesc } from "../hw/machine.js";
-import type { System } from "../system.js";
 import { DEFAULT_PERF, PerfCore, type PerfOptions } from "./core.js";
 import { CORE_PMU_CAPS, CorePmu } from "./drivers/core-pmu.js";
 import { SoftwarePmu } from "./drivers/software.js";
 import { ExclusivePmu, UncorePmu } from "./drivers/uncore.js";
 import { installVpmuProfile, type VpmuProfile } from "./guest.js";
+import type { PerfHost } from "./host.js";
 import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE } from "./uapi.js";
 
 /**
@@ -14,7 +14,7 @@ import { PERF_TYPE_RAW, PERF_TYPE_SOFTWARE } from "./uapi.js";
  * "cpu_core"); every other PMU takes the next dynamic id from 6.
  */
 export function perfInit(
-  sys: System,
+  sys: PerfHost,
   desc: MachineDesc,
   opts: Partial<PerfOptions> = {},
   profile: VpmuProfile = "7.0",

@@ -3,6 +3,9 @@ import { ARMV8_IDX_CYCLE_COUNTER, X86_FIXED_BASE } from "../hw/pmu-desc.js";
 import { formatSeconds, type Ns } from "../sim/time.js";
 import type { TraceRecord, TraceSink } from "../sim/trace.js";
 
+/** The trace record of one kind. */
+type RecordOf<K extends TraceRecord["kind"]> = Extract<TraceRecord, { kind: K }>;
+
 /**
  * Where every track of a Chrome trace lives: pure functions from simulator objects to the
  * `pid` and `tid` numbers of the Trace Event Format.
@@ -273,133 +276,179 @@ export class ChromeTraceSink implements TraceSink {
       this.now = r.t;
     }
     switch (r.kind) {
-      case "sched_switch": {
-        const tr = this.cpuTasksTrack(r.cpu);
-        if (r.next === 0) this.setSlice(tr, null);
-        else this.setSlice(tr, `${r.nextComm} [${r.next}]`, `,"args":{"pid":${r.next}}`);
-        if (r.prev !== 0) {
-          const v = this.vcpuOfComm(r.prevComm);
-          if (v) {
-            v.running = false;
-            this.setSlice(v.track, "not running");
-          }
-        }
-        if (r.next !== 0) {
-          const v = this.vcpuOfComm(r.nextComm);
-          if (v) {
-            v.running = true;
-            if (v.track.current !== "in guest")
-              this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
-            this.setGuestVcpu(r.cpu, v.label);
-          }
-        }
+      case "sched_switch":
+        this.onSchedSwitch(r);
         break;
-      }
-      case "sched_wakeup": {
-        this.instant(this.cpuTasksTrack(r.cpu), `wakeup ${r.comm} [${r.pid}]`, {
-          pid: r.pid,
-        });
-        const v = this.vcpuOfComm(r.comm);
-        if (v && v.running !== true) this.setSlice(v.track, "not running");
+      case "sched_wakeup":
+        this.onSchedWakeup(r);
         break;
-      }
       case "sched_migrate":
-        this.instant(this.cpuTasksTrack(r.to), `migrate ${r.comm} [${r.pid}]`, {
-          pid: r.pid,
-          from: r.from,
-          to: r.to,
-        });
+        this.onSchedMigrate(r);
         break;
-      case "sched_exit": {
-        this.instant(
-          this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"),
-          `exit ${r.comm} [${r.pid}]`,
-          {
-            pid: r.pid,
-          },
-        );
-        const v = this.vcpuOfComm(r.comm);
-        if (v) {
-          v.running = false;
-          this.setSlice(v.track, null);
-        }
+      case "sched_exit":
+        this.onSchedExit(r);
         break;
-      }
       case "perf_state":
-        this.instant(this.perfTrack(r.cpu), `${r.name} ${r.from}->${r.to}`, {
-          id: r.id,
-          from: r.from,
-          to: r.to,
-        });
+        this.onPerfState(r);
         break;
       case "perf_rotate":
-        this.instant(this.perfTrack(r.cpu), `rotate ${r.pmu}`, { pmu: r.pmu });
+        this.onPerfRotate(r);
         break;
       case "perf_pmi":
-        this.instant(this.perfTrack(r.cpu), `PMI ${r.name}`, { id: r.id, pmu: r.pmu });
+        this.onPerfPmi(r);
         break;
       case "perf_sample":
-        this.instant(this.perfTrack(r.cpu), `sample ${r.name}`, {
-          id: r.id,
-          pid: r.pid,
-          period: r.period,
-        });
+        this.onPerfSample(r);
         break;
-      case "perf_counter": {
-        const tr = this.cpuCounterTrack(r.cpu, r.pmu, r.idx);
-        const before = tr.host;
-        tr.host = r.owner;
-        const g = this.guestCpus.get(r.cpu);
-        // While a guest context is loaded the slot shows the guest; the host holder is
-        // kept for when it is put.
-        if (g?.loaded) this.markGuestCpu(r.cpu, g);
-        else this.setSlice(tr, r.owner);
-        const delta = before === null ? (r.owner === null ? 0 : 1) : r.owner === null ? -1 : 0;
-        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, `CPU ${r.cpu}`, delta);
+      case "perf_counter":
+        this.onPerfCounter(r);
         break;
-      }
-      case "uncore_counter": {
-        const tr = this.uncoreCounterTrack(r.pmu, r.idx);
-        const delta = this.setSlice(tr, r.owner);
-        if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, r.pmu, delta);
+      case "uncore_counter":
+        this.onUncoreCounter(r);
         break;
-      }
-      case "perf_guest": {
-        const tr = this.track(
-          `g${r.cpu}`,
-          this.hostProcess(),
-          TRACE_LAYOUT.cpuGuest(r.cpu),
-          `CPU ${r.cpu} / guest`,
-          "guest",
-        );
-        if (r.what === "enter") this.setSlice(tr, "guest (perf_guest_enter)");
-        else if (r.what === "load") this.setSlice(tr, "guest context loaded");
-        else this.setSlice(tr, null);
-        const g = this.guestCpu(r.cpu);
-        g.loaded = r.what === "enter" || r.what === "load";
-        this.markGuestCpu(r.cpu, g);
+      case "perf_guest":
+        this.onPerfGuest(r);
         break;
-      }
-      case "kvm_entry": {
-        const v = this.vcpu(r.vm, r.vcpu);
-        v.running = true;
-        this.setSlice(v.track, "in guest", `,"args":{"cpu":${r.cpu}}`);
-        this.setGuestVcpu(r.cpu, v.label);
+      case "kvm_entry":
+        this.onKvmEntry(r);
         break;
-      }
-      case "kvm_exit": {
-        const v = this.vcpu(r.vm, r.vcpu);
-        // A preempted vCPU exits before its task is switched out; should a record order
-        // ever put the exit after the switch-out, it stays "not running".
-        if (v.running === false) this.setSlice(v.track, "not running");
-        else this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
-        this.setGuestVcpu(r.cpu, v.label);
-        this.instant(v.track, r.reason, { cpu: r.cpu, reason: r.reason });
+      case "kvm_exit":
+        this.onKvmExit(r);
         break;
-      }
       default:
         break;
     }
+  }
+
+  // --- records ------------------------------------------------------------------------
+
+  private onSchedSwitch(r: RecordOf<"sched_switch">): void {
+    const tr = this.cpuTasksTrack(r.cpu);
+    if (r.next === 0) this.setSlice(tr, null);
+    else this.setSlice(tr, `${r.nextComm} [${r.next}]`, `,"args":{"pid":${r.next}}`);
+    if (r.prev !== 0) {
+      const v = this.vcpuOfComm(r.prevComm);
+      if (v) {
+        v.running = false;
+        this.setSlice(v.track, "not running");
+      }
+    }
+    if (r.next !== 0) {
+      const v = this.vcpuOfComm(r.nextComm);
+      if (v) {
+        v.running = true;
+        if (v.track.current !== "in guest")
+          this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
+        this.setGuestVcpu(r.cpu, v.label);
+      }
+    }
+  }
+
+  private onSchedWakeup(r: RecordOf<"sched_wakeup">): void {
+    this.instant(this.cpuTasksTrack(r.cpu), `wakeup ${r.comm} [${r.pid}]`, {
+      pid: r.pid,
+    });
+    const v = this.vcpuOfComm(r.comm);
+    if (v && v.running !== true) this.setSlice(v.track, "not running");
+  }
+
+  private onSchedMigrate(r: RecordOf<"sched_migrate">): void {
+    this.instant(this.cpuTasksTrack(r.to), `migrate ${r.comm} [${r.pid}]`, {
+      pid: r.pid,
+      from: r.from,
+      to: r.to,
+    });
+  }
+
+  private onSchedExit(r: RecordOf<"sched_exit">): void {
+    this.instant(
+      this.hostTrack(TRACE_LAYOUT.hostSched, "host / sched", "sched"),
+      `exit ${r.comm} [${r.pid}]`,
+      {
+        pid: r.pid,
+      },
+    );
+    const v = this.vcpuOfComm(r.comm);
+    if (v) {
+      v.running = false;
+      this.setSlice(v.track, null);
+    }
+  }
+
+  private onPerfState(r: RecordOf<"perf_state">): void {
+    this.instant(this.perfTrack(r.cpu), `${r.name} ${r.from}->${r.to}`, {
+      id: r.id,
+      from: r.from,
+      to: r.to,
+    });
+  }
+
+  private onPerfRotate(r: RecordOf<"perf_rotate">): void {
+    this.instant(this.perfTrack(r.cpu), `rotate ${r.pmu}`, { pmu: r.pmu });
+  }
+
+  private onPerfPmi(r: RecordOf<"perf_pmi">): void {
+    this.instant(this.perfTrack(r.cpu), `PMI ${r.name}`, { id: r.id, pmu: r.pmu });
+  }
+
+  private onPerfSample(r: RecordOf<"perf_sample">): void {
+    this.instant(this.perfTrack(r.cpu), `sample ${r.name}`, {
+      id: r.id,
+      pid: r.pid,
+      period: r.period,
+    });
+  }
+
+  private onPerfCounter(r: RecordOf<"perf_counter">): void {
+    const tr = this.cpuCounterTrack(r.cpu, r.pmu, r.idx);
+    const before = tr.host;
+    tr.host = r.owner;
+    const g = this.guestCpus.get(r.cpu);
+    // While a guest context is loaded the slot shows the guest; the host holder is
+    // kept for when it is put.
+    if (g?.loaded) this.markGuestCpu(r.cpu, g);
+    else this.setSlice(tr, r.owner);
+    const delta = before === null ? (r.owner === null ? 0 : 1) : r.owner === null ? -1 : 0;
+    if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, `CPU ${r.cpu}`, delta);
+  }
+
+  private onUncoreCounter(r: RecordOf<"uncore_counter">): void {
+    const tr = this.uncoreCounterTrack(r.pmu, r.idx);
+    const delta = this.setSlice(tr, r.owner);
+    if (delta !== 0) this.addCounter(TRACE_LAYOUT.hostPid, r.pmu, delta);
+  }
+
+  private onPerfGuest(r: RecordOf<"perf_guest">): void {
+    const tr = this.track(
+      `g${r.cpu}`,
+      this.hostProcess(),
+      TRACE_LAYOUT.cpuGuest(r.cpu),
+      `CPU ${r.cpu} / guest`,
+      "guest",
+    );
+    if (r.what === "enter") this.setSlice(tr, "guest (perf_guest_enter)");
+    else if (r.what === "load") this.setSlice(tr, "guest context loaded");
+    else this.setSlice(tr, null);
+    const g = this.guestCpu(r.cpu);
+    g.loaded = r.what === "enter" || r.what === "load";
+    this.markGuestCpu(r.cpu, g);
+  }
+
+  private onKvmEntry(r: RecordOf<"kvm_entry">): void {
+    const v = this.vcpu(r.vm, r.vcpu);
+    v.running = true;
+    this.setSlice(v.track, "in guest", `,"args":{"cpu":${r.cpu}}`);
+    this.setGuestVcpu(r.cpu, v.label);
+  }
+
+  private onKvmExit(r: RecordOf<"kvm_exit">): void {
+    const v = this.vcpu(r.vm, r.vcpu);
+    // A preempted vCPU exits before its task is switched out; should a record order
+    // ever put the exit after the switch-out, it stays "not running".
+    if (v.running === false) this.setSlice(v.track, "not running");
+    else this.setSlice(v.track, "in host", `,"args":{"cpu":${r.cpu}}`);
+    this.setGuestVcpu(r.cpu, v.label);
+    this.instant(v.track, r.reason, { cpu: r.cpu, reason: r.reason });
   }
 
   /**

@@ -41,14 +41,21 @@ interface Row {
   metrics: StatMetric[];
 }
 
-function rowOf(c: CounterResult): Row {
+/** The fields a total and an interval line share. */
+type RowSource = Pick<CounterResult, "event" | "enabled_ns" | "running_ns" | "unit" | "metrics"> & {
+  scaled?: number | null;
+  status?: string;
+};
+
+function rowOf(c: RowSource): Row {
   const notSupported = c.status === "not supported";
+  const scaled = c.scaled ?? null;
   return {
     event: c.event,
-    value: c.scaled ?? 0,
+    value: scaled ?? 0,
     enabled_ns: notSupported ? 0 : c.enabled_ns,
     running_ns: notSupported ? 0 : c.running_ns,
-    notCounted: c.scaled === null || c.running_ns === 0 || c.enabled_ns === 0,
+    notCounted: scaled === null || c.running_ns === 0 || c.enabled_ns === 0,
     notSupported,
     clock: c.unit === "msec",
     metrics: c.metrics ?? [],
@@ -56,24 +63,7 @@ function rowOf(c: CounterResult): Row {
 }
 
 function intervalRows(iv: MeasurementResult["intervals"][number]): Row[] {
-  return iv.counters.map((c) => {
-    const scaled =
-      c.scaled !== undefined
-        ? c.scaled
-        : c.running_ns > 0
-          ? Math.trunc((c.count * c.enabled_ns) / c.running_ns)
-          : null;
-    return {
-      event: c.event,
-      value: scaled ?? 0,
-      enabled_ns: c.enabled_ns,
-      running_ns: c.running_ns,
-      notCounted: scaled === null || c.running_ns === 0 || c.enabled_ns === 0,
-      notSupported: false,
-      clock: c.unit === "msec",
-      metrics: c.metrics ?? [],
-    };
-  });
+  return iv.counters.map(rowOf);
 }
 
 /** print_metric_std(): ` # ` value and unit in METRIC_LEN columns, or blanks. */

@@ -97,145 +97,126 @@ function valueAt(data: unknown, path: ReadonlyArray<PropertyKey>): unknown {
   return v;
 }
 
+/** What every diagnostic of one issue starts from: where it is and the value found there. */
+interface IssueAt {
+  src: Locator;
+  path: PropertyKey[];
+  base: { file: string; path: string };
+  actual: unknown;
+}
+
+/** A diagnostic at the issue's own path. */
+function at(i: IssueAt, message: string, expected?: string, keyOf = false): Diagnostic {
+  return {
+    ...i.base,
+    ...i.src.position(i.path, keyOf),
+    message,
+    ...(expected !== undefined ? { expected } : {}),
+  };
+}
+
 function issueToDiagnostics(src: Locator, issue: Issue): Diagnostic[] {
   const path = issue.path as PropertyKey[];
-  const base = { file: src.file, path: formatPath(path) };
-  const actual = valueAt(src.data, path);
+  const i: IssueAt = {
+    src,
+    path,
+    base: { file: src.file, path: formatPath(path) },
+    actual: valueAt(src.data, path),
+  };
   switch (issue.code) {
-    case "unrecognized_keys": {
-      const allowed = allowedKeys(ScenarioSchema, path, src.data);
-      return issue.keys.map((k) => ({
-        ...base,
-        ...src.keyPosition(path, k),
-        path: formatPath([...path, k]),
-        message: `unknown key "${k}"${suggest(k, allowed)}`,
-        expected: allowed.length ? `one of: ${allowed.join(", ")}` : "no extra keys",
-      }));
-    }
-    case "invalid_type": {
-      if (actual === undefined) {
-        return [
-          {
-            ...base,
-            ...src.position(path),
-            message: "missing required field",
-            expected: article(issue.expected),
-          },
-        ];
-      }
+    case "unrecognized_keys":
+      return unknownKeys(i, issue.keys);
+    case "invalid_type":
       return [
-        {
-          ...base,
-          ...src.position(path),
-          message: `wrong type: ${describe(actual)}`,
-          expected: article(issue.expected),
-        },
+        at(
+          i,
+          i.actual === undefined ? "missing required field" : `wrong type: ${describe(i.actual)}`,
+          article(issue.expected),
+        ),
       ];
-    }
-    case "invalid_value":
-      if (actual === undefined) {
-        return [
-          {
-            ...base,
-            ...src.position(path),
-            message: "missing required field",
-            expected: `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
-          },
-        ];
-      }
-      return [
-        {
-          ...base,
-          ...src.position(path),
-          message: `${describe(actual)} is not allowed`,
-          expected: `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`,
-        },
-      ];
-    case "invalid_union": {
-      if (actual === undefined) {
-        return [
-          {
-            ...base,
-            ...src.position(path),
-            message: "missing required field",
-            expected: issue.message,
-          },
-        ];
-      }
-      // Report the issues of the one branch whose shape the value has, if there is one.
-      const typed = issue.errors.filter(
-        (errs) =>
-          errs.length > 0 && !errs.some((e) => e.path.length === 0 && e.code === "invalid_type"),
-      );
-      const best =
-        typed.length > 0 ? typed.reduce((a, b) => (b.length < a.length ? b : a)) : undefined;
-      const unique = best && typed.filter((e) => e.length === best.length).length === 1;
-      if (
-        best &&
-        unique &&
-        !(
-          typeof actual === "object" &&
-          best.some((e) => e.code === "unrecognized_keys" && e.path.length === 0) &&
-          typed.length > 1
-        )
-      ) {
-        return best.flatMap((e) =>
-          issueToDiagnostics(src, { ...e, path: [...path, ...e.path] } as Issue),
-        );
-      }
-      return [
-        {
-          ...base,
-          ...src.position(path),
-          message: `invalid value ${describe(actual)}`,
-          expected: issue.message,
-        },
-      ];
-    }
-    case "too_small":
-    case "too_big": {
-      const bound = String(issue.code === "too_small" ? issue.minimum : issue.maximum);
+    case "invalid_value": {
+      const oneOf = `one of: ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
       const what =
-        issue.origin === "array" ? "items" : issue.origin === "string" ? "characters" : "";
-      const rel = issue.code === "too_small" ? "at least" : "at most";
-      return [
-        {
-          ...base,
-          ...src.position(path),
-          message: `${describe(actual)} is too ${issue.code === "too_small" ? "small" : "large"}`,
-          expected: `${rel} ${bound}${what ? ` ${what}` : ""}`,
-        },
-      ];
+        i.actual === undefined ? "missing required field" : `${describe(i.actual)} is not allowed`;
+      return [at(i, what, oneOf)];
     }
+    case "invalid_union":
+      return unionIssue(i, issue);
+    case "too_small":
+    case "too_big":
+      return [outOfBounds(i, issue)];
     case "invalid_format":
-      return [
-        {
-          ...base,
-          ...src.position(path),
-          message: `${describe(actual)} has the wrong format`,
-          expected:
-            FORMAT_HINTS.find(([re]) => "pattern" in issue && issue.pattern?.includes(re))?.[1] ??
-            issue.message,
-        },
-      ];
+      return [at(i, `${describe(i.actual)} has the wrong format`, formatHint(issue))];
     case "invalid_key":
-      return [
-        {
-          ...base,
-          ...src.position(path, true),
-          message: `key ${describe(String(path[path.length - 1] ?? ""))} is not allowed`,
-          expected: issue.issues
-            .map((e) =>
-              e.code === "too_small" || e.code === "too_big"
-                ? `${e.code === "too_small" ? "at least" : "at most"} ${String(e.code === "too_small" ? e.minimum : e.maximum)} characters`
-                : e.message,
-            )
-            .join("; "),
-        },
-      ];
+      return [invalidKey(i, issue)];
     default:
-      return [{ ...base, ...src.position(path), message: issue.message }];
+      return [at(i, issue.message)];
   }
+}
+
+function unknownKeys(i: IssueAt, keys: string[]): Diagnostic[] {
+  const allowed = allowedKeys(ScenarioSchema, i.path, i.src.data);
+  return keys.map((k) => ({
+    ...i.base,
+    ...i.src.keyPosition(i.path, k),
+    path: formatPath([...i.path, k]),
+    message: `unknown key "${k}"${suggest(k, allowed)}`,
+    expected: allowed.length ? `one of: ${allowed.join(", ")}` : "no extra keys",
+  }));
+}
+
+/** A union: the issues of the one branch whose shape the value has, if there is one. */
+function unionIssue(i: IssueAt, issue: Extract<Issue, { code: "invalid_union" }>): Diagnostic[] {
+  if (i.actual === undefined) return [at(i, "missing required field", issue.message)];
+  const typed = issue.errors.filter(
+    (errs) =>
+      errs.length > 0 && !errs.some((e) => e.path.length === 0 && e.code === "invalid_type"),
+  );
+  const best = typed.length > 0 ? typed.reduce((a, b) => (b.length < a.length ? b : a)) : undefined;
+  const unique = best && typed.filter((e) => e.length === best.length).length === 1;
+  const onlyUnknownKeys =
+    typeof i.actual === "object" &&
+    best?.some((e) => e.code === "unrecognized_keys" && e.path.length === 0) &&
+    typed.length > 1;
+  if (best && unique && !onlyUnknownKeys) {
+    return best.flatMap((e) =>
+      issueToDiagnostics(i.src, { ...e, path: [...i.path, ...e.path] } as Issue),
+    );
+  }
+  return [at(i, `invalid value ${describe(i.actual)}`, issue.message)];
+}
+
+function outOfBounds(
+  i: IssueAt,
+  issue: Extract<Issue, { code: "too_small" } | { code: "too_big" }>,
+): Diagnostic {
+  const small = issue.code === "too_small";
+  const bound = String(small ? issue.minimum : issue.maximum);
+  const what = issue.origin === "array" ? "items" : issue.origin === "string" ? "characters" : "";
+  return at(
+    i,
+    `${describe(i.actual)} is too ${small ? "small" : "large"}`,
+    `${small ? "at least" : "at most"} ${bound}${what ? ` ${what}` : ""}`,
+  );
+}
+
+function formatHint(issue: Extract<Issue, { code: "invalid_format" }>): string {
+  return (
+    FORMAT_HINTS.find(([re]) => "pattern" in issue && issue.pattern?.includes(re))?.[1] ??
+    issue.message
+  );
+}
+
+function invalidKey(i: IssueAt, issue: Extract<Issue, { code: "invalid_key" }>): Diagnostic {
+  const expected = issue.issues
+    .map((e) =>
+      e.code === "too_small" || e.code === "too_big"
+        ? `${e.code === "too_small" ? "at least" : "at most"} ${String(e.code === "too_small" ? e.minimum : e.maximum)} characters`
+        : e.message,
+    )
+    .join("; ");
+  const key = describe(String(i.path[i.path.length - 1] ?? ""));
+  return at(i, `key ${key} is not allowed`, expected, true);
 }
 
 /** Keys the schema allows at `path` (for "unknown key" messages). */

@@ -14,8 +14,9 @@ export type SysReg = PmuReg | "ID_AA64DFR0_EL1";
 
 /** One thing the guest CPU does. */
 export type GuestReq =
-  | { kind: "mrs"; reg: SysReg; idx: number }
-  | { kind: "msr"; reg: SysReg; idx: number; value: bigint }
+  /** `safe`: an UNDEF is expected and handled (the result is UNDEF_RESULT), not an abort. */
+  | { kind: "mrs"; reg: SysReg; idx: number; safe?: boolean }
+  | { kind: "msr"; reg: SysReg; idx: number; value: bigint; safe?: boolean }
   /** Run ordinary guest code until `count` of `quantity` (Q.INSTRUCTIONS, Q.MEM_ACCESS) retired. */
   | { kind: "run"; quantity: number; count: number };
 
@@ -70,12 +71,26 @@ const PMUVER_V3P1 = 4;
 const PMUVER_V3P5 = 6;
 const E = ARMV8_EVENT;
 
-function* mrs(reg: SysReg, idx = 0): Guest<bigint> {
+/** What a `safe` access returns when it took an UNDEF (no system register reads as -1). */
+export const UNDEF_RESULT = -1n;
+
+export function* mrs(reg: SysReg, idx = 0): Guest<bigint> {
   return yield { kind: "mrs", reg, idx };
 }
 
-function* msr(reg: SysReg, value: bigint | number, idx = 0): Guest {
+export function* msr(reg: SysReg, value: bigint | number, idx = 0): Guest {
   yield { kind: "msr", reg, idx, value: BigInt.asUintN(64, BigInt(value)) };
+}
+
+/** MRS that may UNDEF: the value, or UNDEF_RESULT when it trapped as undefined. */
+export function* mrsSafe(reg: SysReg, idx = 0): Guest<bigint> {
+  return yield { kind: "mrs", reg, idx, safe: true };
+}
+
+/** MSR that may UNDEF: true when it took, false when it trapped as undefined. */
+export function* msrSafe(reg: SysReg, value: bigint | number, idx = 0): Guest<boolean> {
+  const r = yield { kind: "msr", reg, idx, value: BigInt.asUintN(64, BigInt(value)), safe: true };
+  return r !== UNDEF_RESULT;
 }
 
 function* run(quantity: number, count: number): Guest {

@@ -7,6 +7,8 @@ import { type ArmVmmFlow, armVmmRun, armVmmSetupVcpu } from "../../kvm/arm64/vmm
 import { errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import { System } from "../../system.js";
+import { GuestAbort } from "../abort.js";
+import { afterGuestTime } from "../guest-time.js";
 import {
   type ArmPmuTest,
   armPmuMain,
@@ -14,6 +16,7 @@ import {
   type GuestReq,
   type KutCtx,
   pmuIrqHandler,
+  UNDEF_RESULT,
 } from "./arm-pmu.js";
 import { KutReport } from "./libcflat.js";
 
@@ -65,7 +68,7 @@ export interface KutArmResult {
 }
 
 /** Drives a guest program on a vCPU: each request becomes a trapped access or guest run time. */
-class GuestDriver {
+export class GuestDriver {
   private readonly ctx: KutCtx;
   private main: Guest;
   private handler: Guest | null = null;
@@ -115,7 +118,16 @@ class GuestDriver {
       this.resume(this.pendingMain, now);
       return;
     }
-    this.step(this.main.next(value), now);
+    let r: IteratorResult<GuestReq, unknown>;
+    try {
+      r = this.main.next(value);
+    } catch (e) {
+      if (!(e instanceof GuestAbort)) throw e;
+      this.report.abort(e.message);
+      this.done = true;
+      return;
+    }
+    this.step(r, now);
   }
 
   private step(r: IteratorResult<GuestReq, unknown>, now: Ns): void {
@@ -147,15 +159,17 @@ class GuestDriver {
         run: (t) => {
           let out: bigint | typeof UNDEF;
           if (req.reg === "ID_AA64DFR0_EL1") {
-            // PMUVer: the VM's PMU version when the vCPU has the PMUv3 feature, else 0.
-            const p = v.hasPmuFeature ? (v.vm.armPmu ?? v.vm.kvm.armPmus()[0]) : undefined;
-            out = BigInt(p?.desc.version ?? 0) << 8n;
+            out = v.idAa64Dfr0();
           } else if (!v.pmu) {
             out = UNDEF;
           } else if (req.kind === "mrs") {
             out = v.pmu.read(req.reg, req.idx, v.run.task.cpu);
           } else {
             out = v.pmu.write(req.reg, req.idx, req.value, t) === true ? 0n : UNDEF;
+          }
+          if (out === UNDEF && req.safe) {
+            this.resume(UNDEF_RESULT, t);
+            return;
           }
           if (out === UNDEF) {
             this.report.abort(
@@ -174,27 +188,12 @@ class GuestDriver {
   /** Lets the guest run ordinary code until `count` of `quantity` retired, in guest time. */
   private runGuest(quantity: number, count: number, now: Ns, then: (t: Ns) => void): void {
     const vc = this.v.run;
-    const begin = (t: Ns): void => {
+    const need = (): number => {
       const cpu = vc.currentCpu;
       const rate = cpu ? vc.guestRate(quantity, cpu) : 0;
-      const need = rate > 0 ? count / rate : 0;
-      const target = vc.guestTimeAt(t) + need;
-      const check = (t2: Ns): void => {
-        const rem = target - vc.guestTimeAt(t2);
-        if (rem <= 1e-9) {
-          then(t2);
-          return;
-        }
-        if (vc.state !== "guest") {
-          vc.guestOp({ intercepted: false, reason: "sysreg", costNs: 0, run: check }, t2);
-          return;
-        }
-        this.sys.at((t2 + Math.max(1, Math.ceil(rem - 1e-9))) as Ns, "kut run", check);
-      };
-      check(t);
+      return rate > 0 ? count / rate : 0;
     };
-    if (vc.state === "guest") begin(now);
-    else vc.guestOp({ intercepted: false, reason: "sysreg", costNs: 0, run: begin }, now);
+    afterGuestTime(this.sys, vc, now, need, then);
   }
 }
 

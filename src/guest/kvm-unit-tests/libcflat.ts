@@ -6,6 +6,8 @@
 export class KutReport {
   /** Output lines, in order. */
   readonly lines: string[] = [];
+  /** The checks alone (report() and report_skip()), with their full names. */
+  readonly checks: Array<{ status: "PASS" | "FAIL" | "SKIP"; name: string }> = [];
   private readonly prefixes: string[] = [];
   tests = 0;
   failures = 0;
@@ -29,6 +31,7 @@ export class KutReport {
   report(ok: boolean, msg: string): void {
     this.tests++;
     if (!ok) this.failures++;
+    this.checks.push({ status: ok ? "PASS" : "FAIL", name: `${this.prefix()}${msg}` });
     this.lines.push(`${ok ? "PASS" : "FAIL"}: ${this.prefix()}${msg}`);
   }
 
@@ -41,6 +44,7 @@ export class KutReport {
   skip(msg: string): void {
     this.tests++;
     this.skipped++;
+    this.checks.push({ status: "SKIP", name: `${this.prefix()}${msg}` });
     this.lines.push(`SKIP: ${this.prefix()}${msg}`);
   }
 

@@ -27,7 +27,25 @@ export interface KvmArmRunExit {
 }
 
 /** The one-reg ids vpmu models for KVM_{GET,SET}_ONE_REG (arm64 system registers by name). */
-export type ArmOneReg = "PMCR_EL0";
+export type ArmOneReg =
+  | "PMCR_EL0"
+  | "ID_AA64DFR0_EL1"
+  | "PMCNTENSET_EL0"
+  | "PMCNTENCLR_EL0"
+  | "PMINTENSET_EL1"
+  | "PMINTENCLR_EL1"
+  | "PMOVSSET_EL0"
+  | "PMOVSCLR_EL0";
+
+/** The counter bitmap registers: each SET/CLR pair is one register to userspace. */
+const BITMAP_REGS: Partial<Record<ArmOneReg, "cnten" | "inten" | "ovs">> = {
+  PMCNTENSET_EL0: "cnten",
+  PMCNTENCLR_EL0: "cnten",
+  PMINTENSET_EL1: "inten",
+  PMINTENCLR_EL1: "inten",
+  PMOVSSET_EL0: "ovs",
+  PMOVSCLR_EL0: "ovs",
+};
 
 /** PMUVer values KVM accepts as a PMUv3 (not 0 "none", not 0xF IMPLEMENTATION DEFINED). */
 function isPmuv3(pmuver: number): boolean {
@@ -194,6 +212,10 @@ export class KvmArmVcpu {
    */
   getOneReg(reg: ArmOneReg): bigint | number {
     if (!this.initialised) return -ERRNO.ENOEXEC;
+    if (reg === "ID_AA64DFR0_EL1") return this.idAa64Dfr0();
+    const bitmap = BITMAP_REGS[reg];
+    // kernel: get_pmreg(): the register masked to the implemented counters.
+    if (bitmap && this.pmu) return BigInt((this.pmu[bitmap] & this.pmu.validMask()) >>> 0);
     if (reg !== "PMCR_EL0" || !this.pmu) return -ERRNO.ENOENT;
     // kernel: get_pmcr() -> kvm_vcpu_read_pmcr(): the stored bits with N of the VM (6.7+),
     // or the N stored in the vCPU's own PMCR (5.18).
@@ -212,6 +234,13 @@ export class KvmArmVcpu {
    */
   setOneReg(reg: ArmOneReg, value: bigint): number {
     if (!this.initialised) return -ERRNO.ENOEXEC;
+    const bitmap = BITMAP_REGS[reg];
+    if (bitmap && this.pmu) {
+      // kernel: set_pmreg(): the value, masked to the implemented counters, replaces the
+      // register (SET and CLR alike), then KVM_REQ_RELOAD_PMU.
+      this.pmu.userSetBitmap(bitmap, Number(BigInt.asUintN(32, value)), this.kvm.sys.now);
+      return 0;
+    }
     if (reg !== "PMCR_EL0" || !this.pmu) return -ERRNO.ENOENT;
     const v = Number(BigInt.asUintN(32, value));
     const n = (v >>> PMCR.N_SHIFT) & PMCR.N_MASK;
@@ -225,6 +254,15 @@ export class KvmArmVcpu {
     // KVM_REQ_RELOAD_PMU: apply an E change as a guest PMCR write would, minus P and C.
     this.pmu.write("PMCR_EL0", 0, BigInt(v & PMCR_MASK & ~(PMCR.P | PMCR.C)), this.kvm.sys.now);
     return 0;
+  }
+
+  /**
+   * ID_AA64DFR0_EL1 as the vCPU sees it: PMUVer (bits 11:8) is the VM's PMU version when the
+   * vCPU has the PMUv3 feature, else 0.
+   */
+  idAa64Dfr0(): bigint {
+    const p = this.hasPmuFeature ? (this.vm.armPmu ?? this.kvm.armPmus()[0]) : undefined;
+    return BigInt(p?.desc.version ?? 0) << 8n;
   }
 
   /** KVM_HAS_DEVICE_ATTR (group KVM_ARM_VCPU_PMU_V3_CTRL). */

@@ -348,6 +348,16 @@ export class ArmVcpuPmu {
     }
   }
 
+  /**
+   * A userspace write (KVM_SET_ONE_REG) of PMCNTEN, PMINTEN or PMOVS: the register takes the
+   * value masked to the implemented counters, and the counters are reloaded.
+   */
+  userSetBitmap(which: "cnten" | "inten" | "ovs", value: number, now: Ns): void {
+    this[which] = (value & this.validMask()) >>> 0;
+    this.reprogramAll(now);
+    this.updateIrq();
+  }
+
   /** Releases every perf event (vCPU destruction). */
   destroy(now: Ns): void {
     for (let i = 0; i < 32; i++) this.stop(i, now);

@@ -84,7 +84,7 @@ export class MediatedBackend implements VpmuBackend {
     const p = this.pmu;
     if (msr >= MSR.IA32_PMC0 && msr < MSR.IA32_PMC0 + p.nrGp) return true;
     if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + p.nrGp)
-      return (p.perfCapabilities & PERF_CAP_FW_WRITES) !== 0n;
+      return (p.guestPerfCapabilities() & PERF_CAP_FW_WRITES) !== 0n;
     if (msr >= MSR.IA32_FIXED_CTR0 && msr < MSR.IA32_FIXED_CTR0 + p.nrFixed) return true;
     if (
       msr === MSR.IA32_PERF_GLOBAL_CTRL ||

@@ -29,6 +29,11 @@ export const EVENTSEL = {
 
 /** IA32_PERF_CAPABILITIES.FW_WRITE (bit 13): full-width counter writes through IA32_A_PMCx. */
 export const PERF_CAP_FW_WRITES = 1n << 13n;
+/** IA32_PERF_CAPABILITIES LBR format (bits 5:0), PEBS format (11:8) and the PEBS fields KVM checks together. */
+export const PERF_CAP_LBR_FMT = 0x3fn;
+export const PERF_CAP_PEBS_FORMAT = 0xf00n;
+/** PEBS trap (6), arch reg (7), format, baseline (14) and timing info (17): PERF_CAP_PEBS_MASK. */
+export const PERF_CAP_PEBS_MASK = 0xf00n | (1n << 6n) | (1n << 7n) | (1n << 14n) | (1n << 17n);
 
 /** Reserved bits of PERFEVTSELx on Intel (KVM: 0xffffffff00200000: AnyThread and 63:32). */
 export const EVENTSEL_RESERVED = 0xffffffff00200000n;

@@ -1,5 +1,6 @@
-import type { PmuHwDesc } from "../../hw/pmu-desc.js";
+import { isAmdPmu, type PmuHwDesc } from "../../hw/pmu-desc.js";
 import type { Ns } from "../../sim/time.js";
+import { archEventsVector } from "./cpuid.js";
 import {
   EVENTSEL,
   EVENTSEL_RESERVED,
@@ -14,6 +15,9 @@ import {
   MSR,
   type MsrResult,
   PERF_CAP_FW_WRITES,
+  PERF_CAP_LBR_FMT,
+  PERF_CAP_PEBS_FORMAT,
+  PERF_CAP_PEBS_MASK,
   RDPMC_FAST,
   RDPMC_FIXED,
 } from "./msr.js";
@@ -40,6 +44,12 @@ export interface CpuidLeafA {
   gpWidth: number;
   nrFixed: number;
   fixedWidth: number;
+  /** EAX[31:24]: length of the EBX event bit vector (default: the host's). */
+  eventsLength?: number;
+  /** EBX: bit i set = architectural event i is NOT available (default 0). */
+  unavailableEvents?: number;
+  /** ECX (version 5+): bitmap of supported fixed counters (default 0). */
+  fixedBitmask?: number;
 }
 
 /** What the vPMU's backend provides: the emulated (perf events) or mediated (hardware) model. */
@@ -74,8 +84,19 @@ export class KvmX86Pmu {
   fixedCtrCtrl = 0;
   globalCtrl = 0n;
   globalStatus = 0n;
-  perfCapabilities = PERF_CAP_FW_WRITES;
+  /**
+   * vcpu->arch.perf_capabilities: IA32_PERF_CAPABILITIES as userspace set it (initially
+   * what KVM supports). The guest sees it, and full-width writes exist, only with PDCM.
+   */
+  perfCapabilities: bigint;
+  /** Guest CPUID.1:ECX.PDCM (KVM_SET_CPUID2). */
+  pdcm = true;
   backend: VpmuBackend | null = null;
+  /**
+   * kernel: pmc_is_event_allowed()'s filter part for KVM's own increments (emulated
+   * instructions): the VM's PMU event filter, installed by the VM.
+   */
+  eventAllowed: (pmc: KvmPmc) => boolean = () => true;
   /** A PMI is pending for the guest (KVM_REQ_PMI). */
   pmiPending = false;
   /**
@@ -105,7 +126,45 @@ export class KvmX86Pmu {
     readonly host: PmuHwDesc,
     /** The emulated vPMU reports at most version 2 (kvm_pmu_cap.version). */
     readonly maxVersion: number,
-  ) {}
+  ) {
+    // kernel: intel_pmu_init(): vcpu->arch.perf_capabilities = kvm_caps.supported_perf_cap.
+    this.perfCapabilities = KvmX86Pmu.supportedPerfCapabilities(host);
+  }
+
+  /**
+   * kernel: kvm_caps.supported_perf_cap (vmx_get_perf_capabilities()): full-width writes on
+   * Intel. vpmu's hosts have no LBR and no PEBS, so no LBR or PEBS format bits; AMD has no
+   * PERF_CAPABILITIES at all.
+   */
+  static supportedPerfCapabilities(host: PmuHwDesc): bigint {
+    return isAmdPmu(host) ? 0n : PERF_CAP_FW_WRITES;
+  }
+
+  /** kernel: vcpu_get_perf_capabilities(): 0 unless the guest has PDCM. */
+  guestPerfCapabilities(): bigint {
+    return this.pdcm ? this.perfCapabilities : 0n;
+  }
+
+  /**
+   * A host-initiated write of IA32_PERF_CAPABILITIES (KVM_SET_MSRS), with the checks of
+   * vmx_set_msr() and kvm_set_msr_common() in their order: a non-zero value needs a vPMU;
+   * LBR and PEBS formats must be the host's (vpmu's hosts have none); without PDCM only 0 is
+   * accepted (an advertised MSR); bits KVM does not support fail. Returns true when taken;
+   * the caller refreshes the PMU on a change.
+   */
+  hostSetPerfCapabilities(data: bigint): boolean {
+    const v = BigInt.asUintN(64, data);
+    if (v !== 0n && this.version === 0) return false;
+    const supported = KvmX86Pmu.supportedPerfCapabilities(this.host);
+    if (v & PERF_CAP_LBR_FMT && (v & PERF_CAP_LBR_FMT) !== (supported & PERF_CAP_LBR_FMT))
+      return false;
+    if (v & PERF_CAP_PEBS_FORMAT && (v & PERF_CAP_PEBS_MASK) !== (supported & PERF_CAP_PEBS_MASK))
+      return false;
+    if (!this.pdcm) return v === 0n;
+    if (v & ~supported) return false;
+    this.perfCapabilities = v;
+    return true;
+  }
 
   /**
    * kernel: intel_pmu_refresh(): the guest PMU from guest CPUID 0xA, clamped to what KVM
@@ -140,12 +199,16 @@ export class KvmX86Pmu {
 
   /** CPUID 0xA as KVM_GET_SUPPORTED_CPUID reports it. */
   static supportedCpuid(host: PmuHwDesc, maxVersion: number): CpuidLeafA {
+    const events = archEventsVector(host);
     return {
       version: Math.min(host.version, maxVersion),
       nrGp: Math.min(host.nrGp, KVM_MAX_NR_INTEL_GP_COUNTERS),
       gpWidth: host.gpWidth,
       nrFixed: Math.min(host.fixed.length, KVM_MAX_NR_FIXED_COUNTERS),
       fixedWidth: host.fixedWidth,
+      eventsLength: events.length,
+      unavailableEvents: events.unavailable,
+      fixedBitmask: 0,
     };
   }
 
@@ -197,7 +260,7 @@ export class KvmX86Pmu {
    */
   emulatedInstructionRetired(branch: boolean, cpl: 0 | 3, now: Ns): void {
     for (const pmc of this.all()) {
-      if (!this.counting(pmc)) continue;
+      if (!this.counting(pmc) || !this.eventAllowed(pmc)) continue;
       const enc = this.encoding(pmc);
       if (enc !== INST_RETIRED_ENCODING && !(branch && enc === this.branchesRetiredEncoding))
         continue;
@@ -209,6 +272,17 @@ export class KvmX86Pmu {
       else pmc.counter = wrapped ? 0 : next;
       if (wrapped) this.overflow(pmc);
     }
+  }
+
+  /**
+   * kernel: kvm_skip_emulated_instruction() -> kvm_pmu_instruction_retired(): an exiting
+   * instruction KVM completed (WRMSR, RDMSR, RDPMC, CPUID, port I/O) retires once on the
+   * counters counting instructions retired. Which counters those are is decided after the
+   * instruction's own effect (KVM recomputes them at the WRMSR, 6.17+), so a WRMSR that
+   * enables a counter counts on it and one that disables it does not.
+   */
+  instructionSkipped(cpl: 0 | 3, now: Ns): void {
+    this.emulatedInstructionRetired(false, cpl, now);
   }
 
   /** The encoding of "branch instructions retired" KVM matches emulated branches against. */
@@ -262,7 +336,7 @@ export class KvmX86Pmu {
       return p ? { pmc: p, kind: "pmc" } : null;
     }
     if (msr >= MSR.IA32_A_PMC0 && msr < MSR.IA32_A_PMC0 + KVM_MAX_NR_INTEL_GP_COUNTERS) {
-      if (!(this.perfCapabilities & PERF_CAP_FW_WRITES)) return null;
+      if (!(this.guestPerfCapabilities() & PERF_CAP_FW_WRITES)) return null;
       const p = this.gp[msr - MSR.IA32_A_PMC0];
       return p ? { pmc: p, kind: "apmc" } : null;
     }
@@ -290,6 +364,8 @@ export class KvmX86Pmu {
 
   /** kernel: intel_pmu_get_msr(). Returns the value or GP_FAULT. */
   rdmsr(msr: number, now: Ns): MsrResult {
+    // kernel: kvm_get_msr_common(): the guest reads PERF_CAPABILITIES only with PDCM.
+    if (msr === MSR.IA32_PERF_CAPABILITIES) return this.pdcm ? this.perfCapabilities : GP_FAULT;
     if (this.p6Quirk(msr)) return 0n;
     if (this.version === 0) return GP_FAULT;
     if (this.version > 1) {
@@ -319,6 +395,9 @@ export class KvmX86Pmu {
 
   /** kernel: intel_pmu_set_msr(). Returns true, or GP_FAULT. */
   wrmsr(msr: number, value: bigint, now: Ns, hostInitiated = false): true | typeof GP_FAULT {
+    // Read-only for the guest (kvm_set_msr_common(): host-initiated writes only).
+    if (msr === MSR.IA32_PERF_CAPABILITIES)
+      return hostInitiated && this.hostSetPerfCapabilities(value) ? true : GP_FAULT;
     if (this.p6Quirk(msr)) return true;
     if (this.version === 0) return GP_FAULT;
     const v = BigInt.asUintN(64, value);

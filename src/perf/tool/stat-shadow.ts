@@ -1,5 +1,4 @@
 import { PERF_COUNT_HW } from "../../hw/pmu-desc.js";
-import type { CounterAttr } from "../../report/result.js";
 import {
   PERF_COUNT_SW_CPU_CLOCK,
   PERF_COUNT_SW_TASK_CLOCK,
@@ -7,6 +6,7 @@ import {
   PERF_TYPE_HW_CACHE,
   PERF_TYPE_SOFTWARE,
 } from "../uapi.js";
+import type { CounterAttr } from "./stat-result.js";
 
 /**
  * perf stat's "shadow" metrics, the `# 1.20  insn per cycle` column, as perf 6.1 computes

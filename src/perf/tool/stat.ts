@@ -1,7 +1,6 @@
 import { formatCpuList } from "../../hw/cpulist.js";
 import { TruthAccount } from "../../hw/ledger.js";
 import { ALL_MODES, modeMaskFromExcludes } from "../../hw/quantity.js";
-import type { CounterResult, MeasurementResult } from "../../report/result.js";
 import type { Task } from "../../sched/task.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
@@ -22,6 +21,7 @@ import {
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
 import { isX86Hybrid, type ResolvedEvent, resolveEvent } from "./resolve.js";
+import type { CounterResult, MeasurementResult } from "./stat-result.js";
 import { attachMetrics, counterAttr, perfScaled } from "./stat-shadow.js";
 
 /** What to measure, like a `perf stat` command line. */

@@ -1,5 +1,5 @@
-import { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS, type GuestEvent } from "../guest/perf-stat.js";
-import type { CounterResult } from "../report/result.js";
+import { GUEST_AMD_EVENTS, GUEST_ARCH_EVENTS, type GuestEvent } from "../../guest/perf-stat.js";
+import type { CounterResult } from "../../report/result.js";
 
 /** A guest measurement's events with their encodings, without those perf cannot open. */
 export function guestEvents(

@@ -1,9 +1,10 @@
-import type { KvmArmVm } from "../kvm/arm64/kvm.js";
-import type { KvmVcpu } from "../kvm/vcpu.js";
-import type { KvmVm } from "../kvm/vm.js";
-import type { VpmuProfile } from "../perf/guest.js";
-import type { VmResult } from "../report/result.js";
-import type { Ns } from "../sim/time.js";
+import type { KvmArmVm } from "../../kvm/arm64/kvm.js";
+import type { KvmVcpu } from "../../kvm/vcpu.js";
+import type { KvmVm } from "../../kvm/vm.js";
+import type { VpmuProfile } from "../../perf/guest.js";
+import type { VmResult } from "../../report/result.js";
+import type { Ns } from "../../sim/time.js";
+import type { RunContext } from "../run-context.js";
 
 type VcpuResult = VmResult["vcpus"][number];
 
@@ -25,7 +26,7 @@ function vcpuResult(v: KvmVcpu, now: Ns, extraExits: Record<string, number> = {}
 }
 
 /** An x86 VM's report entry: its vPMU design (from its first vCPU) and its vCPUs. */
-export function x86VmResult(vm: KvmVm, profile: VpmuProfile, now: Ns): VmResult {
+function x86VmResult(vm: KvmVm, profile: VpmuProfile, now: Ns): VmResult {
   const any = vm.vcpus[0];
   const vpmu =
     !any?.pmu || any.pmu.version === 0
@@ -44,7 +45,7 @@ export function x86VmResult(vm: KvmVm, profile: VpmuProfile, now: Ns): VmResult 
 }
 
 /** An arm64 VM's report entry; failed entries (KVM_EXIT_FAIL_ENTRY) join the exits. */
-export function armVmResult(vm: KvmArmVm, now: Ns): VmResult {
+function armVmResult(vm: KvmArmVm, now: Ns): VmResult {
   return {
     name: vm.name,
     vpmu: vm.armPmu ? `pmuv3 on ${vm.armPmu.name}` : "none",
@@ -53,4 +54,13 @@ export function armVmResult(vm: KvmArmVm, now: Ns): VmResult {
       vcpuResult(a.run, now, a.run.nrFailEntries ? { fail_entry: a.run.nrFailEntries } : {}),
     ),
   };
+}
+
+/** Every VM of the run: x86 ones, then arm64 ones, in creation order. */
+export function vmResults(run: RunContext): VmResult[] {
+  const now = run.sys.now;
+  return [
+    ...[...run.vms.x86.values()].map((vm) => x86VmResult(vm, run.kernel.profile, now)),
+    ...[...run.vms.arm.values()].map((vm) => armVmResult(vm, now)),
+  ];
 }
