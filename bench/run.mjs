@@ -158,4 +158,10 @@ for (const n of [10, 100, 1000, 10000]) {
   runExecBenchmarks(row, quick);
 }
 
+// 7. The HTML report and the playground (Chromium).
+{
+  const { runReportBenchmarks } = await import("./report.mjs");
+  await runReportBenchmarks(row, quick);
+}
+
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

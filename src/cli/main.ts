@@ -21,7 +21,9 @@ import { writeSysfsView } from "./exec-files.js";
 import { livePreset } from "./exec-scenario.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
+import { registerPlaygroundCommand } from "./playground.js";
 import { Progress } from "./progress.js";
+import { registerReportCommand } from "./report.js";
 import { registerSelftestsCommand } from "./selftests.js";
 import { registerTraceCommand } from "./trace.js";
 
@@ -327,6 +329,8 @@ registerTraceCommand(program);
 registerKutCommand(program);
 registerSelftestsCommand(program);
 registerExecCommand(program);
+registerReportCommand(program);
+registerPlaygroundCommand(program);
 
 try {
   program.parse(process.argv);

@@ -217,7 +217,10 @@ export class TimelineSink implements TraceSink {
         this.mark(r.cpu, MARK.pmi, `PMI ${r.name}`);
         break;
       case "perf_counter":
-        this.hold(this.lane(this.cpu(r.cpu), r.pmu, r.idx), r.owner === null ? -1 : this.str(r.owner));
+        this.hold(
+          this.lane(this.cpu(r.cpu), r.pmu, r.idx),
+          r.owner === null ? -1 : this.str(r.owner),
+        );
         break;
       case "uncore_counter": {
         const key = `${r.pmu}/${r.idx}`;
