@@ -11,7 +11,8 @@ import { reportPage } from "../dist/scenario/report-page.js";
 
 const root = new URL("..", import.meta.url).pathname;
 const CHROMIUM = process.env.VPMU_CHROMIUM ?? "/usr/bin/chromium";
-const fmt = (x, d = 0) => x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
+const fmt = (x, d = 0) =>
+  x.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
 
 function bestOf(n, f) {
   let best = Infinity;
@@ -26,7 +27,9 @@ function bestOf(n, f) {
 /** What the playground's worker does after parsing: the report page and the JSON text. */
 function runLikeWorker(sc, name) {
   const page = reportPage(sc, name, {});
-  return "variants" in page.result ? variantsJsonReport(page.result.variants) : jsonReport(page.result);
+  return "variants" in page.result
+    ? variantsJsonReport(page.result.variants)
+    : jsonReport(page.result);
 }
 
 /** A timeline with `n` event state changes over 8 CPUs, 8 counters each (for the redraw line). */
@@ -40,10 +43,12 @@ function bigTimeline(n) {
     const lanes = [];
     for (let idx = 0; idx < 8; idx++) {
       const segs = [];
-      for (let k = 0; k < perEvent; k++) segs.push((k * end) / perEvent, ((k + 0.5) * end) / perEvent, 3 + (k % 2));
+      for (let k = 0; k < perEvent; k++)
+        segs.push((k * end) / perEvent, ((k + 0.5) * end) / perEvent, 3 + (k % 2));
       lanes.push({ pmu: "cpu", idx, label: `gp${idx}`, segs });
       const changes = [];
-      for (let k = 0; k < perEvent; k++) changes.push(Math.floor((k * end) / perEvent), k % 3);
+      // Multiplexing: ACTIVE and INACTIVE by turns, as rotation makes them.
+      for (let k = 0; k < perEvent; k++) changes.push(Math.floor((k * end) / perEvent), k % 2);
       events.push({ id: cpu * 8 + idx, name: 3 + (idx % 2), cpu, changes });
     }
     cpus.push({ cpu, lanes, guest: [0, end / 2, 5], tasks: [], marks: [] });
@@ -61,7 +66,12 @@ export async function runReportBenchmarks(row, quick) {
   const buildMs = bestOf(quick ? 1 : 3, () => {
     html = htmlReport(reportPage(sc, file, {}), viewer);
   });
-  row(`vpmu report ${file} (run + timeline + page)`, fmt(buildMs), "ms", `${fmt(html.length)} bytes`);
+  row(
+    `vpmu report ${file} (run + timeline + page)`,
+    fmt(buildMs),
+    "ms",
+    `${fmt(html.length)} bytes`,
+  );
 
   // 2. The same core in Node and in Chromium's worker.
   runLikeWorker(sc, file); // warm-up
@@ -72,7 +82,12 @@ export async function runReportBenchmarks(row, quick) {
   }
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
-  const server = spawn(process.execPath, [join(root, "dist/cli/main.js"), "playground", "--port", "0"]);
+  const server = spawn(process.execPath, [
+    join(root, "dist/cli/main.js"),
+    "playground",
+    "--port",
+    "0",
+  ]);
   try {
     const url = await new Promise((resolve) => {
       let buf = "";
@@ -99,7 +114,12 @@ export async function runReportBenchmarks(row, quick) {
     );
 
     // 3. Timeline redraw with 100k state changes (and as many counter intervals).
-    const big = reportPage(parseScenario(readFileSync(join(root, "examples/x86-passthrough-rfc.yaml"), "utf8"), "x").scenario, "x", {});
+    const big = reportPage(
+      parseScenario(readFileSync(join(root, "examples/x86-passthrough-rfc.yaml"), "utf8"), "x")
+        .scenario,
+      "x",
+      {},
+    );
     big.timelines = [bigTimeline(100_000)];
     const dir = mkdtempSync(join(tmpdir(), "vpmu-bench-"));
     writeFileSync(join(dir, "big.html"), htmlReport(big, viewer));

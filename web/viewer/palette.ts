@@ -38,7 +38,7 @@ export const STATE_COLOURS: Record<string, string> = {
   ACTIVE: "#009E73",
   INACTIVE: "#BBBBBB",
   ERROR: "#D55E00",
-  OFF: "#FFFFFF",
+  OFF: "#EEEEEE",
   DEAD: "#555555",
   EXIT: "#555555",
 };

@@ -59,6 +59,32 @@ const GUTTER = 170;
 const AXIS_H = 22;
 const ROW_H = { cpu: 18, task: 10, guest: 8, marks: 14, lane: 13, state: 11 } as const;
 
+/** "#RRGGBB" as one RGBA pixel of an ImageData (little-endian: ABGR). */
+function pixel(hex: string): number {
+  const v = Number.parseInt(hex.slice(1, 7), 16);
+  return ((0xff << 24) | ((v & 0xff) << 16) | (v & 0xff00) | ((v >> 16) & 0xff)) >>> 0;
+}
+const WHITE = pixel("#FFFFFF");
+const LANE_BG = pixel("#FAFAFA");
+const CPU_ROW = pixel("#F2F2F2");
+const TASK_PX = pixel(TASK_LANE);
+const GUEST_PX = pixel(GUEST_LANE);
+
+/** [start, end) column runs where mask is set. */
+function runsOf(mask: Uint8Array): number[] {
+  const out: number[] = [];
+  let start = -1;
+  for (let x = 0; x <= mask.length; x++) {
+    const on = x < mask.length && mask[x] === 1;
+    if (on && start < 0) start = x;
+    else if (!on && start >= 0) {
+      out.push(start, x);
+      start = -1;
+    }
+  }
+  return out;
+}
+
 /** First interval (stride 3: t0, t1, x) whose end is after t. */
 function firstEndingAfter(iv: number[], t: number, stride: number, endOff: number): number {
   let lo = 0;
@@ -91,6 +117,10 @@ export class Timeline {
   private readonly tip: HTMLDivElement;
   private readonly holderColour = new Map<number, string>();
   private readonly guestHolder = new Set<number>();
+  private readonly errors = new Map<TimelineEvent, number[]>();
+  /** Pixel colours by string index: of the holders, and of the states. */
+  private readonly holderPx: Uint32Array;
+  private readonly statePx: Uint32Array;
   private width = 800;
   private height = 100;
   /** The visible time range (ns). */
@@ -98,6 +128,8 @@ export class Timeline {
   t1 = 1;
   /** Wall time of the last draw (ms). */
   lastDrawMs = 0;
+  /** What the pointer was last over. */
+  lastHit: TimelineHit | null = null;
 
   constructor(
     private readonly host: HTMLElement,
@@ -107,6 +139,13 @@ export class Timeline {
     this.t1 = Math.max(1, data.end_ns);
     this.layout();
     this.colourHolders();
+    this.holderPx = new Uint32Array(data.strings.length).fill(pixel("#999999"));
+    for (const [h, c] of this.holderColour) this.holderPx[h] = pixel(c);
+    this.statePx = new Uint32Array(data.strings.length).fill(pixel("#999999"));
+    data.strings.forEach((s, i) => {
+      const c = STATE_COLOURS[s];
+      if (c) this.statePx[i] = pixel(c);
+    });
     this.canvas = document.createElement("canvas");
     this.canvas.className = "vpmu-timeline-canvas";
     this.tip = document.createElement("div");
@@ -222,20 +261,142 @@ export class Timeline {
     this.draw();
   }
 
-  /** Redraws everything; returns the time it took (ms). */
+  /**
+   * Redraws everything; returns the time it took (ms). The lanes are rasterised into one
+   * pixel buffer, a colour per device pixel column per lane, so a redraw costs the visible
+   * width times the lanes (plus one pass over the visible intervals), not a canvas call per
+   * interval. Text, marks and shading go on top with the canvas API.
+   */
   draw(): number {
     const start = performance.now();
     const g = this.canvas.getContext("2d");
     if (!g) return 0;
     const dpr = globalThis.devicePixelRatio || 1;
-    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    g.setTransform(1, 0, 0, 1, 0, 0);
     g.fillStyle = "#FFFFFF";
-    g.fillRect(0, 0, this.width, this.height);
+    g.fillRect(0, 0, this.canvas.width, this.canvas.height);
+    this.rasterLanes(g, dpr);
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.drawAxis(g);
-    for (const r of this.rows) this.drawRow(g, r);
     this.drawGuestShade(g);
+    this.drawLabels(g);
+    for (const r of this.rows) this.drawRowOverlay(g, r);
     this.lastDrawMs = performance.now() - start;
     return this.lastDrawMs;
+  }
+
+  private scratch = {
+    img: null as ImageData | null,
+    strip: null as HTMLCanvasElement | null,
+    mask: new Uint8Array(0),
+  };
+
+  /**
+   * The lanes' pixels: one line of pixel columns per row in an offscreen strip (one
+   * putImageData), each line then stretched to its row's height (one drawImage per row).
+   */
+  private rasterLanes(g: CanvasRenderingContext2D, dpr: number): void {
+    const x0 = Math.round(GUTTER * dpr);
+    const pw = this.canvas.width - x0;
+    const n = this.rows.length;
+    if (pw <= 0 || n === 0) return;
+    let img = this.scratch.img;
+    if (!img || img.width !== pw || img.height !== n) {
+      img = this.scratch.img = new ImageData(pw, n);
+      this.scratch.strip = document.createElement("canvas");
+      this.scratch.strip.width = pw;
+      this.scratch.strip.height = n;
+      this.scratch.mask = new Uint8Array(pw);
+    }
+    const buf = new Uint32Array(img.data.buffer);
+    const mask = this.scratch.mask;
+    const hatch: Array<{ r: TimelineRow; runs: number[] }> = [];
+    this.rows.forEach((r, i) => {
+      const col = buf.subarray(i * pw, (i + 1) * pw);
+      if (r.kind === "cpu" || r.kind === "marks") {
+        col.fill(r.kind === "cpu" ? CPU_ROW : WHITE);
+        return;
+      }
+      const bg = r.kind === "lane" ? LANE_BG : WHITE;
+      col.fill(0);
+      mask.fill(0);
+      if (r.kind === "state") this.stateColumns(r.ev.changes, col, pw);
+      else if (r.kind === "lane") this.intervalColumns(r.lane.segs, col, pw, this.holderPx, mask);
+      else this.intervalColumns(r.iv, col, pw, r.kind === "task" ? TASK_PX : GUEST_PX, mask);
+      for (let x = 0; x < pw; x++) if (col[x] === 0) col[x] = bg;
+      if (r.kind === "lane" && this.guestHolder.size > 0) hatch.push({ r, runs: runsOf(mask) });
+    });
+    const strip = this.scratch.strip!;
+    strip.getContext("2d")!.putImageData(img, 0, 0);
+    g.imageSmoothingEnabled = false;
+    this.rows.forEach((r, i) => {
+      const inset = r.kind === "cpu" ? 0 : 1;
+      const y0 = Math.round((r.y + inset) * dpr);
+      const y1 = Math.round((r.y + r.h - inset) * dpr);
+      if (y1 > y0) g.drawImage(strip, 0, i, pw, 1, x0, y0, pw, y1 - y0);
+    });
+    // Guest counters (KVM's backing events) are hatched.
+    g.strokeStyle = "rgba(255,255,255,0.85)";
+    g.lineWidth = 1;
+    g.beginPath();
+    for (const { r, runs } of hatch)
+      for (let k = 0; k < runs.length; k += 2) {
+        const a = x0 + runs[k]!;
+        const b = x0 + runs[k + 1]!;
+        const h = r.h * dpr;
+        for (let x = a; x < b; x += 5 * dpr) {
+          g.moveTo(x, (r.y + r.h - 1) * dpr);
+          g.lineTo(Math.min(x + h, b), (r.y + 1) * dpr);
+        }
+      }
+    g.stroke();
+  }
+
+  /** Device x of an instant within the plot area. */
+  private px(t: number, pw: number): number {
+    return ((t - this.t0) / (this.t1 - this.t0)) * pw;
+  }
+
+  /** Colours the columns of [t0, t1, value] intervals; `mask` marks guest holders. */
+  private intervalColumns(
+    iv: number[],
+    col: Uint32Array,
+    pw: number,
+    colour: Uint32Array | number,
+    mask: Uint8Array,
+  ): void {
+    let last = -1;
+    for (let i = firstEndingAfter(iv, this.t0, 3, 1) * 3; i < iv.length; i += 3) {
+      const a = iv[i]!;
+      if (a > this.t1) break;
+      const c1 = Math.min(pw, Math.floor(this.px(iv[i + 1]!, pw)));
+      if (c1 <= last) continue;
+      const c0 = Math.max(0, Math.floor(this.px(a, pw)), last + 1);
+      const end = Math.max(c0 + 1, c1);
+      const v = iv[i + 2]!;
+      const px = typeof colour === "number" ? colour : colour[v]!;
+      for (let x = c0; x < end; x++) col[x] = px;
+      if (this.guestHolder.has(v)) for (let x = c0; x < end; x++) mask[x] = 1;
+      last = end - 1;
+    }
+  }
+
+  /** Colours the columns of [t, state] changes (each state lasts to the next change). */
+  private stateColumns(ch: number[], col: Uint32Array, pw: number): void {
+    let last = -1;
+    for (let i = Math.max(0, changeAt(ch, this.t0)) * 2; i < ch.length; i += 2) {
+      const a = ch[i]!;
+      if (a > this.t1) break;
+      const b = i + 2 < ch.length ? ch[i + 2]! : this.data.end_ns;
+      if (b <= a) continue;
+      const c1 = Math.min(pw, Math.floor(this.px(b, pw)));
+      if (c1 <= last) continue;
+      const c0 = Math.max(0, Math.floor(this.px(a, pw)), last + 1);
+      const end = Math.max(c0 + 1, c1);
+      const px = this.statePx[ch[i + 1]!]!;
+      for (let x = c0; x < end; x++) col[x] = px;
+      last = end - 1;
+    }
   }
 
   private drawAxis(g: CanvasRenderingContext2D): void {
@@ -245,136 +406,90 @@ export class Timeline {
     const tick = step * mult;
     g.font = "11px system-ui, sans-serif";
     g.fillStyle = "#333333";
-    g.strokeStyle = "#E4E4E4";
+    g.strokeStyle = "rgba(0, 0, 0, 0.12)";
     g.lineWidth = 1;
+    g.beginPath();
     for (let t = Math.ceil(this.t0 / tick) * tick; t <= this.t1; t += tick) {
       const x = Math.round(this.x(t)) + 0.5;
-      g.beginPath();
       g.moveTo(x, AXIS_H - 4);
       g.lineTo(x, this.height);
-      g.stroke();
       g.fillText(fmtTime(t), x + 2, 12);
     }
+    g.stroke();
   }
 
-  private drawRow(g: CanvasRenderingContext2D, r: TimelineRow): void {
-    g.fillStyle = r.kind === "cpu" ? "#000000" : "#444444";
-    g.font = r.kind === "cpu" ? "bold 12px system-ui, sans-serif" : "10px system-ui, sans-serif";
-    if (r.kind === "cpu") {
-      g.fillStyle = "#F2F2F2";
-      g.fillRect(0, r.y, this.width, r.h);
+  /** The rows' labels in the gutter (the font is set once per kind: setting it is costly). */
+  private drawLabels(g: CanvasRenderingContext2D): void {
+    g.font = "bold 12px system-ui, sans-serif";
+    g.fillStyle = "#000000";
+    for (const r of this.rows) if (r.kind === "cpu") g.fillText(r.label, 4, r.y + 13);
+    g.font = "10px system-ui, sans-serif";
+    g.fillStyle = "#444444";
+    for (const r of this.rows)
+      if (r.kind !== "cpu")
+        g.fillText(r.label.length > 26 ? `${r.label.slice(0, 25)}…` : r.label, 8, r.y + r.h - 2);
+  }
+
+  /** What goes on top of a row's pixels (marks, ERROR bars). */
+  private drawRowOverlay(g: CanvasRenderingContext2D, r: TimelineRow): void {
+    if (r.kind === "marks") {
+      g.save();
+      g.beginPath();
+      g.rect(GUTTER, r.y, this.width - GUTTER, r.h);
+      g.clip();
+      this.drawMarks(g, r);
+      g.restore();
+    } else if (r.kind === "state") {
+      // A state change to ERROR is a mark of its own: a black bar the lane's height.
       g.fillStyle = "#000000";
-      g.fillText(r.label, 4, r.y + 13);
-      return;
-    }
-    g.fillText(r.label.length > 26 ? `${r.label.slice(0, 25)}…` : r.label, 8, r.y + r.h - 2);
-    g.save();
-    g.beginPath();
-    g.rect(GUTTER, r.y, this.width - GUTTER, r.h);
-    g.clip();
-    if (r.kind === "lane") this.drawLane(g, r);
-    else if (r.kind === "state") this.drawStates(g, r);
-    else if (r.kind === "marks") this.drawMarks(g, r);
-    else {
-      const colour = r.kind === "task" ? TASK_LANE : GUEST_LANE;
-      this.drawIntervals(g, r.iv, r.y + 1, r.h - 2, () => colour);
-    }
-    g.restore();
-  }
-
-  /**
-   * Draws [t0, t1, x] intervals; at most one rectangle per pixel column, so a redraw costs
-   * the visible width, not the number of intervals.
-   */
-  private drawIntervals(
-    g: CanvasRenderingContext2D,
-    iv: number[],
-    y: number,
-    h: number,
-    colour: (x: number) => string,
-    after?: (x0: number, x1: number, v: number) => void,
-  ): void {
-    let lastCol = -1;
-    for (let i = firstEndingAfter(iv, this.t0, 3, 1) * 3; i < iv.length; i += 3) {
-      const a = iv[i]!;
-      if (a > this.t1) break;
-      const x0 = Math.max(GUTTER, this.x(a));
-      const x1 = Math.min(this.width, this.x(iv[i + 1]!));
-      const c1 = Math.floor(x1);
-      if (c1 <= lastCol) continue;
-      const c0 = Math.max(Math.floor(x0), lastCol + 1);
-      g.fillStyle = colour(iv[i + 2]!);
-      g.fillRect(c0, y, Math.max(1, c1 - c0), h);
-      after?.(c0, Math.max(c0 + 1, c1), iv[i + 2]!);
-      lastCol = Math.max(c0, c1 - 1);
-    }
-  }
-
-  private drawLane(g: CanvasRenderingContext2D, r: Extract<TimelineRow, { kind: "lane" }>): void {
-    g.fillStyle = "#FAFAFA";
-    g.fillRect(GUTTER, r.y + 1, this.width - GUTTER, r.h - 2);
-    this.drawIntervals(
-      g,
-      r.lane.segs,
-      r.y + 1,
-      r.h - 2,
-      (h) => this.holderColour.get(h) ?? "#999999",
-      (x0, x1, h) => {
-        if (!this.guestHolder.has(h) || x1 - x0 < 4) return;
-        // Guest counters (KVM's backing events) are hatched.
-        g.strokeStyle = "rgba(255,255,255,0.8)";
-        g.lineWidth = 1;
-        g.beginPath();
-        for (let x = x0; x < x1; x += 5) {
-          g.moveTo(x, r.y + r.h - 1);
-          g.lineTo(Math.min(x + r.h, x1), r.y + 1);
-        }
-        g.stroke();
-      },
-    );
-  }
-
-  private drawStates(
-    g: CanvasRenderingContext2D,
-    r: Extract<TimelineRow, { kind: "state" }>,
-  ): void {
-    const ch = r.ev.changes;
-    let lastCol = -1;
-    const start = Math.max(0, changeAt(ch, this.t0));
-    for (let i = start * 2; i < ch.length; i += 2) {
-      const a = ch[i]!;
-      if (a > this.t1) break;
-      const b = i + 2 < ch.length ? ch[i + 2]! : this.data.end_ns;
-      const state = this.str(ch[i + 1]!);
-      const x0 = Math.max(GUTTER, this.x(a));
-      const x1 = Math.min(this.width, this.x(b));
-      const c1 = Math.floor(x1);
-      if (c1 <= lastCol || b <= a) continue;
-      const c0 = Math.max(Math.floor(x0), lastCol + 1);
-      g.fillStyle = STATE_COLOURS[state] ?? "#999999";
-      g.fillRect(c0, r.y + 1, Math.max(1, c1 - c0), r.h - 2);
-      if (state === "OFF") {
-        g.strokeStyle = "#BBBBBB";
-        g.strokeRect(c0 + 0.5, r.y + 1.5, Math.max(1, c1 - c0) - 1, r.h - 3);
+      const errs = this.errorTimes(r.ev);
+      let lastX = Number.NEGATIVE_INFINITY;
+      for (let k = firstEndingAfter(errs, this.t0 - 1, 1, 0); k < errs.length; k++) {
+        const t = errs[k]!;
+        if (t > this.t1) break;
+        const x = Math.round(this.x(t));
+        if (x - lastX < 3) continue;
+        g.fillRect(x - 1, r.y, 2, r.h);
+        lastX = x;
       }
-      lastCol = Math.max(c0, c1 - 1);
     }
-    // A state change to ERROR is a mark of its own: a dark bar the lane's height.
-    for (const t of this.errorTimes(r.ev)) {
-      if (t < this.t0 || t > this.t1) continue;
-      const x = Math.round(this.x(t));
-      g.fillStyle = "#000000";
-      g.fillRect(x - 1, r.y, 2, r.h);
+  }
+
+  /** Guest-loaded intervals shaded over the CPU's lanes, one rectangle per run of columns. */
+  private drawGuestShade(g: CanvasRenderingContext2D): void {
+    g.fillStyle = GUEST_SHADE;
+    for (const b of this.blocks) {
+      let runStart = -1;
+      let runEnd = -1;
+      const flush = () => {
+        if (runEnd > runStart) g.fillRect(runStart, b.y0, runEnd - runStart, b.y1 - b.y0);
+      };
+      for (let i = firstEndingAfter(b.guest, this.t0, 3, 1) * 3; i < b.guest.length; i += 3) {
+        if (b.guest[i]! > this.t1) break;
+        const c0 = Math.max(GUTTER, Math.floor(this.x(b.guest[i]!)));
+        const c1 = Math.min(this.width, Math.floor(this.x(b.guest[i + 1]!)));
+        if (c1 <= c0) continue;
+        if (c0 <= runEnd) runEnd = Math.max(runEnd, c1);
+        else {
+          flush();
+          runStart = Math.max(c0, runEnd);
+          runEnd = c1;
+        }
+      }
+      flush();
     }
   }
 
   /** When an event went to ERROR. */
   errorTimes(ev: TimelineEvent): number[] {
+    const cached = this.errors.get(ev);
+    if (cached) return cached;
     const out: number[] = [];
     const ch = ev.changes;
     for (let i = 0; i < ch.length; i += 2)
       if (this.str(ch[i + 1]!) === "ERROR" && (i === 0 || this.str(ch[i - 1]!) !== "ERROR"))
         out.push(ch[i]!);
+    this.errors.set(ev, out);
     return out;
   }
 
@@ -395,23 +510,6 @@ export class Timeline {
         shape: "tick",
       };
       markShape(g, style.shape, style.colour, x, r.y, r.h);
-    }
-  }
-
-  private drawGuestShade(g: CanvasRenderingContext2D): void {
-    g.fillStyle = GUEST_SHADE;
-    for (const b of this.blocks) {
-      let lastCol = -1;
-      for (let i = firstEndingAfter(b.guest, this.t0, 3, 1) * 3; i < b.guest.length; i += 3) {
-        if (b.guest[i]! > this.t1) break;
-        const x0 = Math.max(GUTTER, this.x(b.guest[i]!));
-        const x1 = Math.min(this.width, this.x(b.guest[i + 1]!));
-        const c0 = Math.max(Math.floor(x0), lastCol + 1);
-        const c1 = Math.floor(x1);
-        if (c1 <= c0) continue;
-        g.fillRect(c0, b.y0, c1 - c0, b.y1 - b.y0);
-        lastCol = c1 - 1;
-      }
     }
   }
 
@@ -523,6 +621,7 @@ export class Timeline {
   private showTip(ev: MouseEvent): void {
     const rect = this.canvas.getBoundingClientRect();
     const h = this.hit(ev.clientX - rect.left, ev.clientY - rect.top);
+    this.lastHit = h;
     if (!h) {
       this.tip.hidden = true;
       return;

@@ -83,6 +83,8 @@ function counterOf(v: VariantRunResult, key: string) {
 /** A chart title: `measurement: event`, with the counter's position when the name repeats. */
 function keyTitle(runs: VariantRunResult[], key: string): string {
   const [m, i, e] = key.split("\u0000");
-  const twins = counterKeys(runs).filter((k) => k.startsWith(`${m}\u0000`) && k.endsWith(`\u0000${e}`));
+  const twins = counterKeys(runs).filter(
+    (k) => k.startsWith(`${m}\u0000`) && k.endsWith(`\u0000${e}`),
+  );
   return twins.length > 1 ? `${m}: ${e} (#${Number(i) + 1})` : `${m}: ${e}`;
 }
