@@ -70,7 +70,9 @@ function counterKeys(runs: VariantRunResult[]): string[] {
   const keys = new Set<string>();
   for (const v of runs)
     for (const m of v.result.perf)
-      m.counters.forEach((c, i) => keys.add(`${m.name}\u0000${i}\u0000${c.event}`));
+      m.counters.forEach((c, i) => {
+        keys.add(`${m.name}\u0000${i}\u0000${c.event}`);
+      });
   return [...keys];
 }
 
