@@ -75,7 +75,7 @@ export async function runReportBenchmarks(row, quick) {
 
   // 2. The same core in Node and in Chromium's worker.
   runLikeWorker(sc, file); // warm-up
-  const nodeMs = bestOf(3, () => runLikeWorker(sc, file));
+  const nodeMs = bestOf(6, () => runLikeWorker(sc, file));
   if (!existsSync(CHROMIUM) || !existsSync(join(root, "dist/playground/index.html"))) {
     row("playground run in Chromium", "skipped", "", `needs ${CHROMIUM} and npm run build:web`);
     return;
@@ -103,14 +103,15 @@ export async function runReportBenchmarks(row, quick) {
     const browserMs = await page.evaluate(async (f) => {
       globalThis.playground.pick(f);
       let best = Infinity;
-      for (let i = 0; i < 4; i++) best = Math.min(best, (await globalThis.playground.run()).ms);
+      await globalThis.playground.run(); // warm-up
+      for (let i = 0; i < 6; i++) best = Math.min(best, (await globalThis.playground.run()).ms);
       return best;
     }, file);
     row(
       `playground run of ${file}: Chromium worker vs Node`,
       (browserMs / nodeMs).toFixed(2),
       "x",
-      `${fmt(browserMs)} ms in Chromium, ${fmt(nodeMs)} ms in Node, best of 3`,
+      `${fmt(browserMs)} ms in Chromium, ${fmt(nodeMs)} ms in Node, best of 6 after a warm-up`,
     );
 
     // 3. Timeline redraw with 100k state changes (and as many counter intervals).

@@ -203,6 +203,12 @@ export class Timeline {
           ev,
         });
     }
+    if (this.data.uncore.length > 0) {
+      // Uncore counters count for the whole machine: one block, CPU -1.
+      push({ kind: "cpu", cpu: -1, y, h: ROW_H.cpu, label: "Uncore (machine-wide)" });
+      for (const lane of this.data.uncore)
+        push({ kind: "lane", cpu: -1, y, h: ROW_H.lane, label: lane.label, lane });
+    }
     this.height = y + 4;
   }
 
@@ -518,7 +524,7 @@ export class Timeline {
     const row = this.rows.find((r) => y >= r.y && y < r.y + r.h);
     if (!row || x < GUTTER) return null;
     const t = this.tAt(x);
-    const head = [`CPU ${row.cpu} · ${fmtTime(t)}`];
+    const head = [`${row.cpu < 0 ? "uncore" : `CPU ${row.cpu}`} · ${fmtTime(t)}`];
     switch (row.kind) {
       case "cpu":
         return { row, t, lines: head, subject: null };
