@@ -198,4 +198,10 @@ for (const n of [10, 100, 1000, 10000]) {
   await runSweepBenchmarks(row, quick);
 }
 
+// 8. The HTML report and the playground (Chromium).
+{
+  const { runReportBenchmarks } = await import("./report.mjs");
+  await runReportBenchmarks(row, quick);
+}
+
 console.log(`\nnode ${process.version}, ${process.platform}/${process.arch}`);

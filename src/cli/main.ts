@@ -21,7 +21,9 @@ import { writeSysfsView } from "./exec-files.js";
 import { livePreset } from "./exec-scenario.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
+import { registerPlaygroundCommand } from "./playground.js";
 import { Progress } from "./progress.js";
+import { registerReportCommand } from "./report.js";
 import { registerSelftestsCommand } from "./selftests.js";
 import { registerSweepCommand } from "./sweep.js";
 import { registerTraceCommand } from "./trace.js";
@@ -329,6 +331,8 @@ registerKutCommand(program);
 registerSelftestsCommand(program);
 registerExecCommand(program);
 registerSweepCommand(program);
+registerReportCommand(program);
+registerPlaygroundCommand(program);
 
 try {
   program.parse(process.argv);
