@@ -48,6 +48,8 @@ interface Mapping {
  */
 export class ExecHost {
   private readonly mapped = new Map<number, Mapping>();
+  /** The last CPU times of mapped processes that exited, for a late wait4(). */
+  private readonly exitedUsage = new Map<number, [number, number]>();
   private readonly holders = new Map<number, Set<number>>();
   private readonly held = new Map<number, Set<number>>();
   /** perf_event_open calls served (benchmarks). */
@@ -170,6 +172,8 @@ export class ExecHost {
     this.held.delete(pid);
     const m = this.mapped.get(pid);
     if (!m) return;
+    // The parent's wait4() may ask for the child's rusage after its exit was reported.
+    this.exitedUsage.set(pid, this.rusage(pid));
     this.mapped.delete(pid);
     if (m.spawned && m.task.state !== "dead") this.sys.kill(m.task.pid);
   }
@@ -177,7 +181,7 @@ export class ExecHost {
   /** CPU time of the model task a real process maps to (user, system), in ns. */
   rusage(pid: number): [number, number] {
     const m = this.mapped.get(pid);
-    if (!m) return [0, 0];
+    if (!m) return this.exitedUsage.get(pid) ?? [0, 0];
     this.sys.sync();
     let user = 0;
     let sys = 0;
