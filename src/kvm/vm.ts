@@ -82,7 +82,7 @@ export class KvmVm {
 
   /** KVM_SET_PMU_EVENT_FILTER: replaces the filter and reprograms every counter. */
   setPmuEventFilter(f: KvmPmuEventFilter, now: Ns): number {
-    const r = PmuEventFilter.create(f);
+    const r = PmuEventFilter.create(f, this.kvm.amd);
     if (typeof r === "number") return r;
     this.filter = r;
     for (const v of this.vcpus)

@@ -13,6 +13,7 @@ import {
   getEventType,
   groupSchedOut,
 } from "./schedule.js";
+import { perfEventSetOutput } from "./set-output.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 import { isSampling, PERF_IOC_FLAG_GROUP, type PerfIoctl } from "./uapi.js";
 
@@ -105,8 +106,12 @@ export function sysIoctl(core: PerfCore, fd: number, cmd: PerfIoctl | string, ar
       return perfEventPeriod(core, e, arg);
     case "ID":
       return e.id;
-    case "SET_OUTPUT":
-      return arg === -1 || core.fds.has(arg) ? 0 : -ERRNO.EBADF;
+    case "SET_OUTPUT": {
+      // kernel: _perf_ioctl(): -1 undoes the redirection; any other fd must be a perf fd.
+      if (arg === -1) return perfEventSetOutput(e, null);
+      const output = core.fds.get(arg);
+      return output ? perfEventSetOutput(e, output) : -ERRNO.EBADF;
+    }
     default:
       return -ERRNO.ENOTTY;
   }
