@@ -1,8 +1,9 @@
 import type { Cpu } from "../../hw/cpu.js";
 import type { Workload } from "../../hw/workload.js";
+import { checkWorkload } from "../../hw/workload-check.js";
 import { CorePmu } from "../../perf/drivers/core-pmu.js";
 import { abiS32, abiU8, abiU16, abiU32, abiU64 } from "../../sim/abi.js";
-import { checkInt } from "../../sim/argument.js";
+import { checkCpuList, checkInt, checkNumber } from "../../sim/argument.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import type { System } from "../../system.js";
@@ -122,12 +123,22 @@ export class KvmArmVm {
     affinity?: number[],
     exitRate = 0,
   ): KvmArmVcpu | number {
-    if (!Number.isInteger(id) || id < 0 || id >= 512) return -ERRNO.EINVAL;
+    const nrCpus = this.kvm.sys.machine.cpus.length;
+    checkWorkload("KvmArmVm.createVcpu(workload)", workload);
+    const cpus =
+      affinity === undefined
+        ? undefined
+        : checkCpuList("KvmArmVm.createVcpu(affinity)", affinity, nrCpus);
+    checkNumber("KvmArmVm.createVcpu(exitRate)", exitRate, 0, 1e9);
+    // The vcpu id is an unsigned long ioctl argument.
+    const vid = abiU64(id);
+    if (vid === null || vid >= 512n) return -ERRNO.EINVAL;
+    id = Number(vid);
     // kernel: kvm_arch_vcpu_precreate(): no new vCPU once the in-kernel vGIC is
     // initialised, which it is at the latest when a vCPU has run.
     if (this.irqchip && this.hasRanOnce) return -ERRNO.EBUSY;
     if (this.vcpus.some((v) => v.id === id)) return -ERRNO.EEXIST;
-    const v = new KvmArmVcpu(this, id, workload, affinity, exitRate);
+    const v = new KvmArmVcpu(this, id, workload, cpus, exitRate);
     this.vcpus.push(v);
     return v;
   }
