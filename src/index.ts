@@ -3,7 +3,8 @@
  *
  * The library gives the same power as the CLI: build a {@link System} on a machine preset
  * and drive it through kernel-shaped calls (which throw {@link KernelError} with the
- * kernel's errno), or load and run scenario files.
+ * kernel's errno), or load and run scenario files. Bad model input (options, spawn specs,
+ * times, workloads, credentials) throws {@link ArgumentError} where it enters.
  */
 
 export { type Finding, INVARIANT_RULES, InvariantChecker } from "./check/invariants.js";
@@ -61,6 +62,7 @@ export { type RunOptions, runScenario, runVariants, ScenarioRun } from "./scenar
 export { scenarioJsonSchema } from "./scenario/schema.js";
 export type { Task } from "./sched/task.js";
 export { PF_VCPU } from "./sched/task.js";
+export { ArgumentError } from "./sim/argument.js";
 export { ERRNO, type ErrnoName, errnoName, KernelError } from "./sim/errno.js";
 export { EventQueue, Timer } from "./sim/queue.js";
 export { Rng } from "./sim/rng.js";

@@ -1,9 +1,10 @@
 import { InvariantChecker } from "./check/invariants.js";
 import { Machine, type MachineDesc } from "./hw/machine.js";
 import type { Workload } from "./hw/workload.js";
+import { checkWorkload } from "./hw/workload-check.js";
 import { WorkloadExec } from "./hw/workload-exec.js";
 import type { PerfCore, PerfOptions } from "./perf/core.js";
-import { perfGuestSync, type VpmuProfile } from "./perf/guest.js";
+import { perfGuestSync, VPMU_PROFILES, type VpmuProfile } from "./perf/guest.js";
 import { perfInit } from "./perf/init.js";
 import { sysClose, sysIoctl } from "./perf/ioctl.js";
 import { type Credentials, ROOT, sysPerfEventOpen } from "./perf/open.js";
@@ -11,6 +12,17 @@ import { type PerfReadResult, sysRead } from "./perf/read.js";
 import type { PerfEventAttr, PerfIoctl } from "./perf/uapi.js";
 import { DEFAULT_SCHED, type SchedOptions, Scheduler } from "./sched/scheduler.js";
 import type { DutyCycle, Task } from "./sched/task.js";
+import {
+  ArgumentError,
+  checkBool,
+  checkCpuList,
+  checkFunction,
+  checkInt,
+  checkNat,
+  checkObject,
+  checkOneOf,
+  checkString,
+} from "./sim/argument.js";
 import { Clock } from "./sim/clock.js";
 import { check } from "./sim/errno.js";
 import { EventQueue, TIMER_SCOPE_SELF, Timer } from "./sim/queue.js";
@@ -58,6 +70,7 @@ export class System {
   readonly afterStep: Array<() => void> = [];
 
   constructor(opts: SystemOptions) {
+    checkSystemOptions(opts);
     this.rng = new Rng(opts.seed ?? 1);
     this.machine = new Machine(opts.machine, this.queue);
     this.sched = new Scheduler(
@@ -87,7 +100,8 @@ export class System {
    * A time that is not after now does nothing.
    */
   run(until: Ns): void {
-    if (!(until > this.clock.now) || !Number.isFinite(until)) return;
+    checkNat("System.run(until)", until);
+    if (!(until > this.clock.now)) return;
     const q = this.queue;
     const guest = this.perf.guest;
     while (q.peekTime() <= until) {
@@ -110,6 +124,9 @@ export class System {
 
   /** Schedules a one-shot callback at an absolute time. */
   at(t: Ns, name: string, fn: (now: Ns) => void): Timer {
+    checkNat("System.at(t)", t);
+    checkString("System.at(name)", name);
+    checkFunction("System.at(fn)", fn);
     const timer = new Timer(name, fn);
     this.queue.arm(timer, t);
     return timer;
@@ -123,12 +140,25 @@ export class System {
     duty?: DutyCycle | null;
     exitAfter?: Ns | null;
   }): Task {
+    const s = checkObject("System.spawn(spec)", spec);
+    const comm = checkString("System.spawn(spec.comm)", s.comm);
+    const workload = checkWorkload("System.spawn(spec.workload)", s.workload);
+    const nrCpus = this.machine.cpus.length;
+    const affinity =
+      s.affinity === undefined
+        ? undefined
+        : checkCpuList("System.spawn(spec.affinity)", s.affinity, nrCpus);
+    const duty = s.duty === undefined || s.duty === null ? null : checkDuty(s.duty);
+    const exitAfter =
+      s.exitAfter === undefined || s.exitAfter === null
+        ? null
+        : (checkNat("System.spawn(spec.exitAfter)", s.exitAfter) as Ns);
     const t = this.sched.spawn({
-      comm: spec.comm,
-      exec: new WorkloadExec(spec.workload, spec.comm),
-      affinity: spec.affinity,
-      duty: spec.duty ?? null,
-      exitAfter: spec.exitAfter ?? null,
+      comm,
+      exec: new WorkloadExec(workload, comm),
+      affinity,
+      duty,
+      exitAfter,
     });
     this.sched.wake(t, this.now);
     return t;
@@ -172,6 +202,7 @@ export class System {
     flags = 0,
     cred: Credentials = ROOT,
   ): number {
+    checkCredentials("System.perfEventOpen(cred)", cred);
     return check(
       sysPerfEventOpen(this.perf, attr, pid, cpu, groupFd, flags, cred),
       "perf_event_open",
@@ -179,7 +210,7 @@ export class System {
   }
 
   /** read(2) on a perf fd; `bytes` is 0 for an event in ERROR. Throws KernelError. */
-  read(fd: number, count = 4096): PerfReadResult {
+  read(fd: number, count: number | bigint = 4096): PerfReadResult {
     const r = this.step(() => sysRead(this.perf, fd, count));
     if (typeof r === "number") {
       check(r, "read");
@@ -189,7 +220,7 @@ export class System {
   }
 
   /** ioctl(2) on a perf fd (PERF_EVENT_IOC_*). Returns the id for ID, else 0. */
-  ioctl(fd: number, cmd: PerfIoctl, arg = 0): number {
+  ioctl(fd: number, cmd: PerfIoctl, arg: number | bigint = 0): number {
     return this.step(() => check(sysIoctl(this.perf, fd, cmd, arg), "ioctl"));
   }
 
@@ -202,4 +233,35 @@ export class System {
   sync(): void {
     this.sched.sync(this.now);
   }
+}
+
+/** A duty cycle: run at least 1 ns, sleep 0 ns or more. */
+function checkDuty(v: unknown): DutyCycle {
+  const d = checkObject("System.spawn(spec.duty)", v);
+  checkInt("System.spawn(spec.duty.run)", d.run, 1, Number.MAX_SAFE_INTEGER);
+  checkNat("System.spawn(spec.duty.sleep)", d.sleep);
+  return { run: d.run as Ns, sleep: d.sleep as Ns };
+}
+
+/** Credentials: an object with a boolean `perfmon`. */
+export function checkCredentials(arg: string, v: unknown): Credentials {
+  const c = checkObject(arg, v);
+  checkBool(`${arg}.perfmon`, c.perfmon);
+  return v as Credentials;
+}
+
+/** The options of a System, checked before anything is built. */
+function checkSystemOptions(v: unknown): void {
+  const o = checkObject("new System(opts)", v);
+  const m = checkObject("new System(opts.machine)", o.machine);
+  if (!Array.isArray(m.cpus) || m.cpus.length === 0 || !Array.isArray(m.coreTypes))
+    throw new ArgumentError("new System(opts.machine)", "a machine description (see preset())", v);
+  if (o.seed !== undefined) checkNat("new System(opts.seed)", o.seed);
+  if (o.sched !== undefined) checkObject("new System(opts.sched)", o.sched);
+  if (o.perf !== undefined) checkObject("new System(opts.perf)", o.perf);
+  if (o.profile !== undefined) checkOneOf("new System(opts.profile)", o.profile, VPMU_PROFILES);
+  if (o.fixSiblingLoop !== undefined)
+    checkBool("new System(opts.fixSiblingLoop)", o.fixSiblingLoop);
+  if (o.checkInvariants !== undefined)
+    checkOneOf("new System(opts.checkInvariants)", o.checkInvariants, ["record", "throw", false]);
 }

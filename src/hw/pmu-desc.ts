@@ -69,6 +69,19 @@ export function isAmdPmu(desc: PmuHwDesc): boolean {
   return desc.vendor === "amd";
 }
 
+/**
+ * AMD's EventSelect[11:8] sits at bits 35:32 of PerfEvtSel and of a raw perf config. vpmu's
+ * encodings keep it at bits 19:16 (event | umask << 8 | EventSelect[11:8] << 16), so an
+ * encoding stays a small integer and 0x1C0 is never 0xC0.
+ */
+export const AMD_EVENT_HI_SHIFT = 16;
+
+/** EventSelect[11:8] of an AMD select or raw config (bits 35:32), as 0-15. */
+export function amdEventSelectHi(v: number | bigint): number {
+  if (typeof v === "bigint") return Number((v >> 32n) & 0xfn);
+  return Math.floor(v / 2 ** 32) & 0xf;
+}
+
 /** Bitmask of counter indices (a plain number: indices go up to 34). */
 export type CounterMask = number;
 

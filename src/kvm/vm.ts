@@ -1,6 +1,9 @@
 import type { Workload } from "../hw/workload.js";
+import { checkWorkload } from "../hw/workload-check.js";
 import { PERF_EVENT_STATE } from "../perf/event.js";
 import { perfCreateMediatedPmu, perfReleaseMediatedPmu } from "../perf/guest.js";
+import { abiU64 } from "../sim/abi.js";
+import { checkBool, checkCpuList, checkNumber, checkObject } from "../sim/argument.js";
 import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
 import { emulatedPerfOpCost } from "./costs.js";
@@ -82,7 +85,7 @@ export class KvmVm {
 
   /** KVM_SET_PMU_EVENT_FILTER: replaces the filter and reprograms every counter. */
   setPmuEventFilter(f: KvmPmuEventFilter, now: Ns): number {
-    const r = PmuEventFilter.create(f);
+    const r = PmuEventFilter.create(f, this.kvm.amd);
     if (typeof r === "number") return r;
     this.filter = r;
     for (const v of this.vcpus)
@@ -104,8 +107,12 @@ export class KvmVm {
    * exists on the core PMU; without an in-kernel irqchip the VM silently gets no vPMU.
    * Returns the vCPU or a negative errno.
    */
-  createVcpu(id: number, opts: VcpuOptions, now: Ns): KvmVcpu | number {
-    if (!Number.isInteger(id) || id < 0 || id >= 1024) return -ERRNO.EINVAL;
+  createVcpu(idArg: number, optsArg: VcpuOptions, now: Ns): KvmVcpu | number {
+    const opts = checkVcpuOptions(optsArg, this.kvm.sys.machine.cpus.length);
+    // The vcpu id is an unsigned long ioctl argument.
+    const vid = abiU64(idArg);
+    if (vid === null || vid >= 1024n) return -ERRNO.EINVAL;
+    const id = Number(vid);
     if (this.vcpus.some((v) => v.id === id)) return -ERRNO.EEXIST;
     const kvm = this.kvm;
     if (
@@ -294,3 +301,16 @@ function enabledBackingEvents(v: KvmVcpu): number {
 
 /** The emulated vPMU's version cap (re-exported for reports). */
 export const EMULATED_VERSION_MAX = EMULATED_MAX_VERSION;
+
+/** The model side of a vCPU (its guest workload, thread affinity, exit rate), checked. */
+function checkVcpuOptions(v: unknown, nrCpus: number): VcpuOptions {
+  const o = checkObject("KvmVm.createVcpu(opts)", v);
+  const workload = checkWorkload("KvmVm.createVcpu(opts.workload)", o.workload);
+  const out: VcpuOptions = { workload };
+  if (o.affinity !== undefined)
+    out.affinity = checkCpuList("KvmVm.createVcpu(opts.affinity)", o.affinity, nrCpus);
+  if (o.exitRate !== undefined)
+    out.exitRate = checkNumber("KvmVm.createVcpu(opts.exitRate)", o.exitRate, 0, 1e9);
+  if (o.stopped !== undefined) out.stopped = checkBool("KvmVm.createVcpu(opts.stopped)", o.stopped);
+  return out;
+}

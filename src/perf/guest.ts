@@ -40,6 +40,9 @@ declare module "../sim/trace.js" {
  */
 export type VpmuProfile = "rfc-v1" | "7.0" | "5.18";
 
+/** Every kernel profile. */
+export const VPMU_PROFILES: readonly VpmuProfile[] = ["7.0", "5.18", "rfc-v1"];
+
 /** Per-core state of the vPMU profiles. */
 export class GuestPmuState {
   /** RFC: per-CPU __perf_force_exclude_guest. */

@@ -1,3 +1,4 @@
+import { abiS32, abiU64 } from "../sim/abi.js";
 import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
 import { EVENT_TIME } from "./context.js";
@@ -13,6 +14,7 @@ import {
   getEventType,
   groupSchedOut,
 } from "./schedule.js";
+import { perfEventSetOutput } from "./set-output.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
 import { isSampling, PERF_IOC_FLAG_GROUP, type PerfIoctl } from "./uapi.js";
 
@@ -75,10 +77,20 @@ function forEachInGroup(e: PerfEvent, fn: (x: PerfEvent) => void): void {
 }
 
 /** The result of an ioctl: 0, a negative errno, or (ID) the id. */
-export function sysIoctl(core: PerfCore, fd: number, cmd: PerfIoctl | string, arg = 0): number {
+export function sysIoctl(
+  core: PerfCore,
+  fdArg: number,
+  cmd: PerfIoctl | string,
+  argIn: number | bigint = 0,
+): number {
   perfGuestSync(core, -1);
-  const e = core.fds.get(fd);
+  const fd = abiS32(fdArg);
+  const e = fd === null ? undefined : core.fds.get(fd);
   if (!e) return -ERRNO.EBADF;
+  // The unsigned long argument (a flag word, an int, an fd, or what a pointer points to).
+  const ularg = abiU64(argIn);
+  if (ularg === null) return -ERRNO.EFAULT;
+  const arg = Number(BigInt.asIntN(64, ularg));
   if (e.state <= PERF_EVENT_STATE.REVOKED) return -ERRNO.ENODEV;
   const now = core.now();
   let fn: ((x: PerfEvent) => void) | null = null;
@@ -95,21 +107,25 @@ export function sysIoctl(core: PerfCore, fd: number, cmd: PerfIoctl | string, ar
     case "REFRESH": {
       // kernel: _perf_event_refresh()
       if (e.attr.inherit || !isSampling(e.attr)) return -ERRNO.EINVAL;
-      e.eventLimit += arg | 0;
+      e.eventLimit += Number(BigInt.asIntN(32, ularg)); // int refresh
       perfEventEnable(core, e, now);
       return 0;
     }
     case "PERIOD":
-      return perfEventPeriod(core, e, arg);
+      // The u64 the pointer argument points to.
+      return perfEventPeriod(core, e, Number(ularg));
     case "ID":
       return e.id;
-    case "SET_OUTPUT":
-      return arg === -1 || core.fds.has(arg) ? 0 : -ERRNO.EBADF;
+    case "SET_OUTPUT": {
+      // kernel: _perf_ioctl(): -1 undoes the redirection; any other fd must be a perf fd.
+      if (arg === -1) return perfEventSetOutput(e, null);
+      const output = core.fds.get(Number(BigInt.asIntN(32, ularg)));
+      return output ? perfEventSetOutput(e, output) : -ERRNO.EBADF;
+    }
     default:
       return -ERRNO.ENOTTY;
   }
-  if (typeof arg !== "number" || !Number.isInteger(arg)) return -ERRNO.EFAULT;
-  if (arg & PERF_IOC_FLAG_GROUP) forEachInGroup(e, fn);
+  if (ularg & BigInt(PERF_IOC_FLAG_GROUP)) forEachInGroup(e, fn);
   else fn(e);
   return 0;
 }
@@ -134,10 +150,11 @@ function perfEventPeriod(core: PerfCore, e: PerfEvent, value: number): number {
 }
 
 /** close(2) of a perf fd. */
-export function sysClose(core: PerfCore, fd: number): number {
+export function sysClose(core: PerfCore, fdArg: number): number {
   perfGuestSync(core, -1);
-  const e = core.fds.get(fd);
-  if (!e) return -ERRNO.EBADF;
+  const fd = abiS32(fdArg);
+  const e = fd === null ? undefined : core.fds.get(fd);
+  if (!e || fd === null) return -ERRNO.EBADF;
   core.fds.delete(fd);
   perfEventRelease(core, e, core.now());
   return 0;

@@ -14,7 +14,7 @@ import {
 import { perfGuestSync } from "./guest.js";
 import { findGetPmuContext, perfInstallInContext, perfRemoveFromContext } from "./install.js";
 import { PERF_PMU_CAP, type Pmu } from "./pmu.js";
-import { readSize } from "./read.js";
+import { perfEventClock, perfEventSetClock, perfEventSetOutput } from "./set-output.js";
 import {
   hasAnyExclude,
   isSampling,
@@ -24,6 +24,7 @@ import {
   PERF_ATTR_SIZE_VER0,
   PERF_FLAG_ALL,
   PERF_FLAG_FD_NO_GROUP,
+  PERF_FLAG_FD_OUTPUT,
   PERF_FLAG_PID_CGROUP,
   PERF_FORMAT_MAX,
   PERF_SAMPLE_MAX,
@@ -31,6 +32,7 @@ import {
   PERF_SAMPLE_TID,
   type PerfEventAttr,
 } from "./uapi.js";
+import { perfEventValidateSize } from "./validate-size.js";
 
 /** Who calls perf_event_open(): root (CAP_PERFMON) or an unprivileged user. */
 export interface Credentials {
@@ -107,6 +109,9 @@ export function perfCopyAttr(a: PerfEventAttr): KernelAttr | number {
     sigtrap: b(a.sigtrap),
     namespaces: b(a.namespaces),
     aux_output: b(a.aux_output),
+    use_clockid: b(a.use_clockid),
+    write_backward: b(a.write_backward),
+    clockid: typeof a.clockid === "number" ? a.clockid | 0 : 0,
     config1,
     config2,
     config3,
@@ -214,13 +219,6 @@ function findGetContext(
   return findGetTaskCtx(core, task);
 }
 
-/** kernel: perf_event_validate_size(): the read() and sample sizes must stay under 16 KiB. */
-function validateSize(e: PerfEvent): boolean {
-  const leader = e.groupLeader;
-  const nr = leader === e ? 1 : leader.siblings.length + 2;
-  return readSize(e.attr.read_format, nr) <= 16 * 1024 - 8;
-}
-
 /**
  * SYSCALL_DEFINE5(perf_event_open), as the kernel orders its checks. Returns a new fd or
  * a negative errno.
@@ -255,10 +253,12 @@ export function sysPerfEventOpen(
   const fd = core.allocFd();
   if (fd < 0) return fd;
   let groupLeader: PerfEvent | null = null;
+  let outputEvent: PerfEvent | null = null;
   if (groupFd !== -1) {
     const g = core.fds.get(groupFd);
     if (!g) return -ERRNO.EBADF;
     if (g.state <= PERF_EVENT_STATE.REVOKED) return -ERRNO.ENODEV;
+    if (flags & PERF_FLAG_FD_OUTPUT) outputEvent = g;
     groupLeader = flags & PERF_FLAG_FD_NO_GROUP ? null : g;
   }
   let task: Task | null = null;
@@ -276,6 +276,8 @@ export function sysPerfEventOpen(
   };
   if (isSampling(e.attr) && e.pmu.capabilities & PERF_PMU_CAP.NO_INTERRUPT)
     return fail(-ERRNO.EOPNOTSUPP);
+  const clockErr = perfEventSetClock(e);
+  if (clockErr < 0) return fail(clockErr);
   let pmu = e.pmu;
   if (pmu.taskCtxNr === "sw") e.eventCaps |= PERF_EV_CAP_SOFTWARE;
   const ctx = findGetContext(core, task, e, cred);
@@ -285,6 +287,7 @@ export function sysPerfEventOpen(
   let moveGroup = false;
   if (groupLeader) {
     if (groupLeader.groupLeader !== groupLeader) return fail(-ERRNO.EINVAL);
+    if (perfEventClock(groupLeader.attr) !== perfEventClock(e.attr)) return fail(-ERRNO.EINVAL);
     if (groupLeader.cpu !== e.cpu) return fail(-ERRNO.EINVAL);
     if (groupLeader.ctx !== ctx) return fail(-ERRNO.EINVAL);
     if (attr.exclusive || attr.pinned) return fail(-ERRNO.EINVAL);
@@ -301,7 +304,11 @@ export function sysPerfEventOpen(
     }
   }
   e.pmuCtx = findGetPmuContext(core, pmu, ctx);
-  if (!validateSize(e)) return fail(-ERRNO.E2BIG);
+  if (outputEvent) {
+    const r = perfEventSetOutput(e, outputEvent);
+    if (r < 0) return fail(r);
+  }
+  if (!perfEventValidateSize(e, core.guest?.profile !== "5.18")) return fail(-ERRNO.E2BIG);
   if (!exclusiveEventInstallable(e, ctx)) return fail(-ERRNO.EBUSY);
   core.events.set(e.id, e);
   core.fds.set(fd, e);

@@ -1,3 +1,4 @@
+import { abiS32, abiU64 } from "../sim/abi.js";
 import { ERRNO } from "../sim/errno.js";
 import { EVENT_TIME } from "./context.js";
 import type { PerfCore } from "./core.js";
@@ -68,17 +69,25 @@ export function perfEventCount(e: PerfEvent): number {
 }
 
 /** kernel: perf_read() → __perf_read(): 0 bytes on ERROR, ENOSPC for a short buffer. */
-export function sysRead(core: PerfCore, fd: number, count: number): PerfReadResult | number {
+export function sysRead(
+  core: PerfCore,
+  fdArg: number,
+  countArg: number | bigint,
+): PerfReadResult | number {
   perfGuestSync(core, -1);
-  const e = core.fds.get(fd);
+  // int fd, size_t count: -1 as a count is SIZE_MAX.
+  const fd = abiS32(fdArg);
+  const e = fd === null ? undefined : core.fds.get(fd);
   if (!e) return -ERRNO.EBADF;
+  const count = abiU64(countArg);
+  if (count === null) return -ERRNO.EFAULT;
   if (e.state === PERF_EVENT_STATE.ERROR) return { bytes: 0, words: [] };
   const rf = e.attr.read_format;
   const isGroup = (rf & PERF_FORMAT_GROUP) !== 0;
   const leader = e.groupLeader;
   const nr = isGroup ? 1 + leader.siblings.length : 1;
   const size = readSize(rf, nr);
-  if (!Number.isInteger(count) || count < size) return -ERRNO.ENOSPC;
+  if (count < BigInt(size)) return -ERRNO.ENOSPC;
   const words: bigint[] = [];
   const out: PerfReadResult = { bytes: size, words };
   if (!isGroup) {

@@ -170,6 +170,9 @@ export interface KernelAttr {
   sigtrap: boolean;
   namespaces: boolean;
   aux_output: boolean;
+  use_clockid: boolean;
+  write_backward: boolean;
+  clockid: number;
   config1: bigint;
   config2: bigint;
   config3: bigint;

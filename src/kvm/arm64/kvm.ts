@@ -1,6 +1,9 @@
 import type { Cpu } from "../../hw/cpu.js";
 import type { Workload } from "../../hw/workload.js";
+import { checkWorkload } from "../../hw/workload-check.js";
 import { CorePmu } from "../../perf/drivers/core-pmu.js";
+import { abiS32, abiU8, abiU16, abiU32, abiU64 } from "../../sim/abi.js";
+import { checkCpuList, checkInt, checkNumber } from "../../sim/argument.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import type { System } from "../../system.js";
@@ -8,6 +11,16 @@ import { DEFAULT_KVM_COSTS, type KvmCosts } from "../costs.js";
 import { type KvmHost, KvmVcpu, registerVcpuPreemptNotifiers } from "../vcpu.js";
 import { ArmVcpuPmu } from "./pmu.js";
 import { ARMV8_EVENT, PMCR, PMCR_MASK, PMUVER } from "./pmuv3.js";
+
+/**
+ * kvm_device_attr.attr, a __u64 copied from the caller: a small value as a number, anything
+ * at or above 2^32 as -1 (no PMU attribute has it), null for what no C caller could pass.
+ */
+function deviceAttr(v: unknown): number | null {
+  const a = abiU64(v);
+  if (a === null) return null;
+  return a < 0x1_0000_0000n ? Number(a) : -1;
+}
 
 /** KVM_CAP_ARM_PMU_V3. */
 export const KVM_CAP_ARM_PMU_V3 = 126;
@@ -110,12 +123,22 @@ export class KvmArmVm {
     affinity?: number[],
     exitRate = 0,
   ): KvmArmVcpu | number {
-    if (!Number.isInteger(id) || id < 0 || id >= 512) return -ERRNO.EINVAL;
+    const nrCpus = this.kvm.sys.machine.cpus.length;
+    checkWorkload("KvmArmVm.createVcpu(workload)", workload);
+    const cpus =
+      affinity === undefined
+        ? undefined
+        : checkCpuList("KvmArmVm.createVcpu(affinity)", affinity, nrCpus);
+    checkNumber("KvmArmVm.createVcpu(exitRate)", exitRate, 0, 1e9);
+    // The vcpu id is an unsigned long ioctl argument.
+    const vid = abiU64(id);
+    if (vid === null || vid >= 512n) return -ERRNO.EINVAL;
+    id = Number(vid);
     // kernel: kvm_arch_vcpu_precreate(): no new vCPU once the in-kernel vGIC is
     // initialised, which it is at the latest when a vCPU has run.
     if (this.irqchip && this.hasRanOnce) return -ERRNO.EBUSY;
     if (this.vcpus.some((v) => v.id === id)) return -ERRNO.EEXIST;
-    const v = new KvmArmVcpu(this, id, workload, affinity, exitRate);
+    const v = new KvmArmVcpu(this, id, workload, cpus, exitRate);
     this.vcpus.push(v);
     return v;
   }
@@ -161,11 +184,15 @@ export class KvmArmVcpu {
    * return to their reset values (kernel: kvm_reset_vcpu() -> kvm_pmu_vcpu_reset()); the
    * PMU_V3_INIT / IRQ state and, from 6.7, the VM-wide PMCR_EL0.N survive.
    */
-  init(features: number, vmmCpu: number): number {
+  init(featuresArg: number | bigint, vmmCpu: number): number {
+    checkInt("KvmArm64Vcpu.init(vmmCpu)", vmmCpu, 0, this.kvm.sys.machine.cpus.length - 1);
+    // struct kvm_vcpu_init.features[0] is a __u32.
+    const features = abiU32(featuresArg);
+    if (features === null) return -ERRNO.EFAULT;
     const wantsPmu = ((features >>> KVM_ARM_VCPU_PMU_V3) & 1) === 1;
     // kernel: kvm_vcpu_init_check_features(): bits beyond KVM_VCPU_VALID_FEATURES are
     // ENOENT; valid ones the host cannot offer (SVE, pointer auth, EL2 here) are EINVAL.
-    if (!Number.isInteger(features) || features < 0 || features > 0xff) return -ERRNO.ENOENT;
+    if (features > 0xff) return -ERRNO.ENOENT;
     if (features & ~(1 << KVM_ARM_VCPU_PMU_V3) & ~0x7) return -ERRNO.EINVAL;
     // kernel: system_supported_vcpu_features() drops PMU_V3 when no PMUv3 arm_pmu exists.
     if (wantsPmu && this.kvm.armPmus().length === 0) return -ERRNO.EINVAL;
@@ -232,7 +259,10 @@ export class KvmArmVcpu {
    * 5.18: PMCR_EL0 had no set_user hook; the value was stored as written, N included.
    * P and C are not stored (they never read back as 1 in vpmu).
    */
-  setOneReg(reg: ArmOneReg, value: bigint): number {
+  setOneReg(reg: ArmOneReg, valueArg: bigint | number): number {
+    // The register's u64, as copied from the caller's buffer.
+    const value = abiU64(valueArg);
+    if (value === null) return -ERRNO.EFAULT;
     if (!this.initialised) return -ERRNO.ENOEXEC;
     const bitmap = BITMAP_REGS[reg];
     if (bitmap && this.pmu) {
@@ -266,14 +296,18 @@ export class KvmArmVcpu {
   }
 
   /** KVM_HAS_DEVICE_ATTR (group KVM_ARM_VCPU_PMU_V3_CTRL). */
-  hasAttr(attr: number): number {
+  hasAttr(attrArg: number | bigint): number {
+    const attr = deviceAttr(attrArg);
+    if (attr === null) return -ERRNO.EFAULT;
     if (!this.hasPmuFeature) return -ERRNO.ENXIO;
     const max = this.kvm.profile === "7.0" ? PMU_ATTR.SET_NR_COUNTERS : PMU_ATTR.SET_PMU;
-    return Number.isInteger(attr) && attr >= 0 && attr <= max ? 0 : -ERRNO.ENXIO;
+    return attr >= 0 && attr <= max ? 0 : -ERRNO.ENXIO;
   }
 
   /** KVM_GET_DEVICE_ATTR: only IRQ is readable. */
-  getAttr(attr: number): number {
+  getAttr(attrArg: number | bigint): number {
+    const attr = deviceAttr(attrArg);
+    if (attr === null) return -ERRNO.EFAULT;
     if (attr !== PMU_ATTR.IRQ) return -ERRNO.ENXIO;
     if (!this.vm.irqchip) return -ERRNO.EINVAL;
     if (!this.hasPmuFeature) return -ERRNO.ENODEV;
@@ -285,7 +319,9 @@ export class KvmArmVcpu {
    * KVM_SET_DEVICE_ATTR (kernel: kvm_arm_pmu_v3_set_attr()), with the checks in the
    * kernel's order. `value` is what `addr` points to (a number, or a filter object).
    */
-  setAttr(attr: number, value: unknown): number {
+  setAttr(attrArg: number | bigint, value: unknown): number {
+    const attr = deviceAttr(attrArg);
+    if (attr === null) return -ERRNO.EFAULT;
     const vm = this.vm;
     if (!this.hasPmuFeature) return -ERRNO.ENODEV;
     if (this.created) return -ERRNO.EBUSY;
@@ -299,8 +335,9 @@ export class KvmArmVcpu {
     switch (attr) {
       case PMU_ATTR.IRQ: {
         if (!vm.irqchip) return -ERRNO.EINVAL;
-        if (typeof value !== "number" || !Number.isInteger(value)) return -ERRNO.EFAULT;
-        const irq = value;
+        // get_user() of an int.
+        const irq = abiS32(value);
+        if (irq === null) return -ERRNO.EFAULT;
         const ppi = irq >= 16 && irq < 32;
         const spi = irq >= 32 && irq < 1020;
         if (!ppi && !spi) return -ERRNO.EINVAL;
@@ -318,30 +355,22 @@ export class KvmArmVcpu {
       case PMU_ATTR.FILTER: {
         const f = value as { base_event?: unknown; nevents?: unknown; action?: unknown } | null;
         if (!f || typeof f !== "object") return -ERRNO.EFAULT;
-        const base = f.base_event;
-        const nev = f.nevents;
-        const action = f.action;
-        if (typeof base !== "number" || typeof nev !== "number" || typeof action !== "number")
-          return -ERRNO.EFAULT;
-        if (
-          base < 0 ||
-          nev < 0 ||
-          base > 0xffff ||
-          nev > 0xffff ||
-          base + nev > vm.nrEvents() ||
-          (action !== 0 && action !== 1)
-        ) {
-          return -ERRNO.EINVAL;
-        }
+        // struct kvm_pmu_event_filter: __u16 base_event, __u16 nevents, __u8 action.
+        const base = abiU16(f.base_event);
+        const nev = abiU16(f.nevents);
+        const action = abiU8(f.action);
+        if (base === null || nev === null || action === null) return -ERRNO.EFAULT;
+        if (base + nev > vm.nrEvents() || (action !== 0 && action !== 1)) return -ERRNO.EINVAL;
         if (vm.hasRanOnce) return -ERRNO.EBUSY;
         if (!vm.filter) vm.filter = new Uint8Array(vm.nrEvents()).fill(action === 0 ? 0 : 1);
         vm.filter.fill(action === 0 ? 1 : 0, base, base + nev);
         return 0;
       }
       case PMU_ATTR.SET_PMU: {
-        if (typeof value !== "number" || !Number.isInteger(value)) return -ERRNO.EFAULT;
-        // kernel: kvm_arm_pmu_v3_set_pmu()
-        const p = this.kvm.armPmus().find((x) => x.type === value);
+        // get_user() of an int pmu_id, then kvm_arm_pmu_v3_set_pmu().
+        const pmuId = abiS32(value);
+        if (pmuId === null) return -ERRNO.EFAULT;
+        const p = this.kvm.armPmus().find((x) => x.type === pmuId);
         if (!p) return -ERRNO.ENXIO;
         if (vm.hasRanOnce || (vm.filter && vm.armPmu !== p)) return -ERRNO.EBUSY;
         vm.setPmu(p);
@@ -351,11 +380,13 @@ export class KvmArmVcpu {
       }
       case PMU_ATTR.SET_NR_COUNTERS: {
         if (this.kvm.profile !== "7.0") return -ERRNO.ENXIO;
-        if (typeof value !== "number" || !Number.isInteger(value) || value < 0)
-          return -ERRNO.EFAULT;
-        if (!vm.armPmu || value > vm.armPmu.desc.nrGp) return -ERRNO.EINVAL;
-        vm.nrCounters = value;
-        for (const v of vm.vcpus) if (v.pmu) v.pmu.n = value;
+        // get_user() of an unsigned int: -1 arrives as 4294967295, above any PMU's counters.
+        const n = abiU32(value);
+        if (n === null) return -ERRNO.EFAULT;
+        // kernel: kvm_arm_pmu_v3_set_nr_counters()
+        if (!vm.armPmu || n > vm.armPmu.desc.nrGp) return -ERRNO.EINVAL;
+        vm.nrCounters = n;
+        for (const v of vm.vcpus) if (v.pmu) v.pmu.n = n;
         return 0;
       }
       case PMU_ATTR.INIT: {

@@ -1,4 +1,4 @@
-import type { PmuHwDesc } from "../../hw/pmu-desc.js";
+import { AMD_EVENT_HI_SHIFT, amdEventSelectHi, type PmuHwDesc } from "../../hw/pmu-desc.js";
 import type { Ns } from "../../sim/time.js";
 import {
   AMD_EVENTSEL_RESERVED,
@@ -45,6 +45,16 @@ export class KvmAmdPmu extends KvmX86Pmu {
   perfCtrCore = false;
   override readonly masksLvtpcOnPmi = false;
   protected override readonly branchesRetiredEncoding = AMD_BRANCHES_RETIRED;
+
+  /** The encoding a counter counts: AMD64_EVENTSEL_EVENT adds EventSelect[11:8] (bits 35:32). */
+  override encoding(pmc: KvmPmc): number {
+    return (pmc.eventsel & 0xffff) | (amdEventSelectHi(pmc.eventsel) << AMD_EVENT_HI_SHIFT);
+  }
+
+  /** AMD64_RAW_EVENT_MASK: X86_RAW_EVENT_MASK and EventSelect[11:8] at bits 35:32. */
+  override rawEventConfig(pmc: KvmPmc): number {
+    return super.rawEventConfig(pmc) + amdEventSelectHi(pmc.eventsel) * 2 ** 32;
+  }
 
   /** What KVM_GET_SUPPORTED_CPUID reports for an AMD host (kvm_set_cpu_caps()). */
   static supportedAmdCpuid(host: PmuHwDesc, maxVersion: number): AmdPmuCpuid {

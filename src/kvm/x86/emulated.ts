@@ -10,9 +10,6 @@ import type { Ns } from "../../sim/time.js";
 import type { EmulatedPerfOp } from "../costs.js";
 import type { KvmPmc, KvmX86Pmu, VpmuBackend } from "./pmu.js";
 
-/** Bits of the guest eventsel perf sees (X86_RAW_EVENT_MASK: event, umask, edge, inv, cmask). */
-const RAW_EVENT_MASK = 0xff84ffff;
-
 /** What the emulated backend tells its vCPU (costs and statistics). */
 export interface EmulatedHooks {
   /** A perf event was created (the expensive part of a reprogram). */
@@ -106,7 +103,7 @@ export class EmulatedBackend implements VpmuBackend {
     this.pause(pmc, now);
     if (!this.pmu.counting(pmc) || !this.hooks.allowed(pmc)) return;
     const { usr, os, int } = this.pmu.controls(pmc);
-    const raw = pmc.fixed ? this.pmu.encoding(pmc) : pmc.eventsel & RAW_EVENT_MASK;
+    const raw = pmc.fixed ? this.pmu.encoding(pmc) : this.pmu.rawEventConfig(pmc);
     const config = raw + (usr ? 1 << 16 : 0) + (os ? 1 << 17 : 0) + (int ? 1 << 20 : 0);
     if (s.event && s.currentConfig === config) {
       // kernel: pmc_resume_counter(): new period, then enable.

@@ -71,6 +71,8 @@ export interface VpmuBackend {
  */
 /** INST_RETIRED.ANY_P and BR_INST_RETIRED.ALL_BRANCHES (the architectural encodings). */
 const INST_RETIRED_ENCODING = 0x00c0;
+/** X86_RAW_EVENT_MASK: event, umask, edge, inv, cmask. */
+const X86_RAW_EVENT_MASK = 0xff84ffff;
 const BR_INST_RETIRED_ENCODING = 0x00c4;
 
 export class KvmX86Pmu {
@@ -314,6 +316,15 @@ export class KvmX86Pmu {
   /** The encoding a counter counts (event | umask << 8; fixed counters their pseudo-event). */
   encoding(pmc: KvmPmc): number {
     return pmc.fixed ? FIXED_PMC_EVENTS[pmc.idx - 32]! : pmc.eventsel & 0xffff;
+  }
+
+  /**
+   * The raw perf config a general-purpose counter's select asks for (kernel:
+   * reprogram_counter() masks eventsel with X86_RAW_EVENT_MASK: event, umask, edge, inv,
+   * cmask), without USR/OS/INT.
+   */
+  rawEventConfig(pmc: KvmPmc): number {
+    return (pmc.eventsel & X86_RAW_EVENT_MASK) >>> 0;
   }
 
   /** A counter overflowed: GLOBAL_STATUS bit, and a PMI if the counter asks for one. */

@@ -1,5 +1,7 @@
 import type { HwCounter } from "../../hw/counter.js";
 import {
+  AMD_EVENT_HI_SHIFT,
+  amdEventSelectHi,
   counterMaskFor,
   eventNames,
   isAmdPmu,
@@ -92,7 +94,11 @@ export class CorePmu extends Pmu {
       if ((c & 0xff) > 6 || ((c >> 8) & 0xff) > 2 || ((c >> 16) & 0xff) > 1) return -ERRNO.EINVAL;
       return CACHE_EVENTS.has(c) ? CACHE_ENCODING_BASE + c : -ERRNO.ENOENT;
     }
-    if (type === this.type || type === PERF_TYPE_RAW) return Number(config & 0xffffn);
+    if (type === this.type || type === PERF_TYPE_RAW) {
+      const enc = Number(config & 0xffffn);
+      // AMD64_RAW_EVENT_MASK: EventSelect[11:8] at config bits 35:32.
+      return isAmdPmu(this.desc) ? enc | (amdEventSelectHi(config) << AMD_EVENT_HI_SHIFT) : enc;
+    }
     return -ERRNO.ENOENT;
   }
 
