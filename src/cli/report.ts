@@ -3,12 +3,9 @@ import type { Command } from "commander";
 import { htmlReport } from "../report/html.js";
 import { formatDiagnostic } from "../scenario/diagnostics.js";
 import { reportPage } from "../scenario/report-page.js";
-import { type Ns, parseDuration } from "../sim/time.js";
+import { EXIT_USAGE, fail, parseDur, parseSeed } from "./flags.js";
 import { loadScenarioFile } from "./io.js";
 import { Progress } from "./progress.js";
-
-/** Exit code of bad input. */
-const EXIT_USAGE = 2;
 
 interface ReportOpts {
   output?: string;
@@ -16,27 +13,6 @@ interface ReportOpts {
   duration?: string;
   truth?: boolean;
   variant?: string;
-}
-
-/** Prints one `vpmu: ...` line and exits with code 2. */
-function fail(message: string): never {
-  process.stderr.write(`vpmu: ${message}\n`);
-  process.exit(EXIT_USAGE);
-}
-
-function parseSeed(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
-    fail(`--seed: "${v}" is not an integer between 0 and 4294967295`);
-  return Number(v);
-}
-
-function parseDur(v: string | undefined): Ns | undefined {
-  if (v === undefined) return undefined;
-  const d = parseDuration(v);
-  if (d === undefined || d <= 0)
-    fail(`--duration: "${v}" is not a positive duration (e.g. 250ms, 2s)`);
-  return d;
 }
 
 /** The viewer bundle `npm run build` writes next to the CLI (dist/viewer/viewer.js). */

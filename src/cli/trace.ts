@@ -7,12 +7,9 @@ import {
 } from "../report/chrome-trace.js";
 import { formatDiagnostic } from "../scenario/diagnostics.js";
 import { runScenario } from "../scenario/runner.js";
-import { type Ns, parseDuration } from "../sim/time.js";
+import { EXIT_USAGE, fail, parseDur, parseSeed } from "./flags.js";
 import { loadScenarioFile } from "./io.js";
 import { Progress } from "./progress.js";
-
-/** Exit code of bad input and of a trace cut short by its size cap. */
-const EXIT_USAGE = 2;
 
 interface TraceOpts {
   output: string;
@@ -20,27 +17,6 @@ interface TraceOpts {
   seed?: string;
   duration?: string;
   variant?: string;
-}
-
-/** Prints one `vpmu: ...` line and exits with code 2. */
-function fail(message: string): never {
-  process.stderr.write(`vpmu: ${message}\n`);
-  process.exit(EXIT_USAGE);
-}
-
-function parseSeed(v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
-    fail(`--seed: "${v}" is not an integer between 0 and 4294967295`);
-  return Number(v);
-}
-
-function parseDur(v: string | undefined): Ns | undefined {
-  if (v === undefined) return undefined;
-  const d = parseDuration(v);
-  if (d === undefined || d <= 0)
-    fail(`--duration: "${v}" is not a positive duration (e.g. 250ms, 2s)`);
-  return d;
 }
 
 /** `--max-size` in MB (1 MB = 1 000 000 bytes) to bytes. */

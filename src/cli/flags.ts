@@ -1,0 +1,27 @@
+import { type Ns, parseDuration } from "../sim/time.js";
+
+/** Exit code of bad input. */
+export const EXIT_USAGE = 2;
+
+/** Prints one `vpmu: ...` line and exits with code 2. */
+export function fail(message: string): never {
+  process.stderr.write(`vpmu: ${message}\n`);
+  process.exit(EXIT_USAGE);
+}
+
+/** `--seed`: an unsigned 32-bit integer. */
+export function parseSeed(v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) > 0xffffffff)
+    fail(`--seed: "${v}" is not an integer between 0 and 4294967295`);
+  return Number(v);
+}
+
+/** `--duration`: a positive duration. */
+export function parseDur(v: string | undefined): Ns | undefined {
+  if (v === undefined) return undefined;
+  const d = parseDuration(v);
+  if (d === undefined || d <= 0)
+    fail(`--duration: "${v}" is not a positive duration (e.g. 250ms, 2s)`);
+  return d;
+}
