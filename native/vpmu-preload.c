@@ -27,6 +27,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -191,6 +192,12 @@ static char *rewrite_list[64];
 static int nrewrite;
 static const volatile uint64_t *clock_page; /* [0] model ns, [1] CLOCK_REALTIME at 0 */
 static int nr_cpus_model;
+/*
+ * Non-blocking tries before a reply wait blocks (VPMU_SPIN, default 200; 0 turns it off).
+ * A reply usually comes within tens of microseconds; blocking at once lets this CPU go
+ * idle, and waking an idle (virtual) CPU can cost more than the whole round trip.
+ */
+static int spin_tries = 200;
 
 static int sock = -1;
 static pid_t sock_pid;
@@ -399,6 +406,16 @@ static int recv_reply(struct reply *r, void *out, size_t cap) {
   /* Usually one recv: the header and a small payload arrive together. */
   char buf[sizeof *r + 256];
   size_t got = 0;
+  /* A bounded spin first (see spin_tries); sched_yield lets a server on this CPU run. */
+  for (int i = 0; i < spin_tries && got == 0; i++) {
+    ssize_t n = recv(sock, buf, sizeof buf, MSG_DONTWAIT);
+    if (n > 0) got = (size_t)n;
+    else if (n == 0) {
+      lost("connection closed");
+      return -1;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) break;
+    else sched_yield();
+  }
   while (got < sizeof *r) {
     ssize_t n = recv(sock, buf + got, sizeof buf - got, 0);
     if (n < 0 && errno == EINTR) continue;
@@ -520,6 +537,8 @@ static void init(void) {
   }
   const char *nc = getenv("VPMU_NR_CPUS");
   nr_cpus_model = nc ? atoi(nc) : 0;
+  const char *sp = getenv("VPMU_SPIN");
+  if (sp && *sp) spin_tries = atoi(sp) < 0 ? 0 : atoi(sp);
   pthread_atfork(NULL, NULL, atfork_child);
   active = 1;
 }
