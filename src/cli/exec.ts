@@ -19,6 +19,7 @@ import {
 } from "./exec-files.js";
 import { ExecHost } from "./exec-host.js";
 import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
+import { ProcView } from "./exec-procfs.js";
 import { ExecServer } from "./exec-server.js";
 import { loadScenarioFile } from "./io.js";
 
@@ -149,6 +150,7 @@ function preparedHost(file: string | undefined, o: ExecOpts): LiveScenario {
 /** The server of one run, and the environment COMMAND gets to reach it. */
 interface Serving {
   server: ExecServer;
+  host: ExecHost;
   clock: ClockPage;
   coordinator: SimTimeCoordinator | null;
   env: NodeJS.ProcessEnv;
@@ -168,30 +170,37 @@ async function serve(
   views.update(view);
   const clock = new ClockPage(join(dir, "clock"), BigInt(Date.now()) * 1_000_000n);
   clock.set(sys.now);
-  const refresh = (): void => {
-    clock.set(sys.now);
-    views.update(sysfsDynamicView(sys));
-  };
   const host = new ExecHost(sys, {
     cred: { perfmon: !o.unprivileged },
     task: o.task === undefined ? undefined : () => live.taskNamed(o.task!),
     pidAlive,
     auxAction: live.auxAction,
+    ringDir: dir,
   });
+  const procs = new ProcView(root);
+  procs.update(host.modelTasks());
+  const refresh = (): void => {
+    clock.set(sys.now);
+    views.update(sysfsDynamicView(sys));
+    procs.update(host.modelTasks());
+  };
+  // The server is made after the coordinator: the model stops for the polls it holds.
+  let server: ExecServer | null = null;
   const coordinator =
     scale === null
       ? new SimTimeCoordinator(
           () => sys.now,
           (t) => {
-            host.advance(t);
+            host.advance(t, () => server?.pollReady() ?? false);
             refresh();
+            server?.wakePolls();
           },
           (pid) => host.exited(pid),
         )
       : null;
   const t0 = process.hrtime.bigint();
   const socketPath = join(dir, "sock");
-  const server = new ExecServer(host, {
+  server = new ExecServer(host, {
     socketPath,
     coordinator,
     wallNow:
@@ -217,7 +226,7 @@ async function serve(
     // not that one, so no table applies (unless the caller chose one).
     PERF_CPUID: process.env.PERF_CPUID ?? "vpmu-0-0-0",
   };
-  return { server, clock, coordinator, env };
+  return { server, clock, coordinator, env, host };
 }
 
 /** kill(pid, 0): does the real process exist? */
@@ -266,6 +275,7 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
     const s = await serve(dir, live, o, scale);
     const status = await runCommand(exe, command, s);
     s.server.close();
+    s.host.rings.close();
     s.clock.close();
     return status;
   } finally {
