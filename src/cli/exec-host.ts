@@ -187,6 +187,15 @@ export class ExecHost {
   ioctl(handle: number, io: RawIoctl): { ret: number; out: number } {
     const r = perfIoctlRaw(this.sys.perf, handle, io, { auxAction: this.opts.auxAction });
     if (io.cmd >>> 0 === PERF_EVENT_IOC.ID && r >= 0) return { ret: 0, out: r };
+    // kernel: _perf_ioctl() PAUSE_OUTPUT: a buffer with data pages pauses or resumes.
+    if (io.cmd >>> 0 === PERF_EVENT_IOC.PAUSE_OUTPUT && r === -ERRNO.EINVAL) {
+      const e = this.sys.perf.fds.get(handle);
+      const rb = e && this.rings.rings.bufferOf(e);
+      if (rb && rb.nrPages > 0) {
+        rb.paused = io.arg !== 0;
+        return { ret: 0, out: 0 };
+      }
+    }
     if (io.cmd >>> 0 === PERF_EVENT_IOC.SET_OUTPUT && r === 0)
       return { ret: this.rings.setOutput(handle, io.arg), out: 0 };
     return { ret: r, out: 0 };
@@ -223,7 +232,14 @@ export class ExecHost {
   }
 
   /** mmap(2) of a model fd (the ring buffer). */
-  mmap(pid: number, handle: number, len: number, prot: number, flags: number, pgoff: number): MmapResult {
+  mmap(
+    pid: number,
+    handle: number,
+    len: number,
+    prot: number,
+    flags: number,
+    pgoff: number,
+  ): MmapResult {
     return this.rings.mmap(pid, handle, len, prot, flags, pgoff);
   }
 
@@ -233,19 +249,14 @@ export class ExecHost {
   }
 
   /**
-   * Runs the model up to `t` (a no-op for a time not after now). With `stop`, it runs one
-   * timer instant at a time and stops after the first one at which stop() holds (a ring
-   * buffer woke a poller: the reader runs before the model goes on). Returns the time reached.
+   * Runs the model up to `t` (a no-op for a time not after now). With `stop`, it stops after
+   * the first timer at which stop() holds (a ring buffer woke a poller: the reader runs
+   * before the model goes on). Returns the time reached.
    */
   advance(t: Ns, stop?: () => boolean): Ns {
     const sys = this.sys;
     this.rings.beforeStep();
-    if (!stop) sys.run(t);
-    else
-      while (sys.now < t) {
-        sys.run(Math.min(sys.queue.peekTime(), t) as Ns);
-        if (stop()) break;
-      }
+    sys.run(t, stop);
     this.rings.flush();
     return sys.now;
   }

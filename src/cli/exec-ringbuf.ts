@@ -98,7 +98,14 @@ export class ExecRings {
   }
 
   /** mmap(2) of a model fd by `pid`: `len` as the caller gave it (rounded up to pages here). */
-  mmap(pid: number, handle: number, len: number, prot: number, flags: number, pgoff: number): MmapResult {
+  mmap(
+    pid: number,
+    handle: number,
+    len: number,
+    prot: number,
+    flags: number,
+    pgoff: number,
+  ): MmapResult {
     const e = this.sys.perf.fds.get(handle) ?? this.byHandle.get(handle);
     if (!e) return { ret: -9 }; // EBADF
     const size = Math.ceil(len / 4096) * 4096;

@@ -369,7 +369,8 @@ export class ExecServer {
   /** True when a waiting poll has a ready fd (the model stops to let its reader run). */
   pollReady(): boolean {
     if (this.polls.size === 0 || !this.host.rings.pendingWakeup()) return false;
-    for (const p of this.polls) if (!p.c.socket.destroyed && this.revents(p, false).n > 0) return true;
+    for (const p of this.polls)
+      if (!p.c.socket.destroyed && this.revents(p, false).n > 0) return true;
     return false;
   }
 

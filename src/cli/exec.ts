@@ -18,8 +18,8 @@ import {
   ViewWriter,
 } from "./exec-files.js";
 import { ExecHost } from "./exec-host.js";
-import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
 import { ProcView } from "./exec-procfs.js";
+import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
 import { ExecServer } from "./exec-server.js";
 import { loadScenarioFile } from "./io.js";
 

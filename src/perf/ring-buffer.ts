@@ -121,6 +121,8 @@ export class PerfBuffer {
   /** Wakeups signalled (kernel: rb->poll), consumed by poll(). */
   poll = false;
   wakeups = 0;
+  /** PERF_EVENT_IOC_PAUSE_OUTPUT: records are counted lost instead of written. */
+  paused = false;
   /** mmap()s of the buffer still in place (kernel: rb->mmap_count). */
   mmapCount = 1;
   /** The reader's tail, as read at the start of the current step. */
@@ -173,6 +175,9 @@ export class PerfBuffer {
    * Returns false when the record was dropped.
    */
   output(e: PerfEvent, record: Uint8Array, idSample: Uint8Array): boolean {
+    // A mapping of the user page alone has nowhere to write (and loses nothing).
+    if (this.dataSize === 0) return false;
+    if (this.paused) return this.drop();
     if (this.lost > 0) {
       const lost = lostRecord(e, this.lost, idSample);
       if (lost.length + record.length > this.space()) return this.drop();
@@ -271,6 +276,11 @@ class RecordWriter {
     this.len += b.length;
   }
 
+  /** The bytes written, with no header. */
+  raw(): Uint8Array {
+    return this.buf.slice(0, this.len);
+  }
+
   /** The record with its header (type, misc, size) written in the first 8 bytes. */
   finish(type: number, misc: number): Uint8Array {
     const out = this.buf.slice(0, this.len);
@@ -334,7 +344,7 @@ export function idSample(e: PerfEvent, oa: OutputAttr, src: RecordSource): Uint8
     w.u32(0);
   }
   if (t & SAMPLE_IDENTIFIER) w.u64(e.id);
-  return w.finish(0, 0).subarray(0, w.len);
+  return w.raw();
 }
 
 function lostRecord(e: PerfEvent, lost: number, ids: Uint8Array): Uint8Array {
@@ -655,7 +665,8 @@ export class RingBuffers {
     ][mode]!;
     const label = exec?.label ?? "idle";
     const ip =
-      (user ? SAMPLE_IP_BASE.user : SAMPLE_IP_BASE.kernel) + BigInt((labelHash(label) & 0xfff) << 4);
+      (user ? SAMPLE_IP_BASE.user : SAMPLE_IP_BASE.kernel) +
+      BigInt((labelHash(label) & 0xfff) << 4);
     const pid = task ? this.pidOf(task.pid) : 0;
     return { pid, tid: pid, cpu, time: now, ip, misc, period };
   }
