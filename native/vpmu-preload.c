@@ -65,6 +65,9 @@ enum {
   OP_UNBLOCK = 9,
   OP_FORKED = 10,
   OP_RUSAGE = 11,
+  OP_MMAP = 12,
+  OP_MUNMAP = 13,
+  OP_POLL = 14,
 };
 #define HELLO_EXEC 1u
 #define HELLO_FORK 2u
@@ -113,6 +116,7 @@ DECL(int, ppoll, struct pollfd *, nfds_t, const struct timespec *, const sigset_
 DECL(int, select, int, fd_set *, fd_set *, fd_set *, struct timeval *);
 DECL(void *, mmap, void *, size_t, int, int, int, off_t);
 DECL(void *, mmap64, void *, size_t, int, int, int, off_t);
+DECL(int, munmap, void *, size_t);
 DECL(int, open, const char *, int, ...);
 DECL(int, open64, const char *, int, ...);
 DECL(int, __open_2, const char *, int);
@@ -572,11 +576,37 @@ static const char *normalise(const char *p, char *out, size_t cap) {
 }
 
 /* The view path for a real path the view replaces, else the path itself. */
+/*
+ * /proc itself and /proc/<pid> of the simulated host's own tasks (the view writes one
+ * directory per model task): perf record -a synthesizes the model's processes from there.
+ */
+static const char *vproc(const char *norm, char *buf) {
+  const char *p = norm + 5;
+  if (*p == 0) {
+    snprintf(buf, PATH_MAX, "%s/proc", view_root);
+    return buf;
+  }
+  if (*p != '/' || p[1] < '0' || p[1] > '9') return NULL;
+  const char *q = p + 1;
+  while (*q >= '0' && *q <= '9') q++;
+  if (*q != 0 && *q != '/') return NULL;
+  char dir[PATH_MAX];
+  snprintf(dir, sizeof dir, "%s/proc%.*s", view_root, (int)(q - p), p);
+  if (REAL(access)(dir, F_OK)) return NULL;
+  snprintf(buf, PATH_MAX, "%s%s", view_root, norm);
+  return buf;
+}
+
 static const char *vpath(const char *path, char *buf) {
   if (!path || path[0] != '/' || !is_active()) return path;
-  if (strncmp(path, "/sys", 4) && strncmp(path, "/proc/sys/kernel/", 17)) return path;
+  if (strncmp(path, "/sys", 4) && strncmp(path, "/proc", 5)) return path;
   char norm[PATH_MAX];
   normalise(path, norm, sizeof norm);
+  if (!strncmp(norm, "/proc", 5) && (norm[5] == 0 || norm[5] == '/') &&
+      strncmp(norm, "/proc/sys/kernel/", 17)) {
+    const char *v = vproc(norm, buf);
+    return v ? v : path;
+  }
   for (int i = 0; i < nrewrite; i++) {
     size_t l = strlen(rewrite_list[i]);
     if (!strncmp(norm, rewrite_list[i], l) && (norm[l] == 0 || norm[l] == '/')) {
@@ -1186,21 +1216,98 @@ int fcntl64(int fd, int cmd, ...) {
   return r;
 }
 
-/* mmap'ed ring buffers are not modelled: a perf fd cannot be mapped (no f_op->mmap). */
-static int refuse_mmap(int fd) {
-  if (handle_of(fd) < 0) return 0;
-  static int said;
-  warn_once(&said,
-            "vpmu-preload: mmap of a perf event (the ring buffer of perf record/top) is not "
-            "supported by vpmu exec yet\n");
-  errno = ENODEV;
-  return 1;
+/*
+ * Ring buffers: the server makes a file per buffer in its private directory and writes the
+ * records there; the shim maps that file MAP_SHARED where the caller asked, so the caller
+ * reads data_head and writes data_tail in the same pages the server sees.
+ */
+struct rb_map {
+  void *addr;
+  size_t len;
+  int handle;
+};
+static struct rb_map *rb_maps;
+static size_t rb_nmaps, rb_cap;
+static pthread_mutex_t map_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *model_mmap(void *a, size_t n, int prot, int flags, int h, off_t off) {
+  /* mmap(2)'s own checks come before the driver's. */
+  if (n == 0 || (off & (PAGE - 1))) {
+    errno = EINVAL;
+    return MAP_FAILED;
+  }
+  struct {
+    int32_t h;
+    uint32_t prot, flags, zero;
+    uint64_t len, pgoff;
+  } req = {h, (uint32_t)prot, (uint32_t)flags, 0, n, (uint64_t)off / PAGE};
+  char path[PATH_MAX];
+  memset(path, 0, sizeof path);
+  int64_t r = call(OP_MMAP, &req, sizeof req, NULL, 0, path, sizeof path - 1);
+  if (r < 0) {
+    errno = (int)-r;
+    return MAP_FAILED;
+  }
+  int32_t hh = h;
+  int fd = REAL(open)(path, O_RDWR | O_CLOEXEC);
+  void *p = fd >= 0 ? REAL(mmap)(a, n, prot, flags, fd, 0) : MAP_FAILED;
+  int e = errno;
+  if (fd >= 0) REAL(close)(fd);
+  pthread_mutex_lock(&map_lock);
+  if (p != MAP_FAILED && rb_nmaps == rb_cap) {
+    size_t cap = rb_cap ? rb_cap * 2 : 64;
+    struct rb_map *m = realloc(rb_maps, cap * sizeof *m);
+    if (m) rb_maps = m, rb_cap = cap;
+  }
+  if (p != MAP_FAILED && rb_nmaps < rb_cap)
+    rb_maps[rb_nmaps++] = (struct rb_map){p, (n + PAGE - 1) & ~(size_t)(PAGE - 1), h};
+  pthread_mutex_unlock(&map_lock);
+  if (p == MAP_FAILED) {
+    oneway(OP_MUNMAP, &hh, sizeof hh);
+    errno = e;
+  }
+  return p;
 }
+
 void *mmap(void *a, size_t n, int p, int f, int fd, off_t o) {
-  return refuse_mmap(fd) ? MAP_FAILED : REAL(mmap)(a, n, p, f, fd, o);
+  int h = handle_of(fd);
+  return h >= 0 ? model_mmap(a, n, p, f, h, o) : REAL(mmap)(a, n, p, f, fd, o);
 }
 void *mmap64(void *a, size_t n, int p, int f, int fd, off_t o) {
-  return refuse_mmap(fd) ? MAP_FAILED : REAL(mmap64)(a, n, p, f, fd, o);
+  int h = handle_of(fd);
+  return h >= 0 ? model_mmap(a, n, p, f, h, o) : REAL(mmap64)(a, n, p, f, fd, o);
+}
+
+int munmap(void *a, size_t n) {
+  int r = REAL(munmap)(a, n);
+  if (r != 0 || !rb_nmaps) return r;
+  int h = -1;
+  pthread_mutex_lock(&map_lock);
+  for (size_t i = 0; i < rb_nmaps; i++)
+    if (rb_maps[i].addr == a) {
+      h = rb_maps[i].handle;
+      rb_maps[i] = rb_maps[--rb_nmaps];
+      break;
+    }
+  pthread_mutex_unlock(&map_lock);
+  if (h >= 0 && is_active()) {
+    int32_t hh = h;
+    oneway(OP_MUNMAP, &hh, sizeof hh);
+  }
+  return r;
+}
+
+/* Has the buffer behind handle h unread data (data_head != data_tail in its user page)? */
+static int mapped_readable(int h) {
+  int ready = 0;
+  pthread_mutex_lock(&map_lock);
+  for (size_t i = 0; i < rb_nmaps && !ready; i++)
+    if (rb_maps[i].handle == h) {
+      const volatile uint64_t *page = rb_maps[i].addr;
+      ready = page[1024 / 8] != page[1032 / 8];
+    }
+  pthread_mutex_unlock(&map_lock);
+  return ready;
 }
 
 /* ---- simulated time ---- */
@@ -1375,38 +1482,168 @@ static void unblocked(void) {
   oneway(OP_UNBLOCK, NULL, 0);
 }
 
+/* A copy of fds with the model's descriptors blanked (poll ignores fd -1). */
+static struct pollfd *real_only(struct pollfd *fds, nfds_t n, struct pollfd *local, size_t cap) {
+  struct pollfd *c = n <= cap ? local : malloc(n * sizeof *c);
+  if (!c) return NULL;
+  for (nfds_t i = 0; i < n; i++) {
+    c[i] = fds[i];
+    c[i].revents = 0;
+    if (handle_of(fds[i].fd) >= 0) c[i].fd = -1;
+  }
+  return c;
+}
+
 /*
- * poll(2). Perf fds have no ring buffer, so perf_poll() reports EPOLLHUP at once. With no
- * perf fd and a timeout, the wait is a model-time sleep that real fds can end.
+ * poll(2) from a thread other than the main one (perf record's side-band thread): the main
+ * thread may be waiting on the connection, so this one looks at the mapped buffers itself
+ * (unread data is POLLIN) and waits at most 10 ms of wall time; its caller polls again.
+ */
+static int thread_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask) {
+  struct pollfd local[64];
+  struct pollfd *c = real_only(fds, n, local, 64);
+  if (!c) {
+    errno = ENOMEM;
+    return -1;
+  }
+  int ready = 0;
+  for (nfds_t i = 0; i < n; i++) {
+    int h = handle_of(fds[i].fd);
+    if (h >= 0 && mapped_readable(h)) ready = 1;
+  }
+  int64_t slice = ready ? 0 : timeout_ns < 0 || timeout_ns > 10000000 ? 10000000 : timeout_ns;
+  struct timespec ts = {0, (long)slice};
+  int r = REAL(ppoll)(c, n, &ts, mask);
+  if (r < 0) {
+    if (c != local) free(c);
+    return r;
+  }
+  r = 0;
+  for (nfds_t i = 0; i < n; i++) {
+    int h = handle_of(fds[i].fd);
+    fds[i].revents = h >= 0 ? (mapped_readable(h) ? POLLIN & fds[i].events : 0) : c[i].revents;
+    r += fds[i].revents != 0;
+  }
+  if (c != local) free(c);
+  return r;
+}
+
+/*
+ * poll(2) with model fds in the main thread: the server answers for them (kernel:
+ * perf_poll(): POLLIN once per ring buffer wakeup, POLLHUP for an event without a buffer or
+ * that exited) and, in simulated time, keeps the timeout in model time; real fds in the set
+ * end the wait when ready.
+ */
+static int main_poll(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask) {
+  struct pollfd local[64];
+  struct pollfd *c = real_only(fds, n, local, 64);
+  uint32_t nm = 0;
+  for (nfds_t i = 0; i < n; i++) nm += handle_of(fds[i].fd) >= 0;
+  uint32_t *req = malloc(16 + 8 * (size_t)nm);
+  uint32_t *rev = calloc(nm ? nm : 1, 4);
+  if (!c || !req || !rev) {
+    if (c != local) free(c);
+    free(req);
+    free(rev);
+    errno = ENOMEM;
+    return -1;
+  }
+  int result = -1, err = 0;
+  int rr = REAL(poll)(c, n, 0);
+  if (rr < 0) {
+    err = errno;
+    goto done;
+  }
+  uint64_t until = rr > 0 || timeout_ns == 0        ? 0
+                   : !sim_time || timeout_ns < 0 ? UINT64_MAX
+                                                 : model_now() + (uint64_t)timeout_ns;
+  memcpy(req, &until, 8);
+  req[2] = sigchld_interrupts(mask) ? SLEEP_SIGCHLD : 0;
+  req[3] = nm;
+  for (nfds_t i = 0, k = 0; i < n; i++) {
+    int h = handle_of(fds[i].fd);
+    if (h < 0) continue;
+    req[4 + 2 * k] = (uint32_t)h;
+    req[5 + 2 * k] = (uint32_t)(uint16_t)fds[i].events;
+    k++;
+  }
+  int interrupted = 0;
+  struct reply rep = {0};
+  pthread_mutex_lock(&lock);
+  if (connect_server(0) || send_msg(OP_POLL, req, 16 + 8 * (size_t)nm, NULL, 0)) {
+    pthread_mutex_unlock(&lock);
+    err = EIO;
+    goto done;
+  }
+  if (until != 0) {
+    struct pollfd wl[65];
+    struct pollfd *w = n + 1 <= 65 ? wl : malloc((n + 1) * sizeof *w);
+    if (!w) w = wl, n = 0;
+    w[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+    for (nfds_t i = 0; i < n; i++) w[i + 1] = c[i];
+    /* In wall-clock time the timeout is the real one; in simulated time the server's. */
+    struct timespec ts, *tp = NULL;
+    if (!sim_time && timeout_ns >= 0) {
+      ts = (struct timespec){(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+      tp = &ts;
+    }
+    int r = REAL(ppoll)(w, n + 1, tp, mask);
+    int ready_real = 0;
+    for (nfds_t i = 0; r > 0 && i < n; i++) ready_real |= w[i + 1].revents != 0;
+    if (!(r > 0 && (w[0].revents & (POLLIN | POLLHUP | POLLERR)) && !ready_real)) {
+      /* A signal, a ready real fd or the real timeout: end the server's wait, take its reply. */
+      interrupted = r < 0;
+      if (send_msg(OP_CANCEL, NULL, 0, NULL, 0)) {
+        pthread_mutex_unlock(&lock);
+        if (w != wl) free(w);
+        err = EIO;
+        goto done;
+      }
+    }
+    if (w != wl) free(w);
+  }
+  int lost_conn = recv_reply(&rep, rev, 4 * (size_t)nm);
+  pthread_mutex_unlock(&lock);
+  if (lost_conn) {
+    err = EIO;
+    goto done;
+  }
+  if (rep.ret == -EINTR) interrupted = 1;
+  else if (rep.ret < 0) {
+    err = (int)-rep.ret;
+    goto done;
+  }
+  rr = REAL(poll)(c, n, 0);
+  result = 0;
+  for (nfds_t i = 0, k = 0; i < n; i++) {
+    if (handle_of(fds[i].fd) >= 0) fds[i].revents = rep.ret > 0 ? (short)rev[k] : 0, k++;
+    else fds[i].revents = rr >= 0 ? c[i].revents : 0;
+    result += fds[i].revents != 0;
+  }
+  if (result == 0 && interrupted) {
+    result = -1;
+    err = EINTR;
+  }
+done:
+  if (c != local) free(c);
+  free(req);
+  free(rev);
+  if (result < 0) errno = err;
+  return result;
+}
+
+/*
+ * poll(2). Model fds go to the server (main thread) or to the mapped buffers (other
+ * threads). With no perf fd and a timeout, the wait is a model-time sleep that real fds
+ * can end.
  */
 static int poll_common(struct pollfd *fds, nfds_t n, int64_t timeout_ns, const sigset_t *mask,
                        const struct timespec *tsp, int use_ppoll, int ms) {
   int ours = 0;
   for (nfds_t i = 0; i < n; i++) ours |= handle_of(fds[i].fd) >= 0;
-  if (ours) {
-    struct pollfd local[64];
-    struct pollfd *c = n <= 64 ? local : malloc(n * sizeof *c);
-    if (!c) {
-      errno = ENOMEM;
-      return -1;
-    }
-    for (nfds_t i = 0; i < n; i++) {
-      c[i] = fds[i];
-      if (handle_of(fds[i].fd) >= 0) c[i].fd = -1;
-    }
-    int r = REAL(poll)(c, n, 0);
-    if (r < 0) {
-      if (c != local) free(c);
-      return r;
-    }
-    r = 0;
-    for (nfds_t i = 0; i < n; i++) {
-      fds[i].revents = handle_of(fds[i].fd) >= 0 ? POLLHUP : c[i].revents;
-      r += fds[i].revents != 0;
-    }
-    if (c != local) free(c);
-    return r;
-  }
+  if (ours)
+    return gettid() == getpid() ? main_poll(fds, n, timeout_ns, mask)
+                                : thread_poll(fds, n, timeout_ns, mask);
   if (!sim_time || timeout_ns == 0) goto real;
   if (timeout_ns < 0) {
     blocked(0);

@@ -97,9 +97,10 @@ export class System {
 
   /**
    * Runs every timer due up to and including `until`, then leaves the clock at `until`.
-   * A time that is not after now does nothing.
+   * A time that is not after now does nothing. With `stop`, it returns after the first timer
+   * at which stop() holds, the clock at that timer's time.
    */
-  run(until: Ns): void {
+  run(until: Ns, stop?: () => boolean): void {
     checkNat("System.run(until)", until);
     if (!(until > this.clock.now)) return;
     const q = this.queue;
@@ -116,6 +117,10 @@ export class System {
       if (after.length > 0) {
         perfGuestSync(this.perf, -1);
         for (let i = 0; i < after.length; i++) after[i]!();
+      }
+      if (stop?.()) {
+        perfGuestSync(this.perf, -1);
+        return;
       }
     }
     perfGuestSync(this.perf, -1);

@@ -109,6 +109,12 @@ export class SimTimeCoordinator {
     if (p?.state === "sleeping") this.wake(p, -ERRNO.EINTR);
   }
 
+  /** Ends a sleep early with `ret` (a ring buffer woke a poll). */
+  interrupt(pid: number, ret: number): void {
+    const p = this.procs.get(pid);
+    if (p?.state === "sleeping") this.wake(p, ret);
+  }
+
   block(pid: number, waitFor: number): void {
     const p = this.proc(pid);
     if (p.state === "sleeping") return;
@@ -200,7 +206,11 @@ export class SimTimeCoordinator {
         next = p;
     }
     if (!next) return;
-    if (next.wakeAt > this.now()) this.advance(next.wakeAt);
+    if (next.wakeAt > this.now()) {
+      this.advance(next.wakeAt);
+      // The model stopped early: a ring buffer woke a poller, which runs first.
+      if (this.now() < next.wakeAt) return;
+    }
     this.wakeups++;
     this.wake(next, 0);
   }

@@ -12,6 +12,7 @@ import { ERRNO } from "../sim/errno.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
 import { GROUP_NOT_PERF } from "./exec-protocol.js";
+import { ExecRings, type MmapResult } from "./exec-ringbuf.js";
 
 const USER_MODES = (1 << Mode.HOST_USER) | (1 << Mode.GUEST_USER);
 const KERNEL_MODES = (1 << Mode.HOST_KERNEL) | (1 << Mode.GUEST_KERNEL);
@@ -31,6 +32,8 @@ export interface ExecHostOptions {
   pidAlive: (pid: number) => boolean;
   /** Kernel ABI of perf_event_attr (aux_action in 6.13+). */
   auxAction: boolean;
+  /** The private directory the ring buffer files go to. */
+  ringDir: string;
 }
 
 /** A real process's model task. */
@@ -56,20 +59,45 @@ export class ExecHost {
   opens = 0;
   /** The --task mapping is taken (by the first traced pid). */
   private taskTaken = false;
+  /** The mmap'ed ring buffers. */
+  readonly rings: ExecRings;
 
   constructor(
     readonly sys: System,
     private readonly opts: ExecHostOptions,
-  ) {}
+  ) {
+    this.rings = new ExecRings(sys, opts.ringDir, (p) => this.realPid(p));
+  }
+
+  /** Live model tasks that no real process stands for (the simulated host's own processes). */
+  *modelTasks(): Iterable<Task> {
+    const real = new Set<Task>();
+    for (const m of this.mapped.values()) real.add(m.task);
+    for (const t of this.sys.sched.tasks.values())
+      if (t.state !== "dead" && t !== this.sys.perf.monitor && !real.has(t)) yield t;
+  }
+
+  /** The pid a model task has for real processes: the real one when a process maps to it. */
+  private realPid(modelPid: number): number {
+    for (const [pid, m] of this.mapped) if (m.task.pid === modelPid) return pid;
+    return modelPid;
+  }
 
   /** A process connected (after exec, or first call after fork) holding these handles. */
-  hello(pid: number, exec: boolean, handles: readonly number[]): void {
+  hello(pid: number, exec: boolean, handles: readonly number[], comm = ""): void {
     const now = this.sys.now;
     if (exec) {
       // CLOEXEC descriptors are gone; the model task sees the exec.
       for (const h of [...(this.held.get(pid) ?? [])]) if (!handles.includes(h)) this.drop(pid, h);
+      // exec drops every mapping of the old image.
+      this.rings.exited(pid);
       const m = this.mapped.get(pid);
-      if (m) perfEventExec(this.sys.perf, m.task, now);
+      if (m) {
+        // kernel: begin_new_exec() → perf_event_exec(), then perf_event_comm(exec).
+        perfEventExec(this.sys.perf, m.task, now);
+        this.rings.exec(m.task, pid, comm);
+        this.rings.flush();
+      }
     }
     for (const h of handles) if (this.sys.perf.fds.has(h)) this.hold(pid, h);
   }
@@ -136,7 +164,10 @@ export class ExecHost {
       flags >>> 0,
       this.opts.cred,
     );
-    if (ret >= 0) this.hold(caller, ret);
+    if (ret >= 0) {
+      this.hold(caller, ret);
+      this.rings.opened(ret, a);
+    }
     // kernel: perf_copy_attr()'s err_size path writes its struct size back to uattr->size.
     const writeback = ret === -ERRNO.E2BIG && attrSizeRejected(attr) ? PERF_ATTR_SIZE_CURRENT : 0;
     return { ret, writeback };
@@ -158,6 +189,17 @@ export class ExecHost {
   ioctl(handle: number, io: RawIoctl): { ret: number; out: number } {
     const r = perfIoctlRaw(this.sys.perf, handle, io, { auxAction: this.opts.auxAction });
     if (io.cmd >>> 0 === PERF_EVENT_IOC.ID && r >= 0) return { ret: 0, out: r };
+    // kernel: _perf_ioctl() PAUSE_OUTPUT: a buffer with data pages pauses or resumes.
+    if (io.cmd >>> 0 === PERF_EVENT_IOC.PAUSE_OUTPUT && r === -ERRNO.EINVAL) {
+      const e = this.sys.perf.fds.get(handle);
+      const rb = e && this.rings.rings.bufferOf(e);
+      if (rb && rb.nrPages > 0) {
+        rb.paused = io.arg !== 0;
+        return { ret: 0, out: 0 };
+      }
+    }
+    if (io.cmd >>> 0 === PERF_EVENT_IOC.SET_OUTPUT && r === 0)
+      return { ret: this.rings.setOutput(handle, io.arg), out: 0 };
     return { ret: r, out: 0 };
   }
 
@@ -168,6 +210,7 @@ export class ExecHost {
 
   /** A real process exited: its descriptors close, and a task spawned for it exits too. */
   exited(pid: number): void {
+    this.rings.exited(pid);
     for (const h of [...(this.held.get(pid) ?? [])]) this.drop(pid, h);
     this.held.delete(pid);
     const m = this.mapped.get(pid);
@@ -192,8 +235,33 @@ export class ExecHost {
     return [Math.round(user), Math.round(sys)];
   }
 
-  /** Runs the model up to `t` (a no-op for a time not after now). */
-  advance(t: Ns): void {
-    this.sys.run(t);
+  /** mmap(2) of a model fd (the ring buffer). */
+  mmap(
+    pid: number,
+    handle: number,
+    len: number,
+    prot: number,
+    flags: number,
+    pgoff: number,
+  ): MmapResult {
+    return this.rings.mmap(pid, handle, len, prot, flags, pgoff);
+  }
+
+  /** munmap(2) of a ring buffer mapping. */
+  munmap(pid: number, handle: number): void {
+    this.rings.munmap(pid, handle);
+  }
+
+  /**
+   * Runs the model up to `t` (a no-op for a time not after now). With `stop`, it stops after
+   * the first timer at which stop() holds (a ring buffer woke a poller: the reader runs
+   * before the model goes on). Returns the time reached.
+   */
+  advance(t: Ns, stop?: () => boolean): Ns {
+    const sys = this.sys;
+    this.rings.beforeStep();
+    sys.run(t, stop);
+    this.rings.flush();
+    return sys.now;
   }
 }

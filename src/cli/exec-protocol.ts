@@ -23,6 +23,13 @@
  *   UNBLOCK (empty)
  *   FORKED  i32 child pid
  *   RUSAGE  i32 pid                     → payload u64 utime ns, u64 stime ns
+ *   MMAP    i32 handle, u32 prot, u32 flags, u32 0, u64 length, u64 pgoff
+ *                                       → ret 0; payload the path of the file to map MAP_SHARED
+ *   MUNMAP  i32 handle                  (one mapping of the handle's buffer went)
+ *   POLL    u64 until (model ns, U64 max: no timeout), u32 flags (1: SIGCHLD would
+ *           interrupt), u32 n, {i32 handle, u32 events}[n]
+ *                                       → ret ready count or -EINTR; payload u32 revents[n].
+ *           Like SLEEP: one reply, when a buffer wakes up, the time comes, or a CANCEL.
  */
 export const OP = {
   HELLO: 1,
@@ -36,6 +43,9 @@ export const OP = {
   UNBLOCK: 9,
   FORKED: 10,
   RUSAGE: 11,
+  MMAP: 12,
+  MUNMAP: 13,
+  POLL: 14,
 } as const;
 
 export const HELLO_EXEC = 1;
@@ -52,6 +62,8 @@ export const HAS_REPLY: ReadonlySet<number> = new Set([
   OP.IOCTL,
   OP.SLEEP,
   OP.RUSAGE,
+  OP.MMAP,
+  OP.POLL,
 ]);
 
 export const REQUEST_HEADER = 8;

@@ -25,6 +25,28 @@ interface Conn {
 
 /** How long the server polls without sleeping after a request (milliseconds). */
 const WARM_MS = 0.2;
+/** Wall-clock mode: the most model work one request waits for (milliseconds). */
+const SYNC_BUDGET_MS = 20;
+/** A poll() on model fds waiting for a ring buffer wakeup or its timeout. */
+interface PendingPoll {
+  c: Conn;
+  pid: number;
+  handles: number[];
+  events: number[];
+  /** No timeout (poll -1). */
+  infinite: boolean;
+  until: Ns;
+  sigchld: boolean;
+}
+
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+/**
+ * A poll with no timeout sleeps in slices of this much simulated time, so that a command
+ * whose every process waits forever (perf record -a with no workload) still sees time pass.
+ */
+const POLL_SLICE_NS = 100_000_000;
+const U64_MAX = 0xffffffffffffffffn;
 
 /** Options of the server. */
 export interface ExecServerOptions {
@@ -77,6 +99,9 @@ export class ExecServer {
   /** The event loop polls without sleeping until then (performance.now() ms); see warm(). */
   private warmUntil = 0;
   private warming = false;
+  private saidLag = false;
+  private readonly polls = new Set<PendingPoll>();
+  private pollTimer: NodeJS.Timeout | null = null;
   /** Requests served (benchmarks). */
   requests = 0;
 
@@ -99,6 +124,9 @@ export class ExecServer {
   close(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = null;
+    this.polls.clear();
     for (const c of this.conns) c.socket.destroy();
     this.conns.clear();
     this.server.close();
@@ -111,6 +139,7 @@ export class ExecServer {
     socket.on("error", () => {});
     socket.on("close", () => {
       this.conns.delete(c);
+      for (const p of this.polls) if (p.c === c) this.polls.delete(p);
       if (c.pid !== null) this.opts.coordinator?.disconnected(c.pid, c.id);
       this.watch();
     });
@@ -167,7 +196,7 @@ export class ExecServer {
       c.pid = h.pid;
       this.sync();
       coord?.connected(h.pid, h.ppid, c.id);
-      this.host.hello(h.pid, (h.flags & HELLO_EXEC) !== 0, h.handles);
+      this.host.hello(h.pid, (h.flags & HELLO_EXEC) !== 0, h.handles, h.comm);
       return;
     }
     const pid = c.pid;
@@ -241,7 +270,26 @@ export class ExecServer {
         this.watch();
         return;
       case OP.CANCEL:
-        coord?.cancel(pid);
+        if (coord) coord.cancel(pid);
+        else this.cancelPolls(c);
+        return;
+      case OP.MMAP: {
+        const res = this.host.mmap(
+          pid,
+          b.readInt32LE(0),
+          Number(b.readBigUInt64LE(16)),
+          b.readUInt32LE(4),
+          b.readUInt32LE(8),
+          Number(b.readBigUInt64LE(24)),
+        );
+        this.reply(c, res.ret, res.path === undefined ? undefined : Buffer.from(res.path));
+        return;
+      }
+      case OP.MUNMAP:
+        this.host.munmap(pid, b.readInt32LE(0));
+        return;
+      case OP.POLL:
+        this.poll(c, pid, b);
         return;
       case OP.BLOCK:
         this.children(pid);
@@ -260,6 +308,127 @@ export class ExecServer {
     }
   }
 
+  /** POLL: answered now when a buffer is ready (or no wait was asked), else when one is. */
+  private poll(c: Conn, pid: number, b: Buffer): void {
+    const until = b.readBigUInt64LE(0);
+    const n = b.readUInt32LE(12);
+    const p: PendingPoll = {
+      c,
+      pid,
+      handles: [],
+      events: [],
+      infinite: until === U64_MAX,
+      until: Number(until) as Ns,
+      sigchld: (b.readUInt32LE(8) & SLEEP_SIGCHLD) !== 0,
+    };
+    for (let i = 0; i < n; i++) {
+      p.handles.push(b.readInt32LE(16 + 8 * i));
+      p.events.push(b.readUInt32LE(20 + 8 * i));
+    }
+    if (this.answerPoll(p)) return;
+    if (!p.infinite && p.until <= this.host.sys.now) {
+      this.replyPoll(p, 0, new Uint32Array(n));
+      return;
+    }
+    this.polls.add(p);
+    const coord = this.opts.coordinator;
+    if (coord) {
+      this.children(pid);
+      this.sleepPoll(p);
+      this.watch();
+    } else if (!this.pollTimer) {
+      // Wall-clock mode: the model catches up with the clock every millisecond meanwhile.
+      this.pollTimer = setInterval(() => this.wallPollTick(), 1);
+    }
+  }
+
+  /** The revents of a poll (consume: as perf_poll() does, a wakeup is seen once). */
+  private revents(p: PendingPoll, consume: boolean): { n: number; rev: Uint32Array } {
+    const got = this.host.rings.poll(p.handles, consume);
+    const rev = new Uint32Array(p.handles.length);
+    let n = 0;
+    for (let i = 0; i < got.length; i++) {
+      rev[i] = got[i]! & (p.events[i]! | POLLERR | POLLHUP);
+      if (rev[i]) n++;
+    }
+    return { n, rev };
+  }
+
+  private replyPoll(p: PendingPoll, ret: number, rev: Uint32Array): void {
+    this.polls.delete(p);
+    this.reply(p.c, ret, Buffer.from(rev.buffer, rev.byteOffset, rev.byteLength));
+  }
+
+  /** Replies when some fd of the poll is ready; returns whether it did. */
+  private answerPoll(p: PendingPoll): boolean {
+    const { n, rev } = this.revents(p, true);
+    if (n === 0) return false;
+    this.replyPoll(p, n, rev);
+    return true;
+  }
+
+  private sleepPoll(p: PendingPoll): void {
+    const now = this.host.sys.now;
+    const until = p.infinite ? ((now + POLL_SLICE_NS) as Ns) : p.until;
+    this.opts.coordinator!.sleep(p.pid, until, p.sigchld, (ret) => this.pollWoken(p, ret));
+  }
+
+  /** The coordinator ended the poll's sleep: a wakeup (1), its time (0) or -EINTR. */
+  private pollWoken(p: PendingPoll, ret: number): void {
+    if (!this.polls.has(p)) return;
+    if (ret < 0) {
+      this.replyPoll(p, ret, new Uint32Array(p.handles.length));
+      return;
+    }
+    if (this.answerPoll(p)) return;
+    if (p.infinite || p.until > this.host.sys.now) {
+      // A slice of a poll without timeout ended: sleep on (after this reply path unwinds).
+      setImmediate(() => {
+        if (this.polls.has(p) && !p.c.socket.destroyed) this.sleepPoll(p);
+        this.watch();
+      });
+      return;
+    }
+    this.replyPoll(p, 0, new Uint32Array(p.handles.length));
+  }
+
+  /** True when a waiting poll has a ready fd (the model stops to let its reader run). */
+  pollReady(): boolean {
+    if (this.polls.size === 0 || !this.host.rings.pendingWakeup()) return false;
+    for (const p of this.polls)
+      if (!p.c.socket.destroyed && this.revents(p, false).n > 0) return true;
+    return false;
+  }
+
+  /** Wakes the polls that have a ready fd (after the model stopped for them). */
+  wakePolls(): void {
+    const coord = this.opts.coordinator;
+    for (const p of [...this.polls])
+      if (this.revents(p, false).n > 0) {
+        if (coord) coord.interrupt(p.pid, 1);
+        else this.answerPoll(p);
+      }
+  }
+
+  /** CANCEL in wall-clock mode: the connection's polls end with EINTR. */
+  private cancelPolls(c: Conn): void {
+    for (const p of [...this.polls])
+      if (p.c === c) this.replyPoll(p, -4, new Uint32Array(p.handles.length));
+  }
+
+  private wallPollTick(): void {
+    this.sync();
+    const now = this.host.sys.now;
+    for (const p of [...this.polls]) {
+      if (this.answerPoll(p)) continue;
+      if (!p.infinite && p.until <= now) this.replyPoll(p, 0, new Uint32Array(p.handles.length));
+    }
+    if (this.polls.size === 0 && this.pollTimer) {
+      clearInterval(this.pollTimer);
+      this.pollTimer = null;
+    }
+  }
+
   /**
    * Before a process waits, its children the server has not heard of (made by clone() or
    * posix_spawn() inside libc, where the shim sees no fork) hold the clock until they
@@ -272,11 +441,26 @@ export class ExecServer {
   }
 
   /** Wall-clock mode: run the model up to now before answering. */
+  /**
+   * Wall-clock mode: the model catches up with the clock, for at most SYNC_BUDGET_MS of
+   * work per call. A model slower than real time then lags behind the clock (said once on
+   * stderr) instead of every request taking longer than the last.
+   */
   private sync(): void {
     if (!this.opts.wallNow) return;
     const before = this.host.sys.now;
-    this.host.advance(this.opts.wallNow());
-    if (this.host.sys.now !== before) this.opts.onAdvance();
+    const target = this.opts.wallNow();
+    const deadline = performance.now() + SYNC_BUDGET_MS;
+    let n = 0;
+    this.host.advance(target, () => (++n & 63) === 0 && performance.now() > deadline);
+    const sys = this.host.sys;
+    if (sys.now < target && !this.saidLag && performance.now() > deadline) {
+      this.saidLag = true;
+      this.opts.onProblem(
+        `the model runs slower than real time here; simulated time lags the wall clock (${((target - sys.now) / 1e6).toFixed(1)} ms behind)`,
+      );
+    }
+    if (sys.now !== before) this.opts.onAdvance();
   }
 
   /**

@@ -18,11 +18,14 @@ import {
   ViewWriter,
 } from "./exec-files.js";
 import { ExecHost } from "./exec-host.js";
+import { ProcView } from "./exec-procfs.js";
 import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
 import { ExecServer } from "./exec-server.js";
 import { loadScenarioFile } from "./io.js";
 
 const EXIT_USAGE = 2;
+/** Simulated-time mode: the most model work between two turns of the event loop (ms). */
+const ADVANCE_SLICE_MS = 50;
 
 class ExecUsage extends Error {
   constructor(
@@ -149,6 +152,7 @@ function preparedHost(file: string | undefined, o: ExecOpts): LiveScenario {
 /** The server of one run, and the environment COMMAND gets to reach it. */
 interface Serving {
   server: ExecServer;
+  host: ExecHost;
   clock: ClockPage;
   coordinator: SimTimeCoordinator | null;
   env: NodeJS.ProcessEnv;
@@ -168,30 +172,48 @@ async function serve(
   views.update(view);
   const clock = new ClockPage(join(dir, "clock"), BigInt(Date.now()) * 1_000_000n);
   clock.set(sys.now);
-  const refresh = (): void => {
-    clock.set(sys.now);
-    views.update(sysfsDynamicView(sys));
-  };
   const host = new ExecHost(sys, {
     cred: { perfmon: !o.unprivileged },
     task: o.task === undefined ? undefined : () => live.taskNamed(o.task!),
     pidAlive,
     auxAction: live.auxAction,
+    ringDir: dir,
   });
+  const procs = new ProcView(root);
+  procs.update(host.modelTasks());
+  const refresh = (): void => {
+    clock.set(sys.now);
+    views.update(sysfsDynamicView(sys));
+    procs.update(host.modelTasks());
+  };
+  // The server is made after the coordinator: the model stops for the polls it holds.
+  let server: ExecServer | null = null;
   const coordinator =
     scale === null
       ? new SimTimeCoordinator(
           () => sys.now,
           (t) => {
-            host.advance(t);
+            // In slices of ADVANCE_SLICE_MS of work: between two, signals and sockets are
+            // served (a long simulated sleep must not make vpmu exec deaf to Ctrl-C).
+            const deadline = performance.now() + ADVANCE_SLICE_MS;
+            let n = 0;
+            let sliced = false;
+            host.advance(
+              t,
+              () =>
+                (server?.pollReady() ?? false) ||
+                ((++n & 63) === 0 && (sliced = performance.now() > deadline)),
+            );
             refresh();
+            server?.wakePolls();
+            if (sliced) setImmediate(() => coordinator?.step());
           },
           (pid) => host.exited(pid),
         )
       : null;
   const t0 = process.hrtime.bigint();
   const socketPath = join(dir, "sock");
-  const server = new ExecServer(host, {
+  server = new ExecServer(host, {
     socketPath,
     coordinator,
     wallNow:
@@ -217,7 +239,7 @@ async function serve(
     // not that one, so no table applies (unless the caller chose one).
     PERF_CPUID: process.env.PERF_CPUID ?? "vpmu-0-0-0",
   };
-  return { server, clock, coordinator, env };
+  return { server, clock, coordinator, env, host };
 }
 
 /** kill(pid, 0): does the real process exist? */
@@ -266,6 +288,7 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
     const s = await serve(dir, live, o, scale);
     const status = await runCommand(exe, command, s);
     s.server.close();
+    s.host.rings.close();
     s.clock.close();
     return status;
   } finally {

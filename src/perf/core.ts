@@ -104,6 +104,8 @@ export class PerfCore {
   readonly guestListeners: Array<
     (cpu: number, what: "enter" | "exit" | "load" | "put", now: Ns) => void
   > = [];
+  /** The overflow of a sampling event writes a sample to its ring buffer (ring-buffer.ts). */
+  sampleOutput: ((e: PerfEvent, now: Ns, period: number) => void) | null = null;
   /** Called when an event is freed. */
   readonly freeHooks: Array<(e: PerfEvent) => void> = [];
   /**

@@ -40,6 +40,7 @@ export function perfEventOverflow(core: PerfCore, e: PerfEvent, now: Ns): number
     const sample = { t: now, cpu, pid: task?.pid ?? 0, period: e.hw.lastPeriod };
     if (e.samples.length < core.opts.sampleLimit) e.samples.push(sample);
     e.nrSamples++;
+    core.sampleOutput?.(e, now, sample.period);
     const trace = core.sys.trace;
     if (trace.enabled) {
       trace.emit({
