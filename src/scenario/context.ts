@@ -46,6 +46,24 @@ export class DiagnosticSink {
     });
   }
 
+  /**
+   * A problem with the part `needle` of the string at `path` (found from character `from` of
+   * the value), located at that part.
+   */
+  errIn(path: Path, needle: string, from: number, message: string, expected?: string): void {
+    if (this.variant || !this.src) {
+      this.err(path, message, expected);
+      return;
+    }
+    this.list.push({
+      file: this.file,
+      ...this.src.positionWithin(path, needle, from),
+      path: formatPath(path),
+      message,
+      ...(expected ? { expected } : {}),
+    });
+  }
+
   /** A duration at `path`, or `dflt` when absent (or wrong, with a problem reported). */
   dur(v: string | number | undefined, path: Path, dflt: Ns): Ns {
     if (v === undefined) return dflt;
@@ -109,6 +127,10 @@ export class CompileContext {
 
   err(path: Path, message: string, expected?: string): void {
     this.diags.err(path, message, expected);
+  }
+
+  errIn(path: Path, needle: string, from: number, message: string, expected?: string): void {
+    this.diags.errIn(path, needle, from, message, expected);
   }
 
   dur(v: string | number | undefined, path: Path, dflt: Ns): Ns {
