@@ -49,7 +49,9 @@ export function clipQuoted(text: string): string {
     /"((?:[^"\\]|\\.)*)"|(?<!\w)'([^']*)'(?!\w)/g,
     (whole, dq?: string, sq?: string) => {
       const inner = dq ?? sq ?? "";
-      if (inner.length <= MAX_QUOTED) return whole;
+      // Already cut (a diagnostic is clipped when parsed and again when printed).
+      if (inner.length <= MAX_QUOTED || (inner.length === MAX_QUOTED + 1 && inner.endsWith("…")))
+        return whole;
       const q = dq !== undefined ? '"' : "'";
       return `${q}${cut(inner, MAX_QUOTED)}…${q} (${inner.length} characters)`;
     },

@@ -44,6 +44,7 @@ export function checkBeforeParse(text: string, file: string): Diagnostic[] {
       },
     ];
   }
+  if (text.trimStart().startsWith("{")) return jsonListsTooLong(text, file);
   const out: Diagnostic[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
@@ -55,6 +56,62 @@ export function checkBeforeParse(text: string, file: string): Diagnostic[] {
     if (d) out.push(d);
   }
   return out;
+}
+
+/** A JSON file's top-level lists that are too long, located at their `[`. */
+function jsonListsTooLong(text: string, file: string): Diagnostic[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch {
+    return []; // not JSON after all: the YAML parse says what is wrong
+  }
+  if (data === null || typeof data !== "object" || Array.isArray(data)) return [];
+  const doc = data as Record<string, unknown>;
+  const out: Diagnostic[] = [];
+  for (const [key, max] of Object.entries(LIMITS.lists)) {
+    const v = Object.hasOwn(doc, key) ? doc[key] : undefined;
+    if (!Array.isArray(v) || v.length <= max) continue;
+    const at = topLevelValueOffset(text, key);
+    let line = 1;
+    let col = 1;
+    for (let k = 0; k < at; k++) {
+      if (text.charCodeAt(k) === 10) {
+        line++;
+        col = 1;
+      } else col++;
+    }
+    out.push({
+      file,
+      line,
+      col,
+      path: key,
+      message: `a list of ${v.length} items is too large`,
+      expected: `at most ${max} items`,
+    });
+  }
+  return out;
+}
+
+/** Offset of the value of the (last) top-level key `key` in valid JSON text, or 0. */
+function topLevelValueOffset(text: string, key: string): number {
+  let depth = 0;
+  let found = 0;
+  for (let k = 0; k < text.length; k++) {
+    const c = text[k]!;
+    if (c === '"') {
+      const start = k;
+      for (k++; k < text.length && text[k] !== '"'; k++) if (text[k] === "\\") k++;
+      if (depth !== 1) continue;
+      let j = k + 1;
+      while (j < text.length && /\s/.test(text[j]!)) j++;
+      if (text[j] !== ":" || JSON.parse(text.slice(start, k + 1)) !== key) continue;
+      for (j++; j < text.length && /\s/.test(text[j]!); ) j++;
+      found = j;
+    } else if (c === "{" || c === "[") depth++;
+    else if (c === "}" || c === "]") depth--;
+  }
+  return found;
 }
 
 /** The block list under the top-level key at line `at`, when it has too many items. */
@@ -119,7 +176,9 @@ export function checkTotals(
   for (const m of perf) count(m.events.length, ["perf", m.index, "events"]);
   let vcpus = 0;
   for (const v of vms) {
-    v.perf.forEach((m, j) => count(m.events.length, ["vms", v.index, "perf", j, "events"]));
+    v.perf.forEach((m, j) => {
+      count(m.events.length, ["vms", v.index, "perf", j, "events"]);
+    });
     const before = vcpus;
     vcpus += v.vcpus.length;
     if (before <= LIMITS.vcpusTotal && vcpus > LIMITS.vcpusTotal)
