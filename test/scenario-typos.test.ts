@@ -223,6 +223,19 @@ describe("size limits are checked at load time", () => {
     expect(j.err).toBe(`${f}:1:44: vms: a list of 20000 items is too large (at most 64 items)\n`);
   });
 
+  it("a flow list is counted before the parse too, and a short one is left to the schema", () => {
+    const vms = (n: number) =>
+      Array.from({ length: n }, (_, i) => `{ name: "vm${i},x", vcpus: [{}] }`).join(", ");
+    expect(diags(`${X86}vms: [${vms(65)}] # 65\n`)).toEqual([
+      "s.yaml:3:6: vms: a list of 65 items is too large (at most 64 items)",
+    ]);
+    expect(
+      diags(
+        `${X86}tasks: [\n  { name: a, workload: compute },\n  { name: b, workload: compute },\n]\n`,
+      ),
+    ).toEqual([]);
+  });
+
   it("the file's size", () => {
     const text = `${X86}description: "${"d".repeat(LIMITS.fileBytes)}"\n`;
     expect(diags(text)).toEqual([

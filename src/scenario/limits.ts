@@ -48,11 +48,11 @@ export function checkBeforeParse(text: string, file: string): Diagnostic[] {
   const out: Diagnostic[] = [];
   const lines = text.split("\n");
   for (let i = 0; i < lines.length; i++) {
-    const key = /^(tasks|perf|vms|actions|expect|variants):\s*(#.*)?$/.exec(lines[i]!)?.[1] as
-      | ListKey
-      | undefined;
-    if (!key) continue;
-    const d = blockListTooLong(lines, i, key, file);
+    const m = /^(tasks|perf|vms|actions|expect|variants):\s*(\[|#.*$|$)/.exec(lines[i]!);
+    if (!m) continue;
+    const flow = m[2] === "[";
+    const key = m[1] as ListKey;
+    const d = flow ? flowListTooLong(lines, i, key, file) : blockListTooLong(lines, i, key, file);
     if (d) out.push(d);
   }
   return out;
@@ -114,6 +114,76 @@ function topLevelValueOffset(text: string, key: string): number {
   return found;
 }
 
+/**
+ * The flow list `key: [a, b, ...]` that starts at line `at`, when it has too many items:
+ * its commas outside quotes and nested brackets, counted.
+ */
+function flowListTooLong(
+  lines: string[],
+  at: number,
+  key: ListKey,
+  file: string,
+): Diagnostic | undefined {
+  const max = LIMITS.lists[key];
+  const col = lines[at]!.indexOf("[");
+  let depth = 0;
+  let n = 0;
+  let item = false;
+  for (let j = at; j < lines.length; j++) {
+    const l = lines[j]!;
+    for (let k = j === at ? col : 0; k < l.length; k++) {
+      const c = l[k]!;
+      if (c === '"' || c === "'") {
+        // A quoted scalar on one line (a longer one ends the count: the parse decides).
+        const end = c === '"' ? closeDouble(l, k) : l.indexOf("'", k + 1);
+        if (end < 0) return undefined;
+        k = end;
+        item = true;
+      } else if (c === "#" && (k === 0 || /\s/.test(l[k - 1]!))) break;
+      else if (c === "[" || c === "{") {
+        depth++;
+        if (depth > 1) item = true;
+      } else if (c === "]" || c === "}") {
+        depth--;
+        if (depth === 0) {
+          if (item) n++;
+          return n <= max ? undefined : tooLong(file, at, col, key, n, max);
+        }
+      } else if (c === "," && depth === 1) {
+        if (item) n++;
+        item = false;
+      } else if (!/\s/.test(c)) item = true;
+    }
+  }
+  return undefined;
+}
+
+function closeDouble(l: string, from: number): number {
+  for (let k = from + 1; k < l.length; k++) {
+    if (l[k] === "\\") k++;
+    else if (l[k] === '"') return k;
+  }
+  return -1;
+}
+
+function tooLong(
+  file: string,
+  line: number,
+  col: number,
+  key: ListKey,
+  n: number,
+  max: number,
+): Diagnostic {
+  return {
+    file,
+    line: line + 1,
+    col: col + 1,
+    path: key,
+    message: `a list of ${n} items is too large`,
+    expected: `at most ${max} items`,
+  };
+}
+
 /** The block list under the top-level key at line `at`, when it has too many items. */
 function blockListTooLong(
   lines: string[],
@@ -139,15 +209,7 @@ function blockListTooLong(
     // The list ends at the next top-level key (or document marker).
     if (/^[^\s#-]/.test(l) || l.startsWith("---") || l.startsWith("...")) break;
   }
-  if (n <= max) return undefined;
-  return {
-    file,
-    line: first + 1,
-    col: indent + 1,
-    path: key,
-    message: `a list of ${n} items is too large`,
-    expected: `at most ${max} items`,
-  };
+  return n <= max ? undefined : tooLong(file, first, indent, key, n, max);
 }
 
 /**
