@@ -91,6 +91,13 @@ describe("a misspelled event is an input error at load time, located at its item
     ]);
   });
 
+  it("in an event expectation, against the counters perf will name", () => {
+    const text = `name: t\nmachine: x86-hybrid\nperf: [{ name: sys, events: [cycles, branch-misses] }]\nexpect:\n  - { event: { measurement: sys, event: branch-mises, field: count }, min: 0 }\n  - { event: { measurement: sys, event: cpu_atom/cycles/, field: count }, min: 0 }\n  - { event: { measurement: sys, event: cpu_core/cyc, field: count }, min: 0 }\n`;
+    expect(diags(text)).toEqual([
+      `s.yaml:5:41: expect[0].event.event: measurement "sys" has no event 'branch-mises' (did you mean 'branch-misses'?)`,
+    ]);
+  });
+
   it("in a variant, at the set entry that wrote it", () => {
     const text = `${X86}perf: [{ name: m, events: cycles }]\nvariants:\n  - name: a\n    set: { perf.0.events: "cycles,brnch-misses" }\n`;
     expect(diags(text)).toEqual([

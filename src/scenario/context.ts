@@ -108,6 +108,12 @@ export class CompileContext {
     variants: new Set(),
   };
 
+  /**
+   * The counter names each measurement will report (as perf names them: `cpu_core/cycles/`
+   * for `cycles` on x86 hybrid), for event expectations to check theirs against.
+   */
+  readonly counterNames = new Map<string, string[]>();
+
   constructor(
     readonly diags: DiagnosticSink,
     /** The machine, or undefined when its section failed (checks against it are skipped). */

@@ -66,6 +66,29 @@ export function checkHostEvents(
   forEachItem(events, path, ctx, (item) => checkEventItem(reg, item, legacy));
 }
 
+/** The names perf stat gives the counters of an event list (the valid events'). */
+export function hostCounterNames(
+  events: string | string[],
+  generic: "expand" | "legacy" | undefined,
+  machine: MachineDesc,
+): string[] | undefined {
+  const reg = machineRegistry(machine);
+  if (!reg) return undefined;
+  const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
+  const out: string[] = [];
+  for (const item of Array.isArray(events) ? events : splitEvents(events)) {
+    const groups = parseEventList([item]);
+    if (typeof groups === "string") continue;
+    for (const g of groups)
+      for (const e of g.events) {
+        out.push(e.text);
+        const r = resolveEvent(reg, e, legacy);
+        if (typeof r !== "string") out.push(...r.map((x) => x.name));
+      }
+  }
+  return out;
+}
+
 /** Checks one event in perf syntax (a perf_event_open action's), bound the legacy way. */
 export function checkOneEvent(event: string, path: Path, ctx: CompileContext): void {
   const reg = ctx.machine && machineRegistry(ctx.machine);

@@ -198,6 +198,7 @@ function compileGuestPerf(
   const vcpu = m.vcpu ?? 0;
   if (vcpu >= nrVcpus) ctx.err(p("vcpu"), `the VM has ${nrVcpus} vCPUs`, `a vCPU below ${nrVcpus}`);
   const events = eventNames(m.events);
+  ctx.counterNames.set(m.name, events);
   const { known, unsupported } = guestEventNames(ctx);
   const guestNames = [...Object.keys(known), ...unsupported];
   forEachItem(m.events, p("events"), ctx, (item) => {
