@@ -283,7 +283,7 @@ describe("variants: bad input", () => {
     ]);
     const many = `${BASE}variants:\n${Array.from({ length: 17 }, (_, i) => `  - name: v${i}\n`).join("")}`;
     expect(diagnosticsOf(many).map((d) => `${d.path}: ${d.message} (${d.expected})`)).toEqual([
-      "variants: a list is too large (at most 16 items)",
+      "variants: a list of 17 items is too large (at most 16 items)",
     ]);
     expect(diagnosticsOf(`${BASE}variants:\n  - name: "a b"\n`)[0]!.path).toBe("variants[0].name");
     expect(diagnosticsOf(`${BASE}variants: []\n`)[0]!.path).toBe("variants");

@@ -1,3 +1,4 @@
+import { unknownPreset } from "../scenario/machine/compile.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 
 /** Exit code of bad input. */
@@ -24,4 +25,10 @@ export function parseDur(v: string | undefined): Ns | undefined {
   if (d === undefined || d <= 0)
     fail(`--duration: "${v}" is not a positive duration (e.g. 250ms, 2s)`);
   return d;
+}
+
+/** The message for a `--machine` that names no preset, with the closest name. */
+export function unknownMachineFlag(name: string): string {
+  const u = unknownPreset(name);
+  return `--machine: ${u.message} (${u.expected})`;
 }

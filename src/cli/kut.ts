@@ -4,8 +4,9 @@ import { runArmPmuTest } from "../guest/kvm-unit-tests/harness.js";
 import type { X86CpuidOverrides, X86KutTest } from "../guest/kvm-unit-tests/x86-harness.js";
 import { formatCpuList, parseCpuList } from "../hw/cpulist.js";
 import type { MachineDesc } from "../hw/machine.js";
-import { PRESET_SUMMARY, preset } from "../hw/presets.js";
+import { preset } from "../hw/presets.js";
 import type { ArmVmmFlow } from "../kvm/arm64/vmm.js";
+import { unknownMachineFlag } from "./flags.js";
 import { parseCpuidOverrides, runX86KutCli, X86_KUT_TESTS } from "./kut-x86.js";
 
 const EXIT_USAGE = 2;
@@ -60,10 +61,7 @@ function machineOf(o: KutOpts): { name: string; machine: MachineDesc; arch: "arm
     usage(`--arch: "${o.arch}" is not arm64 or x86`);
   const name = o.machine ?? (o.arch === "x86" ? "x86-server" : "rk3399");
   const machine = preset(name);
-  if (!machine)
-    usage(
-      `--machine: unknown preset "${name}" (one of: ${Object.keys(PRESET_SUMMARY).join(", ")})`,
-    );
+  if (!machine) usage(unknownMachineFlag(name));
   const arch = machine.arch === "arm64" ? "arm64" : "x86";
   if (o.arch !== undefined && o.arch !== arch)
     usage(`--machine: "${name}" is not an ${o.arch === "x86" ? "x86" : "arm64"} machine`);

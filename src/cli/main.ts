@@ -19,6 +19,7 @@ import { VERSION } from "../version.js";
 import { registerExecCommand } from "./exec.js";
 import { writeSysfsView } from "./exec-files.js";
 import { livePreset } from "./exec-scenario.js";
+import { unknownMachineFlag } from "./flags.js";
 import { loadScenarioFile } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { registerPlaygroundCommand } from "./playground.js";
@@ -56,10 +57,7 @@ function parseDur(v: string | undefined): Ns | undefined {
 
 function machineOf(name: string) {
   const m = preset(name);
-  if (!m)
-    throw new UsageError(
-      `--machine: unknown preset "${name}" (one of: ${Object.keys(PRESET_SUMMARY).join(", ")})`,
-    );
+  if (!m) throw new UsageError(unknownMachineFlag(name));
   return m;
 }
 

@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { runSelftests, SELFTESTS, type SelftestName } from "../guest/selftests/index.js";
-import { PRESET_SUMMARY, preset } from "../hw/presets.js";
+import { preset } from "../hw/presets.js";
+import { unknownMachineFlag } from "./flags.js";
 
 const EXIT_USAGE = 2;
 
@@ -60,10 +61,7 @@ export function registerSelftestsCommand(program: Command): void {
       let machine: ReturnType<typeof preset>;
       if (o.machine !== undefined) {
         machine = preset(o.machine);
-        if (!machine)
-          usage(
-            `--machine: unknown preset "${o.machine}" (one of: ${Object.keys(PRESET_SUMMARY).join(", ")})`,
-          );
+        if (!machine) usage(unknownMachineFlag(o.machine));
       }
       let hostPinned = 0;
       if (o.hostPinned !== undefined) {

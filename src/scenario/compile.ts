@@ -6,6 +6,7 @@ import type { Diagnostic } from "./diagnostics.js";
 import { compileExpectations } from "./expect/compile.js";
 import { compileExpectedFindings } from "./findings.js";
 import { checkKernelForVms, compileKernel } from "./kernel/compile.js";
+import { checkTotals } from "./limits.js";
 import { compileMachine } from "./machine/compile.js";
 import { compilePerf } from "./perf/compile.js";
 import type { ScenarioFile } from "./schema.js";
@@ -55,6 +56,7 @@ export function compileScenario(
   declareVariants(f.variants, ctx);
   const expect = compileExpectations(f.expect, ctx);
   const expectedFindings = compileExpectedFindings(f.expected_findings, ctx);
+  checkTotals(perf, vms, kernel.hz, ctx);
   if (diags.list.length > 0 || !machine.desc)
     return { ok: false, diagnostics: onePerEntry(diags.list) };
   const variants = variant

@@ -46,6 +46,24 @@ export class DiagnosticSink {
     });
   }
 
+  /**
+   * A problem with the part `needle` of the string at `path` (found from character `from` of
+   * the value), located at that part.
+   */
+  errIn(path: Path, needle: string, from: number, message: string, expected?: string): void {
+    if (this.variant || !this.src) {
+      this.err(path, message, expected);
+      return;
+    }
+    this.list.push({
+      file: this.file,
+      ...this.src.positionWithin(path, needle, from),
+      path: formatPath(path),
+      message,
+      ...(expected ? { expected } : {}),
+    });
+  }
+
   /** A duration at `path`, or `dflt` when absent (or wrong, with a problem reported). */
   dur(v: string | number | undefined, path: Path, dflt: Ns): Ns {
     if (v === undefined) return dflt;
@@ -90,6 +108,12 @@ export class CompileContext {
     variants: new Set(),
   };
 
+  /**
+   * The counter names each measurement will report (as perf names them: `cpu_core/cycles/`
+   * for `cycles` on x86 hybrid), for event expectations to check theirs against.
+   */
+  readonly counterNames = new Map<string, string[]>();
+
   constructor(
     readonly diags: DiagnosticSink,
     /** The machine, or undefined when its section failed (checks against it are skipped). */
@@ -109,6 +133,10 @@ export class CompileContext {
 
   err(path: Path, message: string, expected?: string): void {
     this.diags.err(path, message, expected);
+  }
+
+  errIn(path: Path, needle: string, from: number, message: string, expected?: string): void {
+    this.diags.errIn(path, needle, from, message, expected);
   }
 
   dur(v: string | number | undefined, path: Path, dflt: Ns): Ns {

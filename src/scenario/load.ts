@@ -1,6 +1,7 @@
 import { compileScenario, type Scenario } from "./compile.js";
 import type { Diagnostic } from "./diagnostics.js";
-import { ScenarioError } from "./diagnostics.js";
+import { clipDiagnostic, ScenarioError } from "./diagnostics.js";
+import { checkBeforeParse } from "./limits.js";
 import { ScenarioSource } from "./source.js";
 import { validateScenario } from "./validate.js";
 
@@ -12,10 +13,14 @@ export function parseScenario(
   text: string,
   file = "<scenario>",
 ): { ok: true; scenario: Scenario } | { ok: false; diagnostics: Diagnostic[] } {
+  // A file too large to parse quickly, or with a far too long list, is refused unparsed.
+  const early = checkBeforeParse(text, file);
+  if (early.length > 0) return { ok: false, diagnostics: early };
   const src = new ScenarioSource(text, file);
   const v = validateScenario(src);
-  if (!v.ok) return v;
-  return compileScenario(v.file, src, file);
+  const r = v.ok ? compileScenario(v.file, src, file) : v;
+  // A value of the file is quoted at a readable length, however long it is.
+  return r.ok ? r : { ok: false, diagnostics: r.diagnostics.map(clipDiagnostic) };
 }
 
 /** Like parseScenario, but throws a ScenarioError listing every problem. */

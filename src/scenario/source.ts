@@ -96,6 +96,40 @@ export class ScenarioSource {
     return this.linePos(offset);
   }
 
+  /**
+   * Position of `needle` inside the string value at `path`, searched from character `from`
+   * of the value (an event inside "cycles,instructions"); the value's own position when the
+   * text as written does not hold it (escapes).
+   */
+  positionWithin(
+    path: ReadonlyArray<PropertyKey>,
+    needle: string,
+    from: number,
+  ): { line: number; col: number } {
+    const node = this.nodeAt(path);
+    const range = node && isScalar(node) ? node.range : undefined;
+    if (!range || needle === "") return this.position(path);
+    const raw = this.text.slice(range[0], range[1]);
+    const k = raw.indexOf(needle, Math.max(0, from));
+    return k < 0 ? this.position(path) : this.linePos(range[0] + k);
+  }
+
+  /** The node at exactly `path`, or null. */
+  private nodeAt(path: ReadonlyArray<PropertyKey>): Node | null {
+    let node: Node | null = this.root;
+    for (const p of path) {
+      if (node && isMap(node)) {
+        const pair = node.items.find(
+          (it) => isPair(it) && isScalar(it.key) && String(it.key.value) === String(p),
+        );
+        node = (pair?.value as Node | null | undefined) ?? null;
+      } else if (node && isSeq(node) && typeof p === "number") {
+        node = (node.items[p] as Node | undefined) ?? null;
+      } else return null;
+    }
+    return node;
+  }
+
   /** Position of the key `key` inside the map at `path` (for unknown keys). */
   keyPosition(path: ReadonlyArray<PropertyKey>, key: string): { line: number; col: number } {
     return this.position([...path, key], true);

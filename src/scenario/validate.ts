@@ -2,6 +2,7 @@ import type { z } from "zod";
 import { type Diagnostic, formatPath } from "./diagnostics.js";
 import { type ScenarioFile, ScenarioSchema } from "./schema.js";
 import type { ScenarioSource } from "./source.js";
+import { suggest } from "./suggest.js";
 
 export type Issue = z.core.$ZodIssue;
 export type AnySchema = z.core.$ZodType;
@@ -202,9 +203,13 @@ function outOfBounds(
   const small = issue.code === "too_small";
   const bound = String(small ? issue.minimum : issue.maximum);
   const what = issue.origin === "array" ? "items" : issue.origin === "string" ? "characters" : "";
+  const shown =
+    issue.origin === "array" && Array.isArray(i.actual)
+      ? `a list of ${i.actual.length} items`
+      : describe(i.actual);
   return at(
     i,
-    `${describe(i.actual)} is too ${small ? "small" : "large"}`,
+    `${shown} is too ${small ? "small" : "large"}`,
     `${small ? "at least" : "at most"} ${bound}${what ? ` ${what}` : ""}`,
   );
 }
@@ -284,30 +289,4 @@ export function unwrap(s: AnySchema, value: unknown): AnySchema[] {
   return [s];
 }
 
-/** `; did you mean "x"?` for the allowed name closest to `k`, or "". */
-export function suggest(k: string, allowed: string[]): string {
-  let best = "";
-  let bestD = 3;
-  for (const a of allowed) {
-    const d = editDistance(k, a);
-    if (d < bestD) {
-      best = a;
-      bestD = d;
-    }
-  }
-  return best ? `; did you mean "${best}"?` : "";
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
-}
+export { closest, suggest } from "./suggest.js";

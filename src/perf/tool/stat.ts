@@ -204,7 +204,9 @@ export class PerfStat {
   }
 
   private isCorePmuEvent(m: ResolvedEvent): boolean {
-    const pmu = this.sys.perf.registry.byType(m.attr.type);
+    // A PMU named in the event: `pmu/cycles/` has attr type HARDWARE, its PMU in config 63:32.
+    const reg = this.sys.perf.registry;
+    const pmu = m.parsed.pmu !== null ? reg.byName(m.parsed.pmu) : reg.byType(m.attr.type);
     return pmu !== undefined && pmu.taskCtxNr === "hw";
   }
 

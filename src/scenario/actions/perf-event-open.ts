@@ -5,6 +5,7 @@ import { resolveEvent } from "../../perf/tool/resolve.js";
 import type { PerfEventAttr } from "../../perf/uapi.js";
 import { ERRNO } from "../../sim/errno.js";
 import { pmuNames } from "../machine/compile.js";
+import { checkOneEvent } from "../perf/events.js";
 import type { RunContext } from "../run-context.js";
 import { ActionCommon, type ActionCompile, type ActionOutcome, defineAction } from "./kind.js";
 
@@ -73,6 +74,7 @@ export const perfEventOpen = defineAction({
   compile(a, c) {
     c.needTask(a.task, "task");
     checkAttrType(a, c);
+    if (a.event !== undefined) checkOneEvent(a.event, c.path("event"), c.ctx);
     if ((a.event === undefined) === (a.attr === undefined)) {
       c.err([], "give exactly one of event (perf syntax) or attr", "event or attr");
     }

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { CounterResult, MeasurementResult } from "../../report/result.js";
 import type { RunContext } from "../run-context.js";
+import { closest } from "../suggest.js";
 import { defineSubject, type Observed, type SubjectCompile } from "./subject.js";
 
 const schema = z.strictObject({
@@ -22,6 +23,7 @@ export const eventSubject = defineSubject({
     if (s.fd !== undefined) checkFd(s, c);
     if (s.measurement !== undefined && s.event === undefined)
       c.err(["event"], "which event of the measurement?", "event: as written under perf");
+    checkEventName(s, c);
     return s;
   },
   isTime: (s) => s.field === "enabled" || s.field === "running",
@@ -47,6 +49,24 @@ function checkSource(s: EventSubject, c: SubjectCompile): void {
     c.err(["measurement"], `unknown measurement "${s.measurement}"`, "a name under perf");
   if (s.fd !== undefined && !names.fds.has(s.fd))
     c.err(["fd"], `no perf_event_open named "${s.fd}"`, "the name of a perf_event_open action");
+}
+
+/**
+ * The event names a counter of the measurement: as written, as perf names it, or the start
+ * of that name (findCounter's rule); a typo is an input error, not a null at the end.
+ */
+function checkEventName(s: EventSubject, c: SubjectCompile): void {
+  if (s.measurement === undefined || s.event === undefined) return;
+  const names = c.ctx.counterNames.get(s.measurement);
+  const e = s.event;
+  // The unprivileged fallback appends ":u" to a name, so a name may also extend one.
+  if (!names || names.some((n) => n.startsWith(e) || e.startsWith(n))) return;
+  const best = closest(e, names);
+  c.err(
+    ["event"],
+    `measurement "${s.measurement}" has no event '${e}'`,
+    best !== undefined ? `did you mean '${best}'?` : `one of: ${[...new Set(names)].join(", ")}`,
+  );
 }
 
 /** An fd is one event on one CPU, with neither ground truth nor samples. */

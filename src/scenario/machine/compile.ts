@@ -2,6 +2,7 @@ import type { CoreType, MachineDesc } from "../../hw/machine.js";
 import { ARMV8_COMMON_EVENTS, armv8PmuDesc, x86PmuDesc } from "../../hw/pmu-desc.js";
 import { PRESETS, preset } from "../../hw/presets.js";
 import type { DiagnosticSink, Path } from "../context.js";
+import { suggest } from "../suggest.js";
 import type { CustomMachineSpec, MachineSpecFile } from "./schema.js";
 
 /** The compiled `machine` section. */
@@ -36,7 +37,8 @@ function presetMachine(
   const desc = preset(name);
   const path = typeof m === "string" ? ["machine"] : ["machine", "preset"];
   if (!desc) {
-    diags.err(path, `unknown preset "${name}"`, `one of: ${Object.keys(PRESETS).join(", ")}`);
+    const u = unknownPreset(name);
+    diags.err(path, u.message, u.expected);
     return undefined;
   }
   if (typeof m === "object" && m.probe_order) {
@@ -44,6 +46,18 @@ function presetMachine(
     if (order) desc.probeOrder = order;
   }
   return desc;
+}
+
+/**
+ * The problem with a preset name that is none: with the closest name, a wrong case
+ * included. Names are matched exactly, as perf and sysfs match PMU names.
+ */
+export function unknownPreset(name: string): { message: string; expected: string } {
+  const names = Object.keys(PRESETS);
+  return {
+    message: `unknown preset "${name}"${suggest(name, names)}`,
+    expected: `one of: ${names.join(", ")}`,
+  };
 }
 
 function customMachine(m: CustomMachineSpec, diags: DiagnosticSink): MachineDesc {

@@ -1,6 +1,7 @@
 import type { Ns } from "../../sim/time.js";
 import type { CompileContext } from "../context.js";
 import { eventNames } from "../values.js";
+import { checkHostEvents, hostCounterNames } from "./events.js";
 import type { PerfMeasurementSpec } from "./schema.js";
 
 /** A host perf measurement (perf stat-like), compiled. */
@@ -44,6 +45,9 @@ function compileMeasurement(
   if (m.task !== undefined && m.cpus !== undefined) {
     ctx.err(["perf", i, "cpus"], "give either cpus (system-wide) or task, not both", "one target");
   }
+  checkHostEvents(m.events, ["perf", i, "events"], m.generic_events, ctx);
+  const counters = ctx.machine && hostCounterNames(m.events, m.generic_events, ctx.machine);
+  if (counters) ctx.counterNames.set(m.name, counters);
   const duration = ctx.duration;
   const start = ctx.dur(m.start, ["perf", i, "start"], 0 as Ns);
   const stop = ctx.dur(m.stop, ["perf", i, "stop"], duration);

@@ -13,6 +13,8 @@ import { KVM_MAX_NR_AMD_GP_COUNTERS } from "../../kvm/x86/msr.js";
 import type { CpuidLeafA } from "../../kvm/x86/pmu.js";
 import type { Ns } from "../../sim/time.js";
 import type { CompileContext } from "../context.js";
+import { forEachItem } from "../perf/events.js";
+import { closest } from "../suggest.js";
 import { type CallExpectSpec, eventNames, filterEvents } from "../values.js";
 import type { GuestPerfSpecFile, VmSpecFile } from "./schema.js";
 
@@ -196,16 +198,22 @@ function compileGuestPerf(
   const vcpu = m.vcpu ?? 0;
   if (vcpu >= nrVcpus) ctx.err(p("vcpu"), `the VM has ${nrVcpus} vCPUs`, `a vCPU below ${nrVcpus}`);
   const events = eventNames(m.events);
+  ctx.counterNames.set(m.name, events);
   const { known, unsupported } = guestEventNames(ctx);
-  for (const e of events) {
+  const guestNames = [...Object.keys(known), ...unsupported];
+  forEachItem(m.events, p("events"), ctx, (item) => {
+    const e = item.trim();
     if (Object.hasOwn(known, e) || unsupported.includes(e) || /^r[0-9a-fA-F]{1,4}$/.test(e))
-      continue;
-    ctx.err(
-      p("events"),
-      `guest event "${e}" is not an architectural event or rNNNN`,
-      `one of: ${[...Object.keys(known), ...unsupported].join(", ")} or r0011`,
-    );
-  }
+      return undefined;
+    const best = closest(e, guestNames);
+    if (best !== undefined)
+      return { at: e, message: `unknown guest event '${e}'`, expected: `did you mean '${best}'?` };
+    return {
+      at: e,
+      message: `guest event "${e}" is not an architectural event or rNNNN`,
+      expected: `one of: ${guestNames.join(", ")} or r0011`,
+    };
+  });
   const start = ctx.dur(m.start, p("start"), 0 as Ns);
   const stop = ctx.dur(m.stop, p("stop"), ctx.duration);
   if (stop <= start || stop > ctx.duration)
