@@ -2,6 +2,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { it } from "vitest";
 
 /** The repository root and the built CLI. */
 export const root = join(import.meta.dirname, "..");
@@ -19,3 +20,9 @@ export function tmpFile(name: string, text: string): string {
   writeFileSync(f, text);
   return f;
 }
+
+/**
+ * `it` for a test that only drives the CLI: a child process, which the unchecked vitest
+ * project (vitest.config.ts) does not change, so that project skips it.
+ */
+export const cliIt = process.env.VPMU_TEST_UNCHECKED === "1" ? it.skip : it;

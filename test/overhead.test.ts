@@ -6,7 +6,7 @@ import { variantsJsonReport } from "../src/report/json.js";
 import type { RunResult } from "../src/report/result.js";
 import { loadScenario } from "../src/scenario/load.js";
 import { runScenario, runVariants } from "../src/scenario/runner.js";
-import { root, tmpFile, vpmu } from "./cli-helpers.js";
+import { cliIt, root, tmpFile, vpmu } from "./cli-helpers.js";
 
 const OVERHEAD = readFileSync(join(root, "examples", "x86-overhead.yaml"), "utf8");
 
@@ -183,7 +183,7 @@ vms:
     expect(r.expectations[2]!.observed).toBe(r.perf[0]!.counters[0]!.samples);
   });
 
-  it("a misspelt kernel.kvm.costs field is one error naming file:line and the field", () => {
+  cliIt("a misspelt kernel.kvm.costs field is one error naming file:line and the field", () => {
     const f = tmpFile(
       "costs.yaml",
       "name: x\nmachine: x86-server\nkernel:\n  kvm:\n    costs:\n      guest_sampel_ns: 1\n",
@@ -198,7 +198,7 @@ vms:
     );
   });
 
-  it("a negative cost is rejected at its line", () => {
+  cliIt("a negative cost is rejected at its line", () => {
     const f = tmpFile(
       "neg.yaml",
       "name: x\nmachine: x86-server\nkernel:\n  kvm:\n    costs:\n      host_pmi_ns: -5\n",
@@ -208,7 +208,7 @@ vms:
     expect(r.err).toContain(`${f}:6:20: kernel.kvm.costs.host_pmi_ns:`);
   });
 
-  it("samples of a raw fd is refused", () => {
+  cliIt("samples of a raw fd is refused", () => {
     const f = tmpFile(
       "fd.yaml",
       `name: x

@@ -29,6 +29,13 @@ const SCALE = Number(process.env.VPMU_FUZZ_SCALE ?? 1) || 1;
 const SEED =
   process.env.VPMU_FUZZ_SEED === undefined ? undefined : Number(process.env.VPMU_FUZZ_SEED);
 const runs = (n: number): number => Math.max(1, Math.round(n * SCALE));
+/**
+ * The unchecked project (vitest.config.ts) re-runs this file for the runs of loaded
+ * scenarios without the checker; fuzzers that never get past the loader, and the CLI
+ * (a child process, unchecked anyway), run once.
+ */
+const onceIt = process.env.VPMU_TEST_UNCHECKED === "1" ? it.skip : it;
+const onceDescribe = process.env.VPMU_TEST_UNCHECKED === "1" ? describe.skip : describe;
 const seed = (s: number): number => (SEED === undefined ? s : SEED + s);
 /** Simulated time each loadable scenario runs for, at most. */
 const MAX_RUN = 5_000_000;
@@ -542,12 +549,12 @@ const EXAMPLES = readdirSync(examplesDir)
 // ---------------------------------------------------------------------------------------
 
 describe("scenario fuzzing", () => {
-  it("has examples to mutate", () => {
+  onceIt("has examples to mutate", () => {
     expect(EXAMPLES.length).toBeGreaterThan(0);
     for (const ex of EXAMPLES) expect(parseScenario(ex.text, ex.file).ok, ex.file).toBe(true);
   });
 
-  it("random text never throws and bad text gets located diagnostics", () => {
+  onceIt("random text never throws and bad text gets located diagnostics", () => {
     const textArb = fc.oneof(
       fc.string({ unit: "binary", maxLength: 300 }),
       fc.string({ unit: "grapheme", maxLength: 300 }),
@@ -564,7 +571,7 @@ describe("scenario fuzzing", () => {
     );
   });
 
-  it("random JSON values never throw and get located diagnostics", () => {
+  onceIt("random JSON values never throw and get located diagnostics", () => {
     const jsonArb = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v)),
       fc.jsonValue({ maxDepth: 4 }).map((v) => JSON.stringify(v, null, 2)),
@@ -580,7 +587,7 @@ describe("scenario fuzzing", () => {
     );
   });
 
-  it("YAML-ish lines of schema keys never throw and get located diagnostics", () => {
+  onceIt("YAML-ish lines of schema keys never throw and get located diagnostics", () => {
     fc.assert(
       fc.property(yamlishArb, (text) => {
         checkText(text);
@@ -622,7 +629,7 @@ describe("scenario fuzzing", () => {
   });
 });
 
-describe("scenario fuzzing through the CLI", () => {
+onceDescribe("scenario fuzzing through the CLI", () => {
   const bin = join(root, "dist", "cli", "main.js");
   const dir = mkdtempSync(join(tmpdir(), "vpmu-fuzz-"));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

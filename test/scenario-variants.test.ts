@@ -4,7 +4,7 @@ import { textReport, variantsTextReport } from "../src/report/text.js";
 import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { loadScenario, parseScenario } from "../src/scenario/load.js";
 import { runScenario, runVariants } from "../src/scenario/runner.js";
-import { tmpFile, vpmu } from "./cli-helpers.js";
+import { cliIt, tmpFile, vpmu } from "./cli-helpers.js";
 
 /** A small x86 scenario with one mediated VM; `tail` adds variants and expectations. */
 const BASE = `name: v
@@ -153,7 +153,7 @@ expect:
     expect(runs.map((v) => v.result.summary.failed)).toEqual([0, 1]);
   });
 
-  it("vpmu check checks every variant, one line each, and fails if one fails", () => {
+  cliIt("vpmu check checks every variant, one line each, and fails if one fails", () => {
     const f = tmpFile("exp.yaml", text);
     const r = vpmu("check", f);
     expect(r.code).toBe(1);
@@ -289,7 +289,7 @@ describe("variants: bad input", () => {
     expect(diagnosticsOf(`${BASE}variants: []\n`)[0]!.path).toBe("variants");
   });
 
-  it("the CLI prints the diagnostic and exits 2, without a stack trace", () => {
+  cliIt("the CLI prints the diagnostic and exits 2, without a stack trace", () => {
     const f = tmpFile(
       "bad.yaml",
       `${BASE}variants:\n  - name: a\n    set: { kernel.profile: 7 }\n`,
@@ -307,7 +307,7 @@ describe("variants: bad input", () => {
     }
   });
 
-  it("--variant with an unknown name, or on a scenario without variants", () => {
+  cliIt("--variant with an unknown name, or on a scenario without variants", () => {
     const f = tmpFile("v.yaml", `${BASE}variants:\n  - name: a\n  - name: b\n`);
     let r = vpmu("run", "--variant", "c", f);
     expect(r.code).toBe(2);
@@ -331,6 +331,9 @@ describe("variants: running and reports", () => {
     const a = variantsTextReport(runVariants(loadScenario(text)), { truth: true });
     const b = variantsTextReport(runVariants(loadScenario(text)), { truth: true });
     expect(a).toBe(b);
+  });
+
+  cliIt("vpmu run of variants: the same bytes twice, one seed for every variant", () => {
     const f = tmpFile("det.yaml", text);
     const r1 = vpmu("run", f);
     const r2 = vpmu("run", f);
@@ -402,7 +405,7 @@ describe("variants: running and reports", () => {
     expect(vpmu("run", "-f", "json", f).out).toBe(variantsJsonReport(runs));
   });
 
-  it("--variant runs one variant and prints its plain report", () => {
+  cliIt("--variant runs one variant and prints its plain report", () => {
     const f = tmpFile("one.yaml", text);
     const r = vpmu("run", "--variant", "emulated", f);
     expect(r.code).toBe(0);
@@ -413,7 +416,7 @@ describe("variants: running and reports", () => {
     expect(j.vms[0].vpmu).toBe("mediated");
   });
 
-  it("CSV: perf stat -x, lines of one variant, never a comment line", () => {
+  cliIt("CSV: perf stat -x, lines of one variant, never a comment line", () => {
     const f = tmpFile("csv.yaml", text);
     const all = vpmu("run", "-f", "csv", f);
     expect(all.code).toBe(2);
@@ -427,7 +430,7 @@ describe("variants: running and reports", () => {
     expect(lines.some((l) => l.startsWith("#"))).toBe(false);
   });
 
-  it("the example passes in every variant and differs where the designs differ", () => {
+  cliIt("the example passes in every variant and differs where the designs differ", () => {
     const r = vpmu("check", "--check-invariants", "examples/x86-vpmu-modes.yaml");
     expect(r.code).toBe(0);
     expect(r.out.match(/^ok {3}examples\/x86-vpmu-modes\.yaml \[/gm)).toHaveLength(3);
