@@ -220,12 +220,12 @@ program
     parseSeed(o.seed); // a bad --seed is reported before any run
     let passed = 0;
     let failed = 0;
-    let bad = false;
+    let rejected = 0;
     for (const f of files) {
       const loaded = loadScenarioFile(f);
       if (!loaded.ok) {
         for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-        bad = true;
+        rejected++;
         continue;
       }
       // A scenario with variants is checked in each of them, labelled "file [variant]".
@@ -239,8 +239,11 @@ program
         report(run.label, r);
       }
     }
-    process.stdout.write(`${passed} passed, ${failed} failed\n`);
-    process.exitCode = bad ? EXIT_USAGE : failed > 0 ? EXIT_FAIL : 0;
+    // A file that did not load is neither: the summary says how many were not checked.
+    const notLoaded =
+      rejected > 0 ? `, ${rejected} ${rejected === 1 ? "file" : "files"} not loaded` : "";
+    process.stdout.write(`${passed} passed, ${failed} failed${notLoaded}\n`);
+    process.exitCode = rejected > 0 ? EXIT_USAGE : failed > 0 ? EXIT_FAIL : 0;
 
     function report(f: string, r: RunResult): void {
       for (const a of r.actions) {
