@@ -10,8 +10,10 @@ import { sysClose, sysIoctl } from "./perf/ioctl.js";
 import { type Credentials, ROOT, sysPerfEventOpen } from "./perf/open.js";
 import { type PerfReadResult, sysRead } from "./perf/read.js";
 import type { PerfEventAttr, PerfIoctl } from "./perf/uapi.js";
+import { cpusFromUserMask } from "./sched/affinity.js";
 import { DEFAULT_SCHED, type SchedOptions, Scheduler } from "./sched/scheduler.js";
 import type { DutyCycle, Task } from "./sched/task.js";
+import { abiS32 } from "./sim/abi.js";
 import {
   ArgumentError,
   checkBool,
@@ -24,7 +26,7 @@ import {
   checkString,
 } from "./sim/argument.js";
 import { Clock } from "./sim/clock.js";
-import { check } from "./sim/errno.js";
+import { check, ERRNO } from "./sim/errno.js";
 import { EventQueue, TIMER_SCOPE_SELF, Timer } from "./sim/queue.js";
 import { Rng } from "./sim/rng.js";
 import type { Ns } from "./sim/time.js";
@@ -183,6 +185,22 @@ export class System {
   /** sched_setaffinity(2): throws KernelError (ESRCH, EINVAL) like the syscall. */
   schedSetaffinity(pid: number, cpus: readonly number[]): void {
     this.step(() => check(this.sched.setAffinity(pid, cpus, this.now), "sched_setaffinity"));
+  }
+
+  /**
+   * sched_setaffinity(pid, len, mask) with the C ABI's arguments: `mask` is the user's
+   * cpu_set_t bytes (CPU n is bit n % 8 of byte n / 8), read as the kernel does
+   * (sched/affinity.ts). Throws KernelError: EFAULT for a mask shorter than the bytes read,
+   * ESRCH for no such task (pid 0, the caller, is no model task), EINVAL when no online CPU
+   * is in the mask.
+   */
+  schedSetaffinityMask(pid: unknown, len: unknown, mask: unknown): void {
+    // kernel: the mask is copied in before the task is looked up.
+    const cpus = cpusFromUserMask(len, mask, this.machine.nrCpus);
+    if (typeof cpus === "number") check(cpus, "sched_setaffinity");
+    const p = abiS32(pid);
+    if (p === null) check(-ERRNO.EINVAL, "sched_setaffinity");
+    this.schedSetaffinity(p!, cpus as number[]);
   }
 
   /** kill(pid, SIGKILL): throws KernelError ESRCH for an unknown pid. */

@@ -262,3 +262,44 @@ describe("unsigned arguments arrive as the C ABI converts them", () => {
     expect(v.setAttr(PMU_ATTR.SET_NR_COUNTERS, 1.5)).toBe(-ERRNO.EFAULT);
   });
 });
+
+describe("sched_setaffinity(pid, len, mask) reads the mask as get_user_cpu_mask() (kernel/sched/syscalls.c)", () => {
+  it("a short len reads that many bytes, a long one is cut to cpumask_size(); bits past nr_cpu_ids are no CPUs", () => {
+    // rk3399: 6 CPUs, cpumask_size() = 8 bytes (one unsigned long).
+    const sys = new System({ machine: preset("rk3399")! });
+    const t = sys.spawn({ comm: "a", workload: BUILTIN_WORKLOADS.compute!, affinity: [0] });
+    const mask = (...bytes: number[]) => Uint8Array.from(bytes);
+    // CPU 5 is bit 5 of byte 0; bit 6 (CPU 6) is past nr_cpu_ids and ignored.
+    sys.schedSetaffinityMask(t.pid, 1, mask(0b0110_0000));
+    expect(t.affinity).toEqual([5]);
+    // len 4096 (a glibc cpu_set_t is 128 bytes, any len is taken): only 8 bytes are read,
+    // so a buffer of 8 is enough.
+    sys.schedSetaffinityMask(t.pid, 4096, mask(0b11, 0, 0, 0, 0, 0, 0, 0));
+    expect(t.affinity).toEqual([0, 1]);
+    // -1 as an unsigned int is 0xffffffff: cut to 8 bytes as well.
+    sys.schedSetaffinityMask(t.pid, -1, mask(0b100, 0, 0, 0, 0, 0, 0, 0));
+    expect(t.affinity).toEqual([2]);
+  });
+
+  it("EFAULT for memory that does not hold the bytes read, before the pid is looked up; ESRCH; EINVAL for no online CPU", () => {
+    const sys = new System({ machine: preset("rk3399")! });
+    const t = sys.spawn({ comm: "a", workload: BUILTIN_WORKLOADS.compute!, affinity: [0] });
+    expect(errOf(() => sys.schedSetaffinityMask(t.pid, 8, Uint8Array.from([1, 0, 0])))).toBe(
+      "EFAULT",
+    );
+    expect(errOf(() => sys.schedSetaffinityMask(t.pid, 2, null))).toBe("EFAULT");
+    expect(errOf(() => sys.schedSetaffinityMask(99999, 8, null))).toBe("EFAULT");
+    expect(errOf(() => sys.schedSetaffinityMask(99999, 1, Uint8Array.from([1])))).toBe("ESRCH");
+    // len 0 copies nothing: an empty mask (kernel: no CPU of cpu_active_mask in it).
+    expect(errOf(() => sys.schedSetaffinityMask(t.pid, 0, null))).toBe("EINVAL");
+    // Only CPU 6 and 7: past nr_cpu_ids, so no CPU at all.
+    expect(errOf(() => sys.schedSetaffinityMask(t.pid, 1, Uint8Array.from([0b1100_0000])))).toBe(
+      "EINVAL",
+    );
+    expect(t.affinity).toEqual([0]);
+    sys.setCpuOnline(3, false);
+    expect(errOf(() => sys.schedSetaffinityMask(t.pid, 1, Uint8Array.from([0b1000])))).toBe(
+      "EINVAL",
+    );
+  });
+});
