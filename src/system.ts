@@ -24,6 +24,7 @@ import {
   checkObject,
   checkOneOf,
   checkString,
+  checkTime,
 } from "./sim/argument.js";
 import { Clock } from "./sim/clock.js";
 import { check, ERRNO } from "./sim/errno.js";
@@ -131,7 +132,8 @@ export class System {
 
   /** Schedules a one-shot callback at an absolute time. */
   at(t: Ns, name: string, fn: (now: Ns) => void): Timer {
-    checkNat("System.at(t)", t);
+    // A timer in the past would run the clock backwards.
+    checkTime("System.at(t)", t, this.now);
     checkString("System.at(name)", name);
     checkFunction("System.at(fn)", fn);
     const timer = new Timer(name, fn);

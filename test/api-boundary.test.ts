@@ -1,10 +1,15 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { ArmGuestPerfStat } from "../src/guest/arm-perf-stat.js";
+import { GuestPerfStat } from "../src/guest/perf-stat.js";
 import { preset } from "../src/hw/presets.js";
 import { BUILTIN_WORKLOADS } from "../src/hw/workload.js";
 import { KvmDevice, type VmHandle } from "../src/kvm/api.js";
 import { KVM_ARM_VCPU_PMU_V3, KvmArm64, type KvmArmVcpu, PMU_ATTR } from "../src/kvm/arm64/kvm.js";
 import type { KvmVcpu } from "../src/kvm/vcpu.js";
+import { GuestPmuOps } from "../src/kvm/vcpu.js";
+import { loadScenario } from "../src/scenario/load.js";
+import { runScenario } from "../src/scenario/runner.js";
 import { ArgumentError } from "../src/sim/argument.js";
 import { ERRNO, KernelError } from "../src/sim/errno.js";
 import type { Ns } from "../src/sim/time.js";
@@ -121,6 +126,16 @@ const op = fc.oneof(
     on: h(fc.boolean()),
   }),
   fc.record({ k: fc.constant("kill" as const), pid: h(fc.nat(3)) }),
+  fc.record({
+    k: fc.constant("affmask" as const),
+    pid: h(fc.nat(3)),
+    len: h(fc.constantFrom(0, 1, 8, 128)),
+    mask: fc.oneof(
+      fc.uint8Array({ maxLength: 9 }),
+      fc.constant(Uint8Array.from([3, 0, 0, 0, 0, 0, 0, 0])),
+      hostile,
+    ),
+  }),
 );
 const x86Op = fc.oneof(
   { weight: 8, arbitrary: op },
@@ -142,6 +157,28 @@ const x86Op = fc.oneof(
     k: fc.constant("cap" as const),
     cap: h(fc.constant(113)),
     arg: hostile,
+  }),
+  // Guest instructions (GuestPmuOps) and the guest's perf stat, on a vCPU made above.
+  fc.record({
+    k: fc.constant("guest" as const),
+    v: fc.nat(2),
+    insn: fc.constantFrom("wrmsr", "rdmsr", "rdpmc", "emulate", "code"),
+    a: h(fc.constantFrom(0x186, 0xc1, 0x38f, 0x40000001, 0)),
+    b: h(fc.constantFrom(0x43003c, 0, 1)),
+    c: h(fc.constantFrom(0, 3)),
+    now: h(fc.constant(undefined)),
+    done: fc.oneof({ weight: 3, arbitrary: fc.constant(() => {}) }, hostile),
+  }),
+  fc.record({
+    k: fc.constant("gstat" as const),
+    v: fc.nat(2),
+    events: fc.oneof(
+      { weight: 3, arbitrary: fc.constant([{ name: "cycles", encoding: 0x3c }]) },
+      fc.array(fc.oneof(fc.constant({ name: "x", encoding: 0xc0 }), hostile), { maxLength: 3 }),
+      hostile,
+    ),
+    mux: h(fc.constant(4_000_000)),
+    now: h(fc.constant(undefined)),
   }),
 );
 const armOp = fc.oneof(
@@ -176,7 +213,18 @@ const armOp = fc.oneof(
     reg: h(fc.constantFrom("PMCR_EL0", "ID_AA64DFR0_EL1", "PMCNTENSET_EL0")),
     value: hostile,
   }),
-  fc.record({ k: fc.constant("krun" as const), v: fc.nat(2) }),
+  fc.record({ k: fc.constant("krun" as const), v: fc.nat(2), now: h(fc.constant(undefined)) }),
+  fc.record({
+    k: fc.constant("astat" as const),
+    v: fc.nat(2),
+    events: fc.oneof(
+      { weight: 3, arbitrary: fc.constant(["cpu_cycles", "r08"]) },
+      fc.array(hostile, { maxLength: 2 }),
+      hostile,
+    ),
+    mux: h(fc.constant(4_000_000)),
+    now: h(fc.constant(undefined)),
+  }),
 );
 type Op = typeof x86Op extends fc.Arbitrary<infer T> ? T : never;
 type ArmOp = typeof armOp extends fc.Arbitrary<infer T> ? T : never;
@@ -264,6 +312,15 @@ function playCommon(
     case "kill":
       call("kill", () => sys.kill(typeof o.pid === "number" ? (pids[o.pid] ?? o.pid) : a(o.pid)));
       break;
+    case "affmask":
+      call("affmask", () =>
+        sys.schedSetaffinityMask(
+          typeof o.pid === "number" ? (pids[o.pid] ?? o.pid) : o.pid,
+          o.len,
+          o.mask,
+        ),
+      );
+      break;
   }
 }
 
@@ -311,6 +368,34 @@ function playX86(ops: Op[]): string[] {
       case "cap":
         call("cap", () => vm.enableCap(a(o.cap), a(o.arg)));
         break;
+      case "guest": {
+        const v = vcpus[o.v];
+        if (!v) break;
+        // undefined stands for "now": the time a caller would pass.
+        const now = a<Ns>(o.now === undefined ? sys.now : o.now);
+        const g = new GuestPmuOps(v);
+        call(`guest.${o.insn}`, () => {
+          if (o.insn === "wrmsr") g.wrmsr(a(o.a), a(o.b), now, a(o.done));
+          else if (o.insn === "rdmsr") g.rdmsr(a(o.a), now, a(o.done));
+          else if (o.insn === "rdpmc") g.rdpmc(a(o.a), now, a(o.done));
+          else if (o.insn === "emulate") g.emulate(a(o.b), 0, a(o.c), now, a(o.done));
+          else g.code(now, a(o.done));
+        });
+        break;
+      }
+      case "gstat": {
+        const v = vcpus[o.v];
+        if (!v) break;
+        const now = a<Ns>(o.now === undefined ? sys.now : o.now);
+        call("gstat", () => {
+          const st = new GuestPerfStat(v, a(o.events), a(o.mux));
+          st.start(now);
+          sys.run((sys.now + 1_000_000) as Ns);
+          st.stop(sys.now);
+          return st.result().length;
+        });
+        break;
+      }
       default:
         playCommon(sys, o, call, pids);
     }
@@ -349,7 +434,19 @@ function playArm(ops: ArmOp[]): string[] {
           call("onereg", () => (o.set ? v.setOneReg(a(o.reg), a(o.value)) : v.getOneReg(a(o.reg))));
         break;
       case "krun":
-        if (v) call("krun", () => v.kvmRun(sys.now));
+        if (v) call("krun", () => v.kvmRun(a(o.now === undefined ? sys.now : o.now)));
+        break;
+      case "astat":
+        if (v) {
+          const now = a<Ns>(o.now === undefined ? sys.now : o.now);
+          call("astat", () => {
+            const st = new ArmGuestPerfStat(v, a(o.events), a(o.mux));
+            st.start(now);
+            sys.run((sys.now + 1_000_000) as Ns);
+            st.stop(sys.now);
+            return st.result().length;
+          });
+        }
         break;
       default:
         playCommon(sys, o, call, pids);
@@ -375,5 +472,48 @@ describe("hostile arguments across the public API: only errnos or ArgumentError,
       }),
       { seed: 14, numRuns: 250 },
     );
+  });
+});
+
+describe("runScenario() with hostile objects: ArgumentError naming the field, nothing run", () => {
+  const good = loadScenario("name: g\nmachine: x86-server\nduration: 1ms\n");
+  const cases: Array<[string, unknown, unknown, string]> = [
+    ["null", null, undefined, "runScenario(scenario)"],
+    ["a string", "name: x", undefined, "runScenario(scenario)"],
+    ["{}", {}, undefined, "runScenario(scenario.name)"],
+    [
+      "a NaN duration",
+      { ...good, duration: Number.NaN },
+      undefined,
+      "runScenario(scenario.duration)",
+    ],
+    ["a bigint seed", { ...good, seed: 1n }, undefined, "runScenario(scenario.seed)"],
+    ["tasks not a list", { ...good, tasks: {} }, undefined, "runScenario(scenario.tasks)"],
+    [
+      "workloads not a Map",
+      { ...good, workloads: {} },
+      undefined,
+      "runScenario(scenario.workloads)",
+    ],
+    ["opts null", good, null, "runScenario(opts)"],
+    ["a negative seed", good, { seed: -1 }, "runScenario(opts.seed)"],
+    ["a fractional duration", good, { duration: 1.5 }, "runScenario(opts.duration)"],
+    ["onProgress not a function", good, { onProgress: 3 }, "runScenario(opts.onProgress)"],
+    ["traceSinks not a list", good, { traceSinks: {} }, "runScenario(opts.traceSinks)"],
+  ];
+  it.each(cases)("%s", (_what, sc, opts, argument) => {
+    let err: unknown;
+    try {
+      runScenario(sc as never, opts as never);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ArgumentError);
+    expect((err as ArgumentError).argument).toBe(argument);
+  });
+
+  it("a spread copy of a compiled scenario still runs (its shape is what is checked)", () => {
+    const r = runScenario({ ...good, duration: 2_000_000 as Ns });
+    expect(r.scenario.duration_ns).toBe(2_000_000);
   });
 });

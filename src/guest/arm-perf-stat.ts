@@ -1,10 +1,12 @@
 import { quantityOf } from "../hw/pmu-desc.js";
 import { Mode } from "../hw/quantity.js";
-import type { KvmArmVcpu } from "../kvm/arm64/kvm.js";
+import { KvmArmVcpu } from "../kvm/arm64/kvm.js";
 import { CYCLE_IDX, PMCR, type PmuReg } from "../kvm/arm64/pmuv3.js";
 import { perfScaled } from "../perf/tool/stat-shadow.js";
+import { ArgumentError } from "../sim/argument.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
+import { checkGuestEventNames, checkGuestNow, checkMuxInterval } from "./check.js";
 import type { GuestCounterResult } from "./perf-stat.js";
 
 /** PMUv3 events the arm64 guest perf stat knows by name. */
@@ -65,6 +67,10 @@ export class ArmGuestPerfStat {
     events: string[],
     readonly muxIntervalNs: number = 4_000_000,
   ) {
+    if (!(vcpu instanceof KvmArmVcpu))
+      throw new ArgumentError("ArmGuestPerfStat(vcpu)", "a KvmArmVcpu", vcpu);
+    checkGuestEventNames("ArmGuestPerfStat", events);
+    checkMuxInterval("ArmGuestPerfStat", muxIntervalNs);
     let cycleTaken = false;
     for (const name of events) {
       const ev = GUEST_ARM_EVENTS[name] ?? Number.parseInt(name.replace(/^r/, ""), 16);
@@ -148,6 +154,7 @@ export class ArmGuestPerfStat {
 
   /** Programs and enables the counters. */
   start(now: Ns): void {
+    checkGuestNow("ArmGuestPerfStat.start", now, this.vcpu.vm.kvm.sys.now);
     this.startNs = now;
     this.truth0 = this.slots.map((s) => this.truth(s.event));
     const pmu = this.vcpu.pmu;
@@ -197,6 +204,7 @@ export class ArmGuestPerfStat {
 
   /** Reads every counter. */
   stop(now: Ns): void {
+    checkGuestNow("ArmGuestPerfStat.stop", now, this.vcpu.vm.kvm.sys.now);
     this.stopNs = now;
     this.truth1 = this.slots.map((s) => this.truth(s.event));
     if (this.timer.armed) this.sys.queue.cancel(this.timer);

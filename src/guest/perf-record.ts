@@ -1,7 +1,9 @@
 import { GuestPmuOps, type KvmVcpu } from "../kvm/vcpu.js";
 import { EVENTSEL } from "../kvm/x86/msr.js";
+import { checkObject } from "../sim/argument.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
+import { checkGuestEvents, checkGuestNow, checkMuxInterval } from "./check.js";
 import {
   type GuestEvent,
   type GuestPmuMsrs,
@@ -125,6 +127,9 @@ export class GuestPerfRecord {
     readonly opts: { freq?: number; period?: number },
     readonly muxIntervalNs: number = 4_000_000,
   ) {
+    checkGuestEvents("GuestPerfRecord", events);
+    checkObject("GuestPerfRecord(opts)", opts);
+    checkMuxInterval("GuestPerfRecord", muxIntervalNs);
     this.ops = new GuestPmuOps(vcpu);
     this.nmiOps = new GuestPmuOps(vcpu, true);
     this.view = guestPmuView(vcpu);
@@ -160,6 +165,7 @@ export class GuestPerfRecord {
 
   /** Programs the counters and starts sampling. */
   start(now: Ns): void {
+    checkGuestNow("GuestPerfRecord.start", now, this.vcpu.vm.kvm.sys.now);
     this.startNs = now;
     this.truthStart = this.slots.map((s) => this.truth(s.ev));
     if ((this.vcpu.pmu?.version ?? 0) === 0) {
@@ -505,6 +511,7 @@ export class GuestPerfRecord {
 
   /** Stops sampling (after a PMI handler under way, which the vCPU finishes first). */
   stop(now: Ns): void {
+    checkGuestNow("GuestPerfRecord.stop", now, this.vcpu.vm.kvm.sys.now);
     this.truthEnd = this.slots.map((s) => this.truth(s.ev));
     if (this.timer.armed) this.sys.queue.cancel(this.timer);
     if (this.noPmu) return;

@@ -6,6 +6,7 @@ import { AMD_MSR, EVENTSEL, MSR } from "../kvm/x86/msr.js";
 import { perfScaled } from "../perf/tool/stat-shadow.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
+import { checkGuestEvents, checkGuestNow, checkMuxInterval } from "./check.js";
 
 /** A guest event: its name and x86 encoding (event | umask << 8). */
 export interface GuestEvent {
@@ -182,6 +183,8 @@ export class GuestPerfStat {
     events: GuestEvent[],
     readonly muxIntervalNs: number = 4_000_000,
   ) {
+    checkGuestEvents("GuestPerfStat", events);
+    checkMuxInterval("GuestPerfStat", muxIntervalNs);
     this.ops = new GuestPmuOps(vcpu);
     this.view = guestPmuView(vcpu);
     this.slots = events.map((ev) => ({ ev, count: 0, enabled: 0, running: 0, on: -1 }));
@@ -198,6 +201,7 @@ export class GuestPerfStat {
 
   /** Programs the counters and starts counting. */
   start(now: Ns): void {
+    checkGuestNow("GuestPerfStat.start", now, this.vcpu.vm.kvm.sys.now);
     this.startNs = now;
     this.truthStart = this.slots.map((s) => this.truth(s.ev));
     if ((this.vcpu.pmu?.version ?? 0) === 0) {
@@ -259,6 +263,7 @@ export class GuestPerfStat {
 
   /** Stops: reads every counter. */
   stop(now: Ns): void {
+    checkGuestNow("GuestPerfStat.stop", now, this.vcpu.vm.kvm.sys.now);
     this.stopNs = now;
     this.truthEnd = this.slots.map((s) => this.truth(s.ev));
     const q = this.vcpu.vm.kvm.sys.queue;

@@ -4,6 +4,8 @@ import { BUILTIN_WORKLOADS, type Workload } from "../hw/workload.js";
 import { WorkloadExec } from "../hw/workload-exec.js";
 import type { SchedHook } from "../sched/scheduler.js";
 import { PF_VCPU, type Task } from "../sched/task.js";
+import { abiU32, abiU64 } from "../sim/abi.js";
+import { ArgumentError, checkFunction, checkNat, checkOneOf, checkTime } from "../sim/argument.js";
 import { TIMER_SCOPE_SELF, Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import type { System } from "../system.js";
@@ -532,7 +534,10 @@ export class GuestPmuOps {
     readonly vcpu: KvmVcpu,
     /** The instructions belong to the guest's PMI (NMI) handler. */
     readonly nmi = false,
-  ) {}
+  ) {
+    if (!(vcpu instanceof KvmVcpu)) throw new ArgumentError("GuestPmuOps(vcpu)", "a KvmVcpu", vcpu);
+    if (typeof nmi !== "boolean") throw new ArgumentError("GuestPmuOps(nmi)", "a boolean", nmi);
+  }
 
   /** Runs `run` as a guest instruction; it exits (at the PMU MSR cost) when `intercepted`. */
   private issue(intercepted: boolean, reason: ExitReason, now: Ns, run: (t: Ns) => void): void {
@@ -545,6 +550,8 @@ export class GuestPmuOps {
    * order with the guest's other instructions: it waits while the vCPU is out or in an NMI.
    */
   code(now: Ns, run: (t: Ns) => void): void {
+    checkTime("GuestPmuOps.code(now)", now, this.vcpu.vm.kvm.sys.now);
+    checkFunction("GuestPmuOps.code(run)", run);
     this.vcpu.guestOp({ intercepted: false, reason: "msr", costNs: 0, run, nmi: this.nmi }, now);
   }
 
@@ -557,9 +564,14 @@ export class GuestPmuOps {
 
   /** WRMSR: exits when KVM intercepts the MSR. */
   wrmsr(msr: number, value: bigint | number, now: Ns, done?: (ok: boolean) => void): void {
+    checkTime("GuestPmuOps.wrmsr(now)", now, this.vcpu.vm.kvm.sys.now);
+    if (done !== undefined) checkFunction("GuestPmuOps.wrmsr(done)", done);
     const pmu = this.vcpu.pmu;
-    this.issue(!pmu || pmu.intercepts(msr), "msr", now, (t) => {
-      const r = pmu ? pmu.wrmsr(msr, BigInt(value), t) : GP_FAULT_;
+    // ECX and EDX:EAX as the instruction takes them; a value no register holds is #GP.
+    const idx = abiU32(msr);
+    const v = abiU64(value);
+    this.issue(!pmu || idx === null || pmu.intercepts(idx), "msr", now, (t) => {
+      const r = pmu && idx !== null && v !== null ? pmu.wrmsr(idx, v, t) : GP_FAULT_;
       if (r !== true) this.faults++;
       done?.(r === true);
     });
@@ -567,9 +579,12 @@ export class GuestPmuOps {
 
   /** RDMSR. */
   rdmsr(msr: number, now: Ns, done: (v: bigint | null) => void): void {
+    checkTime("GuestPmuOps.rdmsr(now)", now, this.vcpu.vm.kvm.sys.now);
+    checkFunction("GuestPmuOps.rdmsr(done)", done);
     const pmu = this.vcpu.pmu;
-    this.issue(!pmu || pmu.intercepts(msr), "msr", now, (t) =>
-      done(this.value(pmu ? pmu.rdmsr(msr, t) : GP_FAULT_)),
+    const idx = abiU32(msr);
+    this.issue(!pmu || idx === null || pmu.intercepts(idx), "msr", now, (t) =>
+      done(this.value(pmu && idx !== null ? pmu.rdmsr(idx, t) : GP_FAULT_)),
     );
   }
 
@@ -578,6 +593,11 @@ export class GuestPmuOps {
    * once on the matching counters (the last `branches` of them are branches), at CPL `cpl`.
    */
   emulate(count: number, branches: number, cpl: 0 | 3, now: Ns, done?: () => void): void {
+    checkNat("GuestPmuOps.emulate(count)", count);
+    checkNat("GuestPmuOps.emulate(branches)", branches, count);
+    checkOneOf("GuestPmuOps.emulate(cpl)", cpl, [0, 3] as const);
+    checkTime("GuestPmuOps.emulate(now)", now, this.vcpu.vm.kvm.sys.now);
+    if (done !== undefined) checkFunction("GuestPmuOps.emulate(done)", done);
     const pmu = this.vcpu.pmu;
     this.issue(true, "emulation", now, (t) => {
       for (let i = 0; i < count; i++)
@@ -588,10 +608,13 @@ export class GuestPmuOps {
 
   /** RDPMC: passes through only with a mediated PMU that has every host counter. */
   rdpmc(ecx: number, now: Ns, done: (v: bigint | null) => void): void {
+    checkTime("GuestPmuOps.rdpmc(now)", now, this.vcpu.vm.kvm.sys.now);
+    checkFunction("GuestPmuOps.rdpmc(done)", done);
     const pmu = this.vcpu.pmu;
     const m = this.vcpu.mediated;
+    const idx = abiU32(ecx);
     this.issue(!(m?.rdpmcPassthrough() ?? false), "rdpmc", now, (t) =>
-      done(this.value(pmu ? pmu.rdpmc(ecx, t) : GP_FAULT_)),
+      done(this.value(pmu && idx !== null ? pmu.rdpmc(idx, t) : GP_FAULT_)),
     );
   }
 }

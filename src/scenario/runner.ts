@@ -6,6 +6,7 @@ import type { Scenario } from "./compiled.js";
 import { boot, startWatchdog } from "./kernel/boot.js";
 import { scheduleMeasurements } from "./perf/run.js";
 import { runResult } from "./result.js";
+import { checkRunArgs } from "./run-check.js";
 import type { RunContext, RunOptions } from "./run-context.js";
 import { startTasks } from "./tasks/run.js";
 import { scheduleVms } from "./vms/run.js";
@@ -27,6 +28,7 @@ export class ScenarioRun {
     readonly sc: Scenario,
     readonly opts: RunOptions = {},
   ) {
+    checkRunArgs(sc, opts);
     this.duration = opts.duration ?? sc.duration;
     // In this order: timers armed for one instant fire in arming order.
     const run = (this.ctx = boot(sc, opts));

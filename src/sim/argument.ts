@@ -43,6 +43,13 @@ export function checkNat(arg: string, v: unknown, max = Number.MAX_SAFE_INTEGER)
   return v;
 }
 
+/** A simulated time (ns) not before `now`: a call cannot act in the past. */
+export function checkTime(arg: string, v: unknown, now: number): number {
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < now)
+    throw new ArgumentError(arg, `a time in ns from now (${now}) on`, v);
+  return v;
+}
+
 /** A safe integer in [min, max]. */
 export function checkInt(arg: string, v: unknown, min: number, max: number): number {
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max)

@@ -3,7 +3,7 @@ import type { Workload } from "../../hw/workload.js";
 import { checkWorkload } from "../../hw/workload-check.js";
 import { CorePmu } from "../../perf/drivers/core-pmu.js";
 import { abiS32, abiU8, abiU16, abiU32, abiU64 } from "../../sim/abi.js";
-import { checkCpuList, checkInt, checkNumber } from "../../sim/argument.js";
+import { checkCpuList, checkInt, checkNumber, checkTime } from "../../sim/argument.js";
 import { ERRNO, errnoName } from "../../sim/errno.js";
 import type { Ns } from "../../sim/time.js";
 import type { System } from "../../system.js";
@@ -409,6 +409,7 @@ export class KvmArmVcpu {
    * with KVM_EXIT_FAIL_ENTRY / CPU_UNSUPPORTED (see `run.failEntry`).
    */
   kvmRun(now: Ns): number {
+    checkTime("KvmArmVcpu.kvmRun(now)", now, this.kvm.sys.now);
     const r = this.kvmRunChecks();
     this.runResults.push(r < 0 ? (errnoName(r) ?? String(r)) : "0");
     if (r < 0) return r;
