@@ -16,7 +16,6 @@ const UNCHECKED = [
   "test/overhead.test.ts",
   "test/perf-guest.test.ts",
   "test/robustness.test.ts",
-  "test/scenario-fuzz.test.ts",
   "test/scenario-variants.test.ts",
 ];
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const root = new URL("..", import.meta.url).pathname;
-const vpmu = join(root, "dist", "cli", "main.js");
+const vpmu = join(root, "dist", "bin", "vpmu.js");
 const HW8 =
   "cycles,instructions,branches,branch-misses,cache-references,cache-misses,bus-cycles,ref-cycles";
 const SW8 =

@@ -83,7 +83,7 @@ export async function runReportBenchmarks(row, quick) {
   const { chromium } = await import("playwright-core");
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
   const server = spawn(process.execPath, [
-    join(root, "dist/cli/main.js"),
+    join(root, "dist/bin/vpmu.js"),
     "playground",
     "--port",
     "0",

@@ -9,7 +9,7 @@ import type { Ns } from "../src/sim/time.js";
 import type { TraceRecord } from "../src/sim/trace.js";
 
 const root = join(import.meta.dirname, "..");
-const bin = join(root, "dist", "cli", "main.js");
+const bin = join(root, "dist", "bin", "vpmu.js");
 const example = "examples/host-multiplexing.yaml";
 
 interface TraceEvent {

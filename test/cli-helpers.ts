@@ -6,7 +6,7 @@ import { it } from "vitest";
 
 /** The repository root and the built CLI. */
 export const root = join(import.meta.dirname, "..");
-export const bin = join(root, "dist", "cli", "main.js");
+export const bin = join(root, "dist", "bin", "vpmu.js");
 
 /** Runs the built `vpmu` CLI and returns its exit code and output. */
 export function vpmu(...args: string[]): { code: number | null; out: string; err: string } {

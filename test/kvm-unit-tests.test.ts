@@ -173,7 +173,7 @@ describe("vpmu kvm-unit-tests CLI", () => {
   const cli = (args: string[]) => {
     try {
       return {
-        out: execFileSync("node", ["dist/cli/main.js", "kvm-unit-tests", ...args], {
+        out: execFileSync("node", ["dist/bin/vpmu.js", "kvm-unit-tests", ...args], {
           encoding: "utf8",
         }),
         code: 0,
