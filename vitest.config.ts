@@ -24,6 +24,10 @@ export default defineConfig({
     pool: "threads",
     // Every core: vitest leaves one idle by default, which halves a 2-core machine.
     maxWorkers: availableParallelism(),
+    // Test files share a worker's module cache: src/ is transformed and loaded once per
+    // worker, not once per file. No test leaves module state changed (test/setup.ts sets
+    // the checker's default, the same in every file of a project).
+    isolate: false,
     testTimeout: 60_000,
     setupFiles: ["test/setup.ts"],
     projects: [
