@@ -359,7 +359,7 @@ suite("in Chromium", () => {
       await page.close();
     });
 
-    it("completes keys from the scenario JSON Schema", async () => {
+    it("completes keys and values from the scenario JSON Schema", async () => {
       const { page } = await open(playgroundUrl);
       await page.waitForFunction(() => (globalThis as { playground?: unknown }).playground);
       await page.evaluate(() => {
@@ -372,6 +372,26 @@ suite("in Chromium", () => {
       const options = page.locator(".cm-tooltip-autocomplete li");
       await options.first().waitFor();
       expect(await options.allTextContents()).toContainEqual(expect.stringMatching(/^events/));
+      // A value the schema lists: the kernel profiles, inserted quoted where YAML needs it.
+      await page.keyboard.press("Escape");
+      await page.evaluate(() => {
+        const pg = (globalThis as PageGlobal).playground;
+        pg.setText("name: a\nkernel:\n  profile: ", "c.yaml");
+        pg.view.focus();
+        pg.view.dispatch({ selection: { anchor: pg.view.state.doc.length } });
+      });
+      await page.keyboard.press("Control+Space");
+      await options.first().waitFor();
+      expect((await options.allTextContents()).sort()).toEqual(["5.18", "7.0", "rfc-v1"]);
+      await page.keyboard.press("Escape");
+      await page.keyboard.type("7");
+      await page.keyboard.press("Control+Space");
+      await options.first().waitFor();
+      expect(await options.allTextContents()).toEqual(["7.0"]);
+      await page.keyboard.press("Enter");
+      expect(
+        await page.evaluate(() => (globalThis as PageGlobal).playground.view.state.doc.toString()),
+      ).toBe('name: a\nkernel:\n  profile: "7.0"');
       await page.close();
     });
 
