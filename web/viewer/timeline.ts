@@ -682,6 +682,8 @@ export class Timeline {
       `event ${m ? `${name} (${m})` : name} (id ${row.ev.id}): ${state}`,
       i >= 0 ? `since ${fmtTime(ch[i * 2]!)}` : "",
       ...values,
+      // kernel: __perf_read() returns no data for an event in ERROR.
+      state === "ERROR" ? "in ERROR, read(2) returns 0 bytes: these are the event's own" : "",
       ...(this.opts.describe?.(name, m, row.cpu) ?? []),
     ].filter((s) => s !== "");
     return { row, t, lines, subject: name };
