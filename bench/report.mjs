@@ -32,28 +32,53 @@ function runLikeWorker(sc, name) {
     : jsonReport(page.result);
 }
 
-/** A timeline with `n` event state changes over 8 CPUs, 8 counters each (for the redraw line). */
+/**
+ * A timeline with `n` event state changes over 8 CPUs, 8 counters each (for the redraw line),
+ * each event with a value sample per change.
+ */
 function bigTimeline(n) {
-  const strings = ["ACTIVE", "INACTIVE", "ERROR", "cycles", "instructions", "guest"];
+  const strings = ["ACTIVE", "INACTIVE", "ERROR", "cycles", "instructions", "guest", "stat"];
   const end = 1_000_000_000;
   const cpus = [];
   const events = [];
+  const holders = [];
   const perEvent = Math.ceil(n / 64);
   for (let cpu = 0; cpu < 8; cpu++) {
     const lanes = [];
     for (let idx = 0; idx < 8; idx++) {
+      const id = cpu * 8 + idx;
       const segs = [];
       for (let k = 0; k < perEvent; k++)
-        segs.push((k * end) / perEvent, ((k + 0.5) * end) / perEvent, 3 + (k % 2));
+        segs.push((k * end) / perEvent, ((k + 0.5) * end) / perEvent, id);
       lanes.push({ pmu: "cpu", idx, label: `gp${idx}`, segs });
       const changes = [];
+      const values = [];
       // Multiplexing: ACTIVE and INACTIVE by turns, as rotation makes them.
-      for (let k = 0; k < perEvent; k++) changes.push(Math.floor((k * end) / perEvent), k % 2);
-      events.push({ id: cpu * 8 + idx, name: 3 + (idx % 2), cpu, changes });
+      for (let k = 0; k < perEvent; k++) {
+        const t = Math.floor((k * end) / perEvent);
+        changes.push(t, k % 2);
+        values.push(
+          t,
+          3 * Math.ceil(k / 2) * (end / perEvent),
+          t,
+          Math.ceil(k / 2) * (end / perEvent),
+        );
+      }
+      events.push({ id, name: 3 + (idx % 2), cpu, changes });
+      holders.push({ id, name: 3 + (idx % 2), measurement: 6, values });
     }
     cpus.push({ cpu, lanes, guest: [0, end / 2, 5], tasks: [], marks: [] });
   }
-  return { version: 1, end_ns: end, strings, mark_kinds: ["vm entry"], cpus, uncore: [], events };
+  return {
+    version: 2,
+    end_ns: end,
+    strings,
+    mark_kinds: ["vm entry"],
+    cpus,
+    uncore: [],
+    events,
+    holders,
+  };
 }
 
 export async function runReportBenchmarks(row, quick) {

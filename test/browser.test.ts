@@ -263,28 +263,134 @@ suite("in Chromium", () => {
       await page.close();
     });
 
-    it("hover on a counter lane names the event holding it", async () => {
-      const { page } = await open(`file://${htmlOf(RFC)}`);
-      const where = await page.evaluate(() => {
-        const tl = (globalThis as PageGlobal).vpmu.timeline;
-        const row = tl.rows.find(
-          (r: PageGlobal) => r.kind === "lane" && r.cpu === 3 && r.label === "gp0",
-        );
-        const top = document.querySelector(".vpmu-timeline-canvas")!.getBoundingClientRect().top;
-        window.scrollBy(0, top + row.y - 300);
-        const c = document.querySelector(".vpmu-timeline-canvas")!.getBoundingClientRect();
-        return {
-          x: c.left + tl.xOf(50_000_000),
-          y: c.top + row.y + row.h / 2,
-          holder: tl.data.strings[row.lane.segs[2]],
-        };
-      });
-      expect(where.holder).toBe("cycles");
+    /** The page's data as the HTML file carries it, its timeline unpacked. */
+    async function pageData(f: string): Promise<PageGlobal> {
+      const { unpackTimeline } = await import("../src/report/timeline.js");
+      const html = readFileSync(htmlOf(f), "utf8");
+      const m = /<script type="application\/json" id="vpmu-data">(.*?)<\/script>/s.exec(html)!;
+      const d = JSON.parse(m[1]!);
+      return { ...d, timelines: d.timelines.map(unpackTimeline) };
+    }
+
+    /** Moves the pointer onto a lane of the timeline at time t; returns the tooltip and the hit. */
+    async function hover(
+      page: Page,
+      cpu: number,
+      label: string,
+      t: number,
+    ): Promise<{ tip: string; t: number; holder: number }> {
+      const where = await page.evaluate(
+        ([cpu, label, t]) => {
+          const tl = (globalThis as PageGlobal).vpmu.timeline;
+          const row = tl.rows.find(
+            (r: PageGlobal) => r.kind === "lane" && r.cpu === cpu && r.label === label,
+          );
+          const top = document.querySelector(".vpmu-timeline-canvas")!.getBoundingClientRect().top;
+          window.scrollBy(0, top + row.y - 300);
+          const c = document.querySelector(".vpmu-timeline-canvas")!.getBoundingClientRect();
+          return { x: c.left + tl.xOf(t), y: c.top + row.y + row.h / 2 };
+        },
+        [cpu, label, t] as const,
+      );
       await page.mouse.move(where.x, where.y);
-      const tip = await page.textContent(".vpmu-tip");
-      expect(tip).toContain("held by cycles");
-      expect(tip).toContain("host_all: cycles {type 0, config 0x0}");
       expect(await page.isVisible(".vpmu-tip")).toBe(true);
+      const hit = await page.evaluate(() => {
+        const h = (globalThis as PageGlobal).vpmu.timeline.lastHit;
+        const segs: number[] = h.row.lane.segs;
+        let holder = -1;
+        for (let i = 0; i < segs.length; i += 3)
+          if (segs[i]! <= h.t && h.t < segs[i + 1]!) holder = segs[i + 2]!;
+        return { t: h.t as number, holder };
+      });
+      return { tip: (await page.textContent(".vpmu-tip"))!, ...hit };
+    }
+
+    it("hover on a counter lane names the event holding it, its attr, and its counts at that instant", async () => {
+      const d = await pageData(RFC);
+      const host = d.result.perf.find((m: PageGlobal) => m.name === "host_all").counters[0];
+      const cpu3 = host.per_cpu.find((p: PageGlobal) => p.cpu === 3);
+      const { page } = await open(`file://${htmlOf(RFC)}`);
+      const h = await hover(page, 3, "gp0", 30_000_000);
+      expect(h.tip).toMatch(/held by cycles \(host_all\), id \d+/);
+      expect(h.tip).toContain("host_all: cycles {type 0, config 0x0}");
+      // host_all's cycles on CPU 3 counts all the run (its final count over its enabled
+      // time, from the JSON): at t it had counted that share, enabled and running all of t.
+      expect(cpu3.enabled_ns).toBe(100_000_000);
+      const want = Math.floor((cpu3.count * h.t) / cpu3.enabled_ns);
+      expect(want).toBeGreaterThan(0);
+      expect(want).toBeLessThan(cpu3.count);
+      expect(h.tip).toContain(`at this instant: count ${grouped(want)}`);
+      expect(h.tip).toContain(`time_enabled ${grouped(Math.floor(h.t))} ns`);
+      expect(h.tip).toContain(`time_running ${grouped(Math.floor(h.t))} ns`);
+
+      // host_only's cycles:H on CPU 2 stops counting in guest mode: the count at an instant
+      // is between the samples the page carries (state changes, PMIs), interpolated linearly.
+      const tl = d.timelines[0];
+      const hi = tl.holders.findIndex(
+        (x: PageGlobal) =>
+          tl.strings[x.name] === "cycles:H" &&
+          tl.strings[x.measurement] === "host_only" &&
+          tl.events.some((e: PageGlobal) => e.id === x.id && e.cpu === 2),
+      );
+      const holder = tl.holders[hi];
+      const v: number[] = holder.values;
+      // Its last sample is what perf stat read at the end (the JSON's per-CPU numbers).
+      const only = d.result.perf.find((m: PageGlobal) => m.name === "host_only").counters[0];
+      const pc2 = only.per_cpu.find((p: PageGlobal) => p.cpu === 2);
+      expect(v.slice(-3)).toEqual([pc2.count, pc2.enabled_ns, pc2.running_ns]);
+      expect(pc2.running_ns).toBeLessThan(pc2.enabled_ns);
+      // A lane and a time where it holds a counter, halfway through its longest stretch.
+      const cpu2 = tl.cpus.find((c: PageGlobal) => c.cpu === 2);
+      let best = { label: "", t: 0, len: 0 };
+      for (const l of cpu2.lanes)
+        for (let i = 0; i < l.segs.length; i += 3)
+          if (l.segs[i + 2] === hi && l.segs[i + 1] - l.segs[i] > best.len)
+            best = {
+              label: l.label,
+              t: (l.segs[i] + l.segs[i + 1]) / 2,
+              len: l.segs[i + 1] - l.segs[i],
+            };
+      const g = await hover(page, 2, best.label, best.t);
+      expect(g.holder).toBe(hi);
+      expect(g.tip).toMatch(/held by cycles:H \(host_only\)/);
+      let k = 0;
+      while (k + 4 < v.length && v[k + 4]! <= g.t) k += 4;
+      const f = (g.t - v[k]!) / (v[k + 4]! - v[k]!);
+      const at = (j: number) => Math.floor(v[k + j]! + (v[k + 4 + j]! - v[k + j]!) * f);
+      expect(at(1)).toBeGreaterThan(0);
+      expect(g.tip).toContain(`at this instant: count ${grouped(at(1))}`);
+      expect(g.tip).toContain(
+        `time_enabled ${grouped(at(2))} ns, time_running ${grouped(at(3))} ns`,
+      );
+      await page.close();
+    });
+
+    it("tells apart events of one name in two measurements: colours, legend, hover", async () => {
+      const { page } = await open(`file://${htmlOf(RFC)}`);
+      // On CPU 2 before the first VM entry (10 ms): host_all's cycles and the group's.
+      const a = await hover(page, 2, "gp0", 5_000_000);
+      const b = await hover(page, 2, "gp2", 5_000_000);
+      expect(a.tip).toMatch(/held by cycles \(host_all\)/);
+      expect(a.tip).toContain("host_all: cycles {type 0, config 0x0}");
+      expect(a.tip).not.toContain("group: cycles");
+      expect(b.tip).toMatch(/held by cycles \(group\)/);
+      expect(b.tip).toContain("group: cycles {type 0, config 0x0}");
+      expect(b.tip).not.toContain("host_all:");
+      // Nor is the guest's cycles (gstat) a host event's.
+      expect(a.tip + b.tip).not.toContain("gstat:");
+      const r = await page.evaluate(() => {
+        const tl = (globalThis as PageGlobal).vpmu.timeline;
+        const legend = [...document.querySelectorAll(".vpmu-legend-item")].map(
+          (e) => e.textContent,
+        );
+        return { holders: tl.holders(), legend };
+      });
+      const colour = (n: string) =>
+        r.holders.find((h: { name: string }) => h.name === n)?.colour as string;
+      expect(colour("cycles (host_all)")).toBeTruthy();
+      expect(colour("cycles (group)")).toBeTruthy();
+      expect(colour("cycles (host_all)")).not.toBe(colour("cycles (group)"));
+      expect(r.legend).toEqual(expect.arrayContaining(["cycles (host_all)", "cycles (group)"]));
       await page.close();
     });
 
@@ -359,7 +465,7 @@ suite("in Chromium", () => {
       await page.close();
     });
 
-    it("completes keys from the scenario JSON Schema", async () => {
+    it("completes keys and values from the scenario JSON Schema", async () => {
       const { page } = await open(playgroundUrl);
       await page.waitForFunction(() => (globalThis as { playground?: unknown }).playground);
       await page.evaluate(() => {
@@ -372,6 +478,26 @@ suite("in Chromium", () => {
       const options = page.locator(".cm-tooltip-autocomplete li");
       await options.first().waitFor();
       expect(await options.allTextContents()).toContainEqual(expect.stringMatching(/^events/));
+      // A value the schema lists: the kernel profiles, inserted quoted where YAML needs it.
+      await page.keyboard.press("Escape");
+      await page.evaluate(() => {
+        const pg = (globalThis as PageGlobal).playground;
+        pg.setText("name: a\nkernel:\n  profile: ", "c.yaml");
+        pg.view.focus();
+        pg.view.dispatch({ selection: { anchor: pg.view.state.doc.length } });
+      });
+      await page.keyboard.press("Control+Space");
+      await options.first().waitFor();
+      expect((await options.allTextContents()).sort()).toEqual(["5.18", "7.0", "rfc-v1"]);
+      await page.keyboard.press("Escape");
+      await page.keyboard.type("7");
+      await page.keyboard.press("Control+Space");
+      await options.first().waitFor();
+      expect(await options.allTextContents()).toEqual(["7.0"]);
+      await options.first().click();
+      expect(
+        await page.evaluate(() => (globalThis as PageGlobal).playground.view.state.doc.toString()),
+      ).toBe('name: a\nkernel:\n  profile: "7.0"');
       await page.close();
     });
 

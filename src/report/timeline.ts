@@ -7,11 +7,17 @@ import type { TraceRecord, TraceSink } from "../sim/trace.js";
  * The timeline of a run, as the HTML report draws it: per CPU, who held each hardware
  * counter when, when a guest context was loaded, which task ran, and the instants (VM
  * entries and exits, PMIs, rotations, switches, migrations); per event, its state changes.
- * Built from the trace records alone, by {@link TimelineSink}. Compact: intervals and
- * instants are flat number arrays, and every name is an index into `strings`.
+ * Built from the trace records, by {@link TimelineSink}, with a {@link TimelineProbe} that
+ * reads each event's count and times as its state changes. Compact: intervals and instants
+ * are flat number arrays, and every name is an index into `strings`.
  */
 export interface TimelineData {
-  version: 1;
+  version: 2;
+  /**
+   * True: the arrays' times are delta-encoded ({@link packTimeline}), as the report page
+   * carries them; {@link unpackTimeline} restores them.
+   */
+  packed?: boolean;
   /** End of the run (ns). */
   end_ns: number;
   /** Every name the arrays refer to. */
@@ -23,6 +29,44 @@ export interface TimelineData {
   uncore: TimelineLane[];
   /** One entry per (event, CPU) that changed state. */
   events: TimelineEvent[];
+  /** Every event that held a counter or changed state: lanes' intervals index this. */
+  holders: TimelineHolder[];
+}
+
+/**
+ * One event (or, for an uncore counter's owner, one event name): who it is and what it had
+ * counted when. `values` are [t, count, time_enabled, time_running] samples taken at each of
+ * its state changes and PMIs, where the perf core has brought them up to date; between two
+ * samples they grow linearly (exact at the samples; samples on one line are left out).
+ */
+export interface TimelineHolder {
+  /** The perf event id; -1: known by name only (uncore counters). */
+  id: number;
+  /** String index of the event's name. */
+  name: number;
+  /** String index of the host measurement that opened it; -1: none (KVM, the watchdog, an action). */
+  measurement: number;
+  /** [t, count, enabled ns, running ns] per sample, in time order. */
+  values: number[];
+}
+
+/**
+ * What the sink reads from the simulated system besides the trace records (none of it
+ * changes the run): an event's count and times, which event holds a counter, and which
+ * measurement opened an event.
+ */
+export interface TimelineProbe {
+  /** The count, time_enabled and time_running of event `id` now (null: unknown). */
+  values(id: number): readonly [number, number, number] | null;
+  /** The id of the event holding counter `idx` of `pmu` on `cpu` now, or -1. */
+  counterHolder(cpu: number, pmu: string, idx: number): number;
+  /** The name of the measurement that opened event `id`, or null. */
+  measurement(id: number): string | null;
+  /**
+   * Event `id` read as read(2) reads it (the counter folded into the count): only after the
+   * run's result is built, as it changes the event. Null: unknown, or nothing to read.
+   */
+  readFinal?(id: number): readonly [number, number, number] | null;
 }
 
 /** The kinds of instant the timeline marks. */
@@ -43,7 +87,7 @@ export interface TimelineLane {
   idx: number;
   /** `gp0`, `fixed1`, `ccnt`, `evcnt2`: the counter's name. */
   label: string;
-  /** Host holders: [t0, t1, holder string index] per interval. */
+  /** Holders: [t0, t1, index into `holders`] per interval. */
   segs: number[];
 }
 
@@ -65,7 +109,10 @@ export interface TimelineEvent {
   /** String index of the event's name. */
   name: number;
   cpu: number;
-  /** [t, state string index] per change: the state from t on. */
+  /**
+   * [t, state string index] per change: the state from t on. Changes at one instant are
+   * merged (the last wins; a change to ERROR is kept).
+   */
   changes: number[];
 }
 
@@ -105,10 +152,95 @@ export class TimelineSink implements TraceSink {
   private readonly cpus = new Map<number, CpuState>();
   private readonly uncore = new Map<string, OpenLane>();
   private readonly events = new Map<string, TimelineEvent>();
+  /** The CPU an event last changed state on (its changes off any CPU go there). */
+  private readonly lastCpu = new Map<number, number>();
+  /**
+   * The last event of each name to go ACTIVE on each CPU ("cpu/name") and anywhere ("name"):
+   * what the pmu->add() that follows is for.
+   */
+  private readonly lastActive = new Map<string, number>();
+  private readonly holders: TimelineHolder[] = [];
+  private readonly holderIdx = new Map<string, number>();
   private now = 0;
   private closed: TimelineData | null = null;
 
-  constructor(private readonly machine?: MachineDesc) {}
+  constructor(
+    private readonly machine?: MachineDesc,
+    private probe?: TimelineProbe,
+  ) {}
+
+  /**
+   * Sets the probe (a run's system exists only after the sink is attached to it), and takes a
+   * first sample of the events seen so far.
+   */
+  setProbe(probe: TimelineProbe): void {
+    this.probe = probe;
+    for (const e of this.events.values()) this.sample(e.id, this.strings[e.name]!);
+  }
+
+  /** The holder entry of event `id` (-1: of the name alone). */
+  private holder(id: number, name: string): number {
+    const key = id >= 0 ? `#${id}` : `=${name}`;
+    let i = this.holderIdx.get(key);
+    if (i === undefined) {
+      i = this.holders.length;
+      this.holders.push({ id, name: this.str(name), measurement: -1, values: [] });
+      this.holderIdx.set(key, i);
+    }
+    return i;
+  }
+
+  /**
+   * A value sample of event `id` now. One per instant (the last wins); a sample on the line
+   * through its neighbours is dropped, so steady stretches cost two samples.
+   */
+  private sample(id: number, name: string, final = false): void {
+    const v = final ? this.probe?.readFinal?.(id) : this.probe?.values(id);
+    if (!v) return;
+    const out = this.holders[this.holder(id, name)]!.values;
+    const t = this.now;
+    const c = Math.round(v[0]);
+    const en = Math.round(v[1]);
+    const run = Math.round(v[2]);
+    let n = out.length;
+    if (n >= 4 && out[n - 4] === t) {
+      out.length = n -= 4;
+    }
+    if (n >= 8) {
+      // Is the last sample on the line from the one before it to this one?
+      const t0 = out[n - 8]!;
+      const t1 = out[n - 4]!;
+      const on = (k: number, x: number) =>
+        (out[n - 4 + k]! - out[n - 8 + k]!) * (t - t0) === (x - out[n - 8 + k]!) * (t1 - t0);
+      if (on(1, c) && on(2, en) && on(3, run)) out.length = n -= 4;
+    }
+    out.push(t, c, en, run);
+  }
+
+  /** A state change of event `id`; changes at the same instant merge (a change to ERROR stays). */
+  private stateChange(id: number, name: string, cpu: number, to: string): void {
+    const at = cpu >= 0 ? cpu : (this.lastCpu.get(id) ?? -1);
+    if (cpu >= 0) this.lastCpu.set(id, cpu);
+    if (to === "ACTIVE") {
+      if (cpu >= 0) this.lastActive.set(`${cpu}/${name}`, id);
+      this.lastActive.set(name, id);
+    }
+    const key = `${id}/${at}`;
+    let e = this.events.get(key);
+    if (!e) {
+      e = { id, name: this.str(name), cpu: at, changes: [] };
+      this.events.set(key, e);
+    }
+    const ch = e.changes;
+    const state = this.str(to);
+    const n = ch.length;
+    if (n >= 2 && ch[n - 2] === this.now && this.strings[ch[n - 1]!] !== "ERROR") {
+      ch.length = n - 2;
+      // Back to the state before the instant: no change at all.
+      if (n >= 4 && ch[n - 3] === state) return;
+    }
+    ch.push(this.now, state);
+  }
 
   private str(s: string): number {
     let i = this.stringIdx.get(s);
@@ -200,28 +332,33 @@ export class TimelineSink implements TraceSink {
       case "sched_migrate":
         this.mark(r.to, MARK.migrate, `${r.comm} [${r.pid}] from CPU ${r.from}`);
         break;
-      case "perf_state": {
-        const key = `${r.id}/${r.cpu}`;
-        let e = this.events.get(key);
-        if (!e) {
-          e = { id: r.id, name: this.str(r.name), cpu: r.cpu, changes: [] };
-          this.events.set(key, e);
-        }
-        e.changes.push(this.now, this.str(r.to));
+      case "perf_state":
+        this.stateChange(r.id, r.name, r.cpu, r.to);
+        this.sample(r.id, r.name);
         break;
-      }
       case "perf_rotate":
         this.mark(r.cpu, MARK.rotate, `rotate ${r.pmu}`);
         break;
       case "perf_pmi":
         this.mark(r.cpu, MARK.pmi, `PMI ${r.name}`);
+        // The overflow handler has just folded the counter into the count.
+        this.sample(r.id, r.name);
         break;
-      case "perf_counter":
+      case "perf_counter": {
+        // The event on the counter; without a probe (or before it is set: booting), the
+        // last event of the owner's name to go ACTIVE there (event_sched_in() sets ACTIVE
+        // before pmu->add()).
+        let id = -1;
+        if (r.owner !== null) {
+          id = this.probe?.counterHolder(r.cpu, r.pmu, r.idx) ?? -1;
+          if (id < 0) id = this.lastActive.get(`${r.cpu}/${r.owner}`) ?? -1;
+        }
         this.hold(
           this.lane(this.cpu(r.cpu), r.pmu, r.idx),
-          r.owner === null ? -1 : this.str(r.owner),
+          r.owner === null ? -1 : this.holder(id, r.owner),
         );
         break;
+      }
       case "uncore_counter": {
         const key = `${r.pmu}/${r.idx}`;
         let l = this.uncore.get(key);
@@ -230,7 +367,11 @@ export class TimelineSink implements TraceSink {
           l = { lane, holder: -1, since: 0 };
           this.uncore.set(key, l);
         }
-        this.hold(l, r.owner === null ? -1 : this.str(r.owner));
+        // Uncore events are CPU-wide: the last of the owner's name to go ACTIVE.
+        this.hold(
+          l,
+          r.owner === null ? -1 : this.holder(this.lastActive.get(r.owner) ?? -1, r.owner),
+        );
         break;
       }
       case "perf_guest":
@@ -248,24 +389,40 @@ export class TimelineSink implements TraceSink {
     }
   }
 
-  /** Ends every open interval at the end of the run. */
+  /**
+   * Ends every open interval at the end of the run, after a last value sample of every
+   * event (with a probe that can read them: the run's result is built by then).
+   */
   close(end?: Ns): void {
     if (this.closed) return;
     this.now = Math.max(this.now, end ?? 0);
+    if (this.probe?.readFinal) {
+      const last = this.now;
+      for (const h of [...this.holders]) {
+        this.now = last;
+        if (h.id >= 0) this.sample(h.id, this.strings[h.name]!, true);
+      }
+      this.now = last;
+    }
     for (const c of this.cpus.values()) {
       for (const l of c.lanes.values()) this.hold(l, -1);
       this.setGuest(c, false);
       this.setTask(c, -1);
     }
     for (const l of this.uncore.values()) this.hold(l, -1);
+    for (const h of this.holders) {
+      const m = h.id >= 0 ? this.probe?.measurement(h.id) : null;
+      if (m) h.measurement = this.str(m);
+    }
     this.closed = {
-      version: 1,
+      version: 2,
       end_ns: this.now,
       strings: this.strings,
       mark_kinds: MARK_KINDS,
       cpus: [...this.cpus.values()].map((c) => c.out).sort((a, b) => a.cpu - b.cpu),
       uncore: [...this.uncore.values()].map((l) => l.lane),
       events: [...this.events.values()],
+      holders: this.holders,
     };
   }
 
@@ -274,4 +431,115 @@ export class TimelineSink implements TraceSink {
     if (!this.closed) this.close();
     return this.closed!;
   }
+}
+
+/** Intervals [t0, t1, x]: t0 as the gap since the previous interval's t1, t1 as a length. */
+function packIntervals(iv: number[]): number[] {
+  const out = iv.slice();
+  let end = 0;
+  for (let i = 0; i < iv.length; i += 3) {
+    out[i] = iv[i]! - end;
+    out[i + 1] = iv[i + 1]! - iv[i]!;
+    end = iv[i + 1]!;
+  }
+  return out;
+}
+
+function unpackIntervals(iv: number[]): number[] {
+  const out = iv.slice();
+  let end = 0;
+  for (let i = 0; i < iv.length; i += 3) {
+    out[i] = end + iv[i]!;
+    out[i + 1] = end = out[i]! + iv[i + 1]!;
+  }
+  return out;
+}
+
+/** Columns [0, cols) of each `stride`-long record as the difference from the previous record's. */
+function packDeltas(a: number[], stride: number, cols: number): number[] {
+  const out = a.slice();
+  for (let i = a.length - stride; i >= stride; i -= stride)
+    for (let k = 0; k < cols; k++) out[i + k] = a[i + k]! - a[i - stride + k]!;
+  return out;
+}
+
+function unpackDeltas(a: number[], stride: number, cols: number): number[] {
+  const out = a.slice();
+  for (let i = stride; i < a.length; i += stride)
+    for (let k = 0; k < cols; k++) out[i + k] = out[i - stride + k]! + a[i + k]!;
+  return out;
+}
+
+/**
+ * The timeline as the report page carries it: every time (and every value sample) as the
+ * difference from the one before, which makes the page's JSON about half as long (times are
+ * nanoseconds since the start; differences are short numbers). Lossless: unpackTimeline()
+ * gives back the same data.
+ */
+export function packTimeline(d: TimelineData): TimelineData {
+  if (d.packed) return d;
+  const lane = (l: TimelineLane): TimelineLane => ({ ...l, segs: packIntervals(l.segs) });
+  return {
+    ...d,
+    packed: true,
+    cpus: d.cpus.map((c) => ({
+      ...c,
+      lanes: c.lanes.map(lane),
+      guest: packIntervals(c.guest),
+      tasks: packIntervals(c.tasks),
+      marks: packDeltas(c.marks, 3, 1),
+    })),
+    uncore: d.uncore.map(lane),
+    events: d.events.map((e) => ({ ...e, changes: packDeltas(e.changes, 2, 1) })),
+    holders: d.holders.map((h) => ({ ...h, values: packDeltas(h.values, 4, 4) })),
+  };
+}
+
+/** The timeline with absolute times again (a timeline that is not packed is returned as is). */
+export function unpackTimeline(d: TimelineData): TimelineData {
+  if (!d.packed) return d;
+  const lane = (l: TimelineLane): TimelineLane => ({ ...l, segs: unpackIntervals(l.segs) });
+  const { packed: _, ...rest } = d;
+  return {
+    ...rest,
+    cpus: d.cpus.map((c) => ({
+      ...c,
+      lanes: c.lanes.map(lane),
+      guest: unpackIntervals(c.guest),
+      tasks: unpackIntervals(c.tasks),
+      marks: unpackDeltas(c.marks, 3, 1),
+    })),
+    uncore: d.uncore.map(lane),
+    events: d.events.map((e) => ({ ...e, changes: unpackDeltas(e.changes, 2, 1) })),
+    holders: d.holders.map((h) => ({ ...h, values: unpackDeltas(h.values, 4, 4) })),
+  };
+}
+
+/**
+ * Event `h`'s count, time_enabled and time_running at `t`: interpolated between the samples
+ * around t (counts and times grow linearly between them); before the first sample all are 0;
+ * after the last, the last (`stale`: the event may have counted on since).
+ */
+export function valuesAt(
+  h: TimelineHolder,
+  t: number,
+): { count: number; enabled: number; running: number; stale: boolean } | null {
+  const v = h.values;
+  if (v.length === 0) return null;
+  let lo = 0;
+  let hi = v.length / 4;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (v[mid * 4]! <= t) lo = mid + 1;
+    else hi = mid;
+  }
+  // Sample lo - 1 is at or before t, sample lo after it.
+  if (lo === 0) return { count: 0, enabled: 0, running: 0, stale: false };
+  const a = (lo - 1) * 4;
+  if (lo * 4 >= v.length || v[a] === t)
+    return { count: v[a + 1]!, enabled: v[a + 2]!, running: v[a + 3]!, stale: v[a] !== t };
+  const b = lo * 4;
+  const f = (t - v[a]!) / (v[b]! - v[a]!);
+  const at = (k: number) => Math.floor(v[a + k]! + (v[b + k]! - v[a + k]!) * f);
+  return { count: at(1), enabled: at(2), running: at(3), stale: false };
 }

@@ -1,6 +1,6 @@
 import type { ReportPageData } from "../../src/report/html.js";
 import type { RunResult } from "../../src/report/result.js";
-import type { TimelineData } from "../../src/report/timeline.js";
+import { type TimelineData, unpackTimeline } from "../../src/report/timeline.js";
 import { el, thousands } from "./format.js";
 import { GUEST_SHADE, MARK_STYLES, STATE_COLOURS } from "./palette.js";
 import css from "./style.css?inline";
@@ -39,17 +39,31 @@ function runsOf(d: ReportPageData): Array<{ name: string | null; result: RunResu
     : [{ name: null, result: d.result }];
 }
 
-/** Tooltip lines for an event name: every counter of that name, with attr and counts. */
-function describer(r: RunResult): (name: string) => string[] {
-  return (name) =>
-    r.perf.flatMap((m) =>
-      m.counters
-        .filter((c) => c.event === name)
-        .map(
-          (c) =>
-            `${m.name}: ${c.event}${c.attr ? ` {${attrSyntax(c.attr)}}` : ""} · final count ${thousands(c.count)}, scaled ${c.scaled === null ? "-" : thousands(c.scaled)}, ran ${c.enabled_ns ? ((100 * c.running_ns) / c.enabled_ns).toFixed(2) : "0"}% · ${c.state}`,
-        ),
-    );
+/**
+ * Tooltip lines for an event: the counter of that name in the measurement that opened it,
+ * with its attr and final counts (and the hovered CPU's share of a system-wide one). An
+ * event no measurement opened (KVM's, the watchdog's, an action's) has none: a guest
+ * measurement's `cycles` is another event.
+ */
+function describer(
+  r: RunResult,
+): (name: string, measurement: string | null, cpu: number) => string[] {
+  return (name, measurement, cpu) =>
+    r.perf
+      .filter((m) => m.name === measurement)
+      .flatMap((m) =>
+        m.counters
+          .filter((c) => c.event === name)
+          .flatMap((c) => {
+            const pc = c.per_cpu?.find((p) => p.cpu === cpu);
+            return [
+              `${m.name}: ${c.event}${c.attr ? ` {${attrSyntax(c.attr)}}` : ""} · final count ${thousands(c.count)}, scaled ${c.scaled === null ? "-" : thousands(c.scaled)}, ran ${c.enabled_ns ? ((100 * c.running_ns) / c.enabled_ns).toFixed(2) : "0"}% · ${c.state}`,
+              ...(pc && c.per_cpu!.length > 1
+                ? [`  on CPU ${cpu}: final count ${thousands(pc.count)} · ${pc.state}`]
+                : []),
+            ];
+          }),
+      );
 }
 
 /** KVM's backing events of an emulated vPMU: named `kvm:VM/VCPU:pmcN`, or the perf core's default `pmu/0xconfig`. */
@@ -179,8 +193,8 @@ export function renderReport(root: HTMLElement, data: ReportPageData): ReportHan
       b.classList.toggle("vpmu-on", b.dataset.run === String(i));
     const r = run.result;
     body.replaceChildren(headerView(r, data.source));
-    const tl = data.timelines[i];
-    if (tl) body.append(timelineSection(r, tl));
+    const packed = data.timelines[i];
+    if (packed) body.append(timelineSection(r, unpackTimeline(packed)));
     for (const v of [perfView(r, data.truth), expectationsView(r), vmsView(r), actionsView(r)])
       if (v) body.append(v);
   }

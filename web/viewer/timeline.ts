@@ -1,5 +1,11 @@
-import type { TimelineData, TimelineEvent, TimelineLane } from "../../src/report/timeline.js";
-import { fmtTime } from "./format.js";
+import {
+  type TimelineData,
+  type TimelineEvent,
+  type TimelineHolder,
+  type TimelineLane,
+  valuesAt,
+} from "../../src/report/timeline.js";
+import { fmtTime, thousands } from "./format.js";
 import {
   GUEST_LANE,
   GUEST_SHADE,
@@ -15,12 +21,15 @@ import {
  * with guest-loaded intervals shaded across the CPU's lanes. Zoom with the wheel, pan by
  * dragging, double-click to see the whole run; hovering shows what is under the pointer.
  *
- * Its only input is a {@link TimelineData} (src/report/timeline.ts) and an optional
- * describer of event names (attr, counts), so any page can embed it.
+ * Its only input is a {@link TimelineData} (src/report/timeline.ts, unpacked) and an optional
+ * describer of events (attr, final counts), so any page can embed it.
  */
 export interface TimelineOptions {
-  /** Extra tooltip lines for an event name (the report gives attr and counts). */
-  describe?: (event: string) => string[];
+  /**
+   * Extra tooltip lines for an event: its name, the measurement that opened it (null: none)
+   * and the CPU hovered (the report gives attr and final counts).
+   */
+  describe?: (event: string, measurement: string | null, cpu: number) => string[];
   /** Whether a counter holder is a guest's (KVM's backing event); default: none. */
   isGuestHolder?: (holder: string) => boolean;
   /** Show CPUs that no counter, event or guest touched (default false). */
@@ -115,8 +124,12 @@ export class Timeline {
   private readonly blocks: CpuBlock[] = [];
   private readonly canvas: HTMLCanvasElement;
   private readonly tip: HTMLDivElement;
+  /** Colour by holder index; holders of one name in one measurement share one. */
   private readonly holderColour = new Map<number, string>();
+  private readonly keyColour = new Map<string, string>();
   private readonly guestHolder = new Set<number>();
+  /** Holder index by event id. */
+  private readonly holderById = new Map<number, number>();
   private readonly errors = new Map<TimelineEvent, number[]>();
   /** Pixel colours by string index: of the holders, and of the states. */
   private readonly holderPx: Uint32Array;
@@ -139,7 +152,7 @@ export class Timeline {
     this.t1 = Math.max(1, data.end_ns);
     this.layout();
     this.colourHolders();
-    this.holderPx = new Uint32Array(data.strings.length).fill(pixel("#999999"));
+    this.holderPx = new Uint32Array(data.holders.length).fill(pixel("#999999"));
     for (const [h, c] of this.holderColour) this.holderPx[h] = pixel(c);
     this.statePx = new Uint32Array(data.strings.length).fill(pixel("#999999"));
     data.strings.forEach((s, i) => {
@@ -159,6 +172,21 @@ export class Timeline {
 
   private str(i: number): string {
     return this.data.strings[i] ?? "?";
+  }
+
+  /** A holder's label: its event name, and the measurement that opened it when one did. */
+  holderLabel(h: number): string {
+    const x = this.data.holders[h];
+    if (!x) return "?";
+    return x.measurement >= 0
+      ? `${this.str(x.name)} (${this.str(x.measurement)})`
+      : this.str(x.name);
+  }
+
+  /** The measurement that opened event `id`, or null. */
+  private measurementOf(id: number): string | null {
+    const h = this.data.holders.find((x) => x.id === id);
+    return h && h.measurement >= 0 ? this.str(h.measurement) : null;
   }
 
   /** Rows per CPU: task, guest, marks, counters (GP then fixed, per PMU), event states. */
@@ -193,15 +221,17 @@ export class Timeline {
       }
       // The guest shading covers the CPU's counters, not its event states.
       this.blocks.push({ cpu: c.cpu, y0: y0 + ROW_H.cpu, y1: y, guest: c.guest });
-      for (const ev of events)
+      for (const ev of events) {
+        const m = this.measurementOf(ev.id);
         push({
           kind: "state",
           cpu: c.cpu,
           y,
           h: ROW_H.state,
-          label: `${this.str(ev.name)} #${ev.id}`,
+          label: `${this.str(ev.name)}${m ? ` (${m})` : ""} #${ev.id}`,
           ev,
         });
+      }
     }
     if (this.data.uncore.length > 0) {
       // Uncore counters count for the whole machine: one block, CPU -1.
@@ -212,25 +242,62 @@ export class Timeline {
     this.height = y + 4;
   }
 
-  /** One colour per holder, in order of first appearance. */
+  /**
+   * One colour per event name and measurement, in order of first appearance: `cycles` of two
+   * measurements (or of the host and KVM) get two colours, the per-CPU events of one
+   * system-wide measurement share one.
+   */
   private colourHolders(): void {
+    this.data.holders.forEach((h, i) => {
+      if (h.id >= 0) this.holderById.set(h.id, i);
+    });
     const lanes = [...this.data.cpus.flatMap((c) => c.lanes), ...this.data.uncore];
     for (const l of lanes)
       for (let i = 2; i < l.segs.length; i += 3) {
         const h = l.segs[i]!;
         if (this.holderColour.has(h)) continue;
-        this.holderColour.set(h, seriesColour(this.holderColour.size));
-        if (this.opts.isGuestHolder?.(this.str(h))) this.guestHolder.add(h);
+        const key = this.holderLabel(h);
+        let colour = this.keyColour.get(key);
+        if (!colour) this.keyColour.set(key, (colour = seriesColour(this.keyColour.size)));
+        this.holderColour.set(h, colour);
+        if (this.opts.isGuestHolder?.(this.str(this.data.holders[h]?.name ?? -1)))
+          this.guestHolder.add(h);
       }
   }
 
-  /** Holders with their colours, for the legend. */
+  /** Holders with their colours, for the legend: one entry per name and measurement. */
   holders(): Array<{ name: string; colour: string; guest: boolean }> {
-    return [...this.holderColour].map(([h, colour]) => ({
-      name: this.str(h),
-      colour,
-      guest: this.guestHolder.has(h),
-    }));
+    const seen = new Set<string>();
+    const out: Array<{ name: string; colour: string; guest: boolean }> = [];
+    for (const [h, colour] of this.holderColour) {
+      const name = this.holderLabel(h);
+      if (seen.has(name)) continue;
+      seen.add(name);
+      out.push({ name, colour, guest: this.guestHolder.has(h) });
+    }
+    return out;
+  }
+
+  /** The holder entry of event `id`, if it has one. */
+  holderOf(id: number): TimelineHolder | undefined {
+    const i = this.holderById.get(id);
+    return i === undefined ? undefined : this.data.holders[i];
+  }
+
+  /** Tooltip lines: an event's count and times at t, from its value samples. */
+  private valuesLines(h: TimelineHolder | undefined, t: number): string[] {
+    const v = h && valuesAt(h, t);
+    if (!v) return [];
+    const pct = v.enabled > 0 ? ` (${((v.running / v.enabled) * 100).toFixed(2)}%)` : "";
+    const scaled =
+      v.running > 0 && v.running < v.enabled
+        ? `, scaled ${thousands(Math.floor((v.count * v.enabled) / v.running))}`
+        : "";
+    const stale = v.stale ? " (as of its last state change; it may have counted on)" : "";
+    return [
+      `at this instant: count ${thousands(v.count)}${scaled}`,
+      `  time_enabled ${thousands(v.enabled)} ns, time_running ${thousands(v.running)} ns${pct}${stale}`,
+    ];
   }
 
   private x(t: number): number {
@@ -563,12 +630,23 @@ export class Timeline {
     const i = this.intervalAt(segs, t);
     const lines = [...head, `counter ${row.lane.pmu} ${row.label} (idx ${row.lane.idx})`];
     if (i < 0) return { row, t, lines: [...lines, "free"], subject: null };
-    const holder = this.str(segs[i + 2]!);
-    const guest = this.guestHolder.has(segs[i + 2]!) ? " (guest counter, KVM's backing event)" : "";
-    lines.push(`held by ${holder}${guest}`, this.span(segs, i));
+    const hi = segs[i + 2]!;
+    const h = this.data.holders[hi];
+    const label = this.holderLabel(hi);
+    const guest = this.guestHolder.has(hi) ? " (guest counter, KVM's backing event)" : "";
+    const id = h && h.id >= 0 ? `, id ${h.id}` : "";
+    lines.push(`held by ${label}${guest}${id}`, this.span(segs, i));
     const guestIv = this.data.cpus.find((c) => c.cpu === row.cpu)?.guest ?? [];
     if (this.intervalAt(guestIv, t) >= 0) lines.push("guest context loaded on this CPU");
-    return { row, t, lines: [...lines, ...(this.opts.describe?.(holder) ?? [])], subject: holder };
+    lines.push(...this.valuesLines(h, t));
+    const name = h ? this.str(h.name) : label;
+    const m = h && h.measurement >= 0 ? this.str(h.measurement) : null;
+    return {
+      row,
+      t,
+      lines: [...lines, ...(this.opts.describe?.(name, m, row.cpu) ?? [])],
+      subject: label,
+    };
   }
 
   private hitState(
@@ -580,23 +658,33 @@ export class Timeline {
     const i = changeAt(ch, t);
     const name = this.str(row.ev.name);
     const state = i < 0 ? "(not yet created)" : this.str(ch[i * 2 + 1]!);
-    // Enabled and running time up to t, from the state changes (perf's tstamp accounting).
-    let enabled = 0;
-    let running = 0;
-    for (let k = 0; k < ch.length; k += 2) {
-      const a = ch[k]!;
-      if (a >= t) break;
-      const b = Math.min(t, k + 2 < ch.length ? ch[k + 2]! : this.data.end_ns);
-      const s = this.str(ch[k + 1]!);
-      if (s === "ACTIVE" || s === "INACTIVE") enabled += b - a;
-      if (s === "ACTIVE") running += b - a;
+    const h = this.holderOf(row.ev.id);
+    const m = h && h.measurement >= 0 ? this.str(h.measurement) : null;
+    let values = this.valuesLines(h, t);
+    if (values.length === 0) {
+      // No value samples: enabled and running time up to t from the state changes alone.
+      let enabled = 0;
+      let running = 0;
+      for (let k = 0; k < ch.length; k += 2) {
+        const a = ch[k]!;
+        if (a >= t) break;
+        const b = Math.min(t, k + 2 < ch.length ? ch[k + 2]! : this.data.end_ns);
+        const s = this.str(ch[k + 1]!);
+        if (s === "ACTIVE" || s === "INACTIVE") enabled += b - a;
+        if (s === "ACTIVE") running += b - a;
+      }
+      values = [
+        `at this instant: enabled ${fmtTime(enabled)}, running ${fmtTime(running)}${enabled > 0 ? ` (${((running / enabled) * 100).toFixed(2)}%)` : ""}`,
+      ];
     }
     const lines = [
       ...head,
-      `event ${name} (id ${row.ev.id}): ${state}`,
+      `event ${m ? `${name} (${m})` : name} (id ${row.ev.id}): ${state}`,
       i >= 0 ? `since ${fmtTime(ch[i * 2]!)}` : "",
-      `at this instant: enabled ${fmtTime(enabled)}, running ${fmtTime(running)}${enabled > 0 ? ` (${((running / enabled) * 100).toFixed(2)}%)` : ""}`,
-      ...(this.opts.describe?.(name) ?? []),
+      ...values,
+      // kernel: __perf_read() returns no data for an event in ERROR.
+      state === "ERROR" ? "in ERROR, read(2) returns 0 bytes: these are the event's own" : "",
+      ...(this.opts.describe?.(name, m, row.cpu) ?? []),
     ].filter((s) => s !== "");
     return { row, t, lines, subject: name };
   }

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { PRESETS } from "../../hw/presets.js";
 
 /** `machine`: a preset name, a preset with options, or a custom machine. */
 
@@ -38,13 +39,16 @@ const CustomMachine = z.strictObject({
   offline: z.array(z.number().int().nonnegative()).optional(),
 });
 
+/** A preset's name; the JSON Schema lists the presets as `examples` (editor completion). */
+const PresetName = z.string().meta({ examples: Object.keys(PRESETS) });
+
 const PresetMachine = z.strictObject({
-  preset: z.string(),
+  preset: PresetName,
   probe_order: z.array(z.string()).optional(),
   offline: z.array(z.number().int().nonnegative()).optional(),
 });
 
-export const MachineSpec = z.union([z.string(), PresetMachine, CustomMachine], {
+export const MachineSpec = z.union([PresetName, PresetMachine, CustomMachine], {
   error: "a preset name, { preset: ... } or a custom machine with name, arch, core_types and cpus",
 });
 

@@ -38,7 +38,9 @@ function begin(m: MeasurementDecl, run: RunContext): void {
     cred: m.unprivileged ? { perfmon: false } : ROOT,
   });
   run.measurements.started(m.name, stat);
+  const firstId = sys.perf.nextEventId;
   stat.start();
+  run.measurements.opened(m.name, firstId, sys.perf.nextEventId);
   if (m.interval !== null) armIntervals(m, m.interval, stat, run);
   sys.at(m.stop, `stop ${m.name}`, () => run.measurements.set(m.name, stat.stop()));
 }

@@ -9,6 +9,8 @@ export class MeasurementTable {
   private readonly results = new Map<string, MeasurementResult>();
   private readonly guestReads = new Map<string, () => MeasurementResult>();
   private readonly host = new Map<string, { stop(): MeasurementResult }>();
+  /** The host measurement that opened each perf event, by event id (the report's labels). */
+  readonly eventOwners = new Map<number, string>();
 
   get(name: string): MeasurementResult | undefined {
     return this.results.get(name);
@@ -26,6 +28,11 @@ export class MeasurementTable {
   /** A host measurement that started; stopped at the end of the run if it is still on. */
   started(name: string, stat: { stop(): MeasurementResult }): void {
     this.host.set(name, stat);
+  }
+
+  /** Events [firstId, endId) were opened by host measurement `name`. */
+  opened(name: string, firstId: number, endId: number): void {
+    for (let id = firstId; id < endId; id++) this.eventOwners.set(id, name);
   }
 
   /** The end of the run: the guest reads, then the host measurements still running. */
