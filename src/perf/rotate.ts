@@ -33,12 +33,8 @@ function rotateCtx(epc: PerfEventPmuContext, e: PerfEvent): void {
 /** True if the CPU's guest-switch plan survives this rotation (guest-switch.ts). */
 function keepsPlan(core: PerfCore, cpu: number): boolean {
   const st = core.guest;
-  return (
-    st !== null &&
-    st.replayPlans &&
-    st.recordRotations &&
-    guestRotationKeepsPlan(st.plans, core.cpuctx[cpu]!, st.guestCtxLoaded[cpu]!)
-  );
+  if (!st?.replayPlans || !st.recordRotations) return false;
+  return guestRotationKeepsPlan(st.plans, core.cpuctx[cpu]!, st.guestCtxLoaded[cpu]!);
 }
 
 /**
