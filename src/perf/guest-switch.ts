@@ -26,7 +26,9 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  *   walking the group trees, as long as nothing that could change the outcome of that walk
  *   has happened since (the schedGen of the CPU and task contexts unchanged, the same
  *   task context on the CPU, and every group went on last time). Otherwise put walks the
- *   trees and records anew.
+ *   trees and records anew. A multiplexing rotation changes the schedule, but on a CPU whose
+ *   plan was valid it ends with the groups a walk would put on (guestRotationKeepsPlan()),
+ *   so it records its outcome as the plan (guestRecordRotation()) instead of dropping it.
  *
  * The generic functions (ctx_sched_out's loop, merge_sched_in on the plan's groups) would do
  * the same with the generation bumps undone afterwards; the loops here are about 25% faster
