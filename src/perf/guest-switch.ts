@@ -629,7 +629,9 @@ function lazyRetryLone(
   if (core.passFirstFailure === null) core.passFirstFailure = failed;
   core.passCanAddHw = false;
   epc.rotateNecessary = true;
-  core.muxHrtimerRestart(epc.pmu.cpcs[cpu]!, now);
+  // perf_mux_hrtimer_restart(), which does nothing while the hrtimer is active.
+  const pmu = epc.pmu;
+  if (pmu.hrtimerOn[cpu] === 0) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
 }
 
 /**
