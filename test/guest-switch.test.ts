@@ -503,6 +503,10 @@ describe("guest PMU switch: replayed sched-in", () => {
           expect(snapshot(eager)).toBe(want);
           expect(kept.seen).toEqual(slow.seen);
           expect(eager.seen).toEqual(slow.seen);
+          // The dense hrtimer flags a lazy put reads agree with the cpcs.
+          for (const pmu of kept.sys.perf.registry.pmus)
+            for (const cpc of pmu.cpcs)
+              expect(pmu.hrtimerOn[cpc.cpu]).toBe(cpc.hrtimerActive ? 1 : 0);
         }
         rotations += slow.sys.perf.stats.rotations;
         recorded += kept.sys.perf.guest!.plans.rotationsRecorded;
