@@ -631,7 +631,7 @@ function lazyRetryLone(
   epc.rotateNecessary = true;
   // perf_mux_hrtimer_restart(), which does nothing while the hrtimer is active.
   const pmu = epc.pmu;
-  if (pmu.hrtimerOn[cpu] === 0) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
+  if (pmu.hrtimerOn[cpu] !== 1) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
 }
 
 /**
