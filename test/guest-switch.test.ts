@@ -37,6 +37,8 @@ type Op =
       config: number;
       period: number;
       group: number;
+      /** Open it on the vCPU's own task (a task context on the CPU at each put) instead. */
+      vcpu?: boolean;
     }
   | { kind: "enable" | "disable" | "close" | "reset"; fd: number }
   | { kind: "refresh"; fd: number; n: number }
@@ -166,6 +168,51 @@ const overcommitArb: fc.Arbitrary<{ muxMs: number; ops: Op[] }> = fc.record({
     ]),
 });
 
+/**
+ * Over the counters with a mix from the start: lone flexible events and groups, pinned
+ * events, CPU events, events of a host task sharing the vCPU's CPU and of the vCPU's own
+ * task (its context is on the CPU at every load and put), then random activity
+ * (opens, closes, enables, disables, ioctls, affinity, hotplug, reads while the guest runs),
+ * each step followed by a run of up to 3 multiplexing intervals.
+ */
+const mixedOvercommitArb: fc.Arbitrary<{ muxMs: number; ops: Op[] }> = fc.record({
+  muxMs: fc.constantFrom(0, 1, 3),
+  ops: fc
+    .tuple(
+      fc.array(
+        fc.tuple(hostEventArb, fc.constantFrom(false, false, true)).map(([op, vcpu]) => ({
+          ...op,
+          vcpu,
+        })),
+        { minLength: 9, maxLength: 14 },
+      ),
+      fc.array(
+        fc.record({
+          kind: fc.constant("open" as const),
+          cpu: fc.constant(HOST_CPU),
+          task: fc.boolean(),
+          vcpu: fc.boolean(),
+          pinned: fc.constantFrom(false, false, false, true),
+          disabled: fc.constant(false),
+          exclusive: fc.constant(false),
+          config: fc.constantFrom(0xc4, 0xc0, 0x3c),
+          period: fc.constant(0),
+          group: fc.integer({ min: 0, max: 12 }),
+        }),
+        { maxLength: 4 },
+      ),
+      fc.array(fc.tuple(plainOpArb, fc.integer({ min: 500, max: 12_000 })), {
+        minLength: 1,
+        maxLength: 12,
+      }),
+    )
+    .map(([opens, groups, steps]) => [
+      ...opens,
+      ...groups,
+      ...steps.flatMap(([op, us]): Op[] => [op, { kind: "run", us }]),
+    ]),
+});
+
 interface World {
   sys: System;
   fds: number[];
@@ -179,7 +226,7 @@ interface World {
  * straightforward path); `lazy`: lazy loads. The invariant checker is on unless `lazy` is
  * given (its state listener turns lazy loads off).
  */
-function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
+function world(replay: boolean, lazy?: boolean, muxMs = 0, recordRotations = true): World {
   const sys = new System({
     machine: preset("x86-server")!,
     profile: "7.0",
@@ -191,6 +238,7 @@ function world(replay: boolean, lazy?: boolean, muxMs = 0): World {
   // The straightforward path walks every group of every pass, as the kernel does.
   sys.perf.walkAllGroups = !replay;
   sys.perf.guest!.lazyLoads = lazy ?? true;
+  sys.perf.guest!.recordRotations = recordRotations;
   const kvm = new Kvm(sys, { enableMediatedPmu: true });
   const vm = kvm.createVm("vm0");
   const vcpus: KvmVcpu[] = [];
@@ -231,8 +279,8 @@ function apply(w: World, op: Op): string {
             exclusive: leader === -1 ? op.exclusive : false,
             sample_period: op.period,
           },
-          op.task ? host(w).pid : -1,
-          op.task ? -1 : op.cpu,
+          op.vcpu ? w.vcpus[0]!.task.pid : op.task ? host(w).pid : -1,
+          op.task || op.vcpu ? -1 : op.cpu,
           leader,
         );
         w.fds.push(fd);
@@ -415,7 +463,8 @@ describe("guest PMU switch: replayed sched-in", () => {
     );
     // The runs multiplexed (rotations, some of them exiting the guest first), replayed
     // multiplexed plans (retrying the group that does not fit), lazily too, walked after each
-    // change, and got back to fitting after closes and disables.
+    // change (a rotation keeps the plan, guestRecordRotation()), and got back to fitting after
+    // closes and disables.
     expect(rotations).toBeGreaterThan(300);
     expect(timerExits).toBeGreaterThan(100);
     expect(retried).toBeGreaterThan(5000);
@@ -423,9 +472,61 @@ describe("guest PMU switch: replayed sched-in", () => {
     // Lone events retried without the PMU, and groups or exclusive events through it.
     expect(lazyRetriedLone).toBeGreaterThan(500);
     expect(lazyRetried - lazyRetriedLone).toBeGreaterThan(50);
-    expect(walked).toBeGreaterThan(200);
+    expect(walked).toBeGreaterThan(100);
     expect(replayed).toBeGreaterThan(10_000);
     expect(lazyLoads).toBeGreaterThan(10_000);
+  });
+
+  it("a rotation that keeps the plan agrees exactly with the walk, with groups, pinned and task events", () => {
+    let rotations = 0;
+    let recorded = 0;
+    let droppedWalks = 0;
+    let keptWalks = 0;
+    let lazyLoads = 0;
+    let retried = 0;
+    fc.assert(
+      fc.property(mixedOvercommitArb, ({ muxMs, ops }) => {
+        // The straightforward path; the replay with lazy loads, keeping the plan across a
+        // rotation or not; and the replay without lazy loads.
+        const slow = world(false, undefined, muxMs);
+        const kept = world(true, true, muxMs);
+        const dropped = world(true, true, muxMs, false);
+        const eager = world(true, false, muxMs);
+        for (const op of ops) {
+          const r = apply(slow, op);
+          expect(apply(kept, op)).toBe(r);
+          expect(apply(dropped, op)).toBe(r);
+          expect(apply(eager, op)).toBe(r);
+          const want = snapshot(slow);
+          expect(snapshot(kept)).toBe(want);
+          expect(snapshot(dropped)).toBe(want);
+          expect(snapshot(eager)).toBe(want);
+          expect(kept.seen).toEqual(slow.seen);
+          expect(eager.seen).toEqual(slow.seen);
+          // The dense hrtimer flags a lazy put reads agree with the cpcs.
+          for (const pmu of kept.sys.perf.registry.pmus)
+            for (const cpc of pmu.cpcs)
+              expect(pmu.hrtimerOn[cpc.cpu]).toBe(cpc.hrtimerActive ? 1 : 0);
+        }
+        rotations += slow.sys.perf.stats.rotations;
+        recorded += kept.sys.perf.guest!.plans.rotationsRecorded;
+        expect(dropped.sys.perf.guest!.plans.rotationsRecorded).toBe(0);
+        keptWalks += kept.sys.perf.guest!.plans.walked;
+        droppedWalks += dropped.sys.perf.guest!.plans.walked;
+        lazyLoads += kept.sys.perf.guest!.plans.lazyLoads;
+        retried += kept.sys.perf.guest!.plans.retried;
+      }),
+      {
+        numRuns: Number(process.env.VPMU_FC_RUNS ?? 40),
+        seed: Number(process.env.VPMU_FC_SEED ?? 23),
+      },
+    );
+    // Most rotations kept the plan, and each kept one saved a walk at the next put.
+    expect(rotations).toBeGreaterThan(300);
+    expect(recorded).toBeGreaterThan(rotations / 2);
+    expect(droppedWalks - keptWalks).toBeGreaterThan(recorded / 2);
+    expect(lazyLoads).toBeGreaterThan(10_000);
+    expect(retried).toBeGreaterThan(5000);
   });
 
   it("a multiplexed plan found stale at its failed group falls back to the walk", () => {

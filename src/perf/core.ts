@@ -186,6 +186,7 @@ export class PerfCore {
           this.muxHrtimerHandler(cpc, now),
         ),
     );
+    pmu.hrtimerOn = new Uint8Array(this.cpuctx.length);
     return 0;
   }
 
@@ -245,6 +246,7 @@ export class PerfCore {
   muxHrtimerRestart(cpc: PerfCpuPmuContext, now: Ns): void {
     if (cpc.hrtimerActive) return;
     cpc.hrtimerActive = true;
+    cpc.pmu.hrtimerOn[cpc.cpu] = 1;
     this.muxActive[cpc.cpu]!++;
     const interval = this.muxIntervalNs(cpc.pmu);
     // hrtimer_forward_now(): keep the expiry on the timer's grid, the first one past now.
@@ -271,6 +273,7 @@ export class PerfCore {
       this.sys.queue.arm(cpc.hrtimer, cpc.lastExpires as Ns);
     } else {
       cpc.hrtimerActive = false;
+      cpc.pmu.hrtimerOn[cpc.cpu] = 0;
       this.muxActive[cpc.cpu]!--;
     }
   }

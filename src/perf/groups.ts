@@ -47,6 +47,35 @@ export class PerfEventGroups {
 
   /** kernel: perf_event_groups_delete(). */
   delete(e: PerfEvent): void {
+    const i = this.indexOf(e);
+    if (i < 0) return;
+    this.items.splice(i, 1);
+    if (softwareOnHardware(e, e.groupCaps)) this.softwareOnHardware--;
+  }
+
+  /**
+   * delete() then insert() of a group in the tree (rotate_ctx()), without allocating: the
+   * group gets a new group_index and moves to the tail of its (cpu, pmu) subtree, the groups
+   * after it in the subtree shift down one place.
+   */
+  moveToTail(e: PerfEvent): void {
+    const order = e.pmuCtx!.pmu.order;
+    const i = this.indexOf(e);
+    const end = this.upperBound(e.cpu, order);
+    if (i < this.lowerBound(e.cpu, order) || i >= end) {
+      // Not where its key puts it (or not in the tree): the general way.
+      if (i >= 0) this.delete(e);
+      this.insert(e);
+      return;
+    }
+    e.groupIndex = ++this.index;
+    const items = this.items;
+    for (let j = i; j < end - 1; j++) items[j] = items[j + 1]!;
+    items[end - 1] = e;
+  }
+
+  /** Where `e` is in the tree, or -1 (the search of delete()). */
+  private indexOf(e: PerfEvent): number {
     // A subtree is in group_index order (insert appends with a new, higher index).
     let lo = this.lowerBound(e.cpu, e.pmuCtx!.pmu.order);
     let hi = this.upperBound(e.cpu, e.pmuCtx!.pmu.order);
@@ -55,13 +84,8 @@ export class PerfEventGroups {
       if (this.items[mid]!.groupIndex < e.groupIndex) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.items.length; i++) {
-      if (this.items[i] === e) {
-        this.items.splice(i, 1);
-        if (softwareOnHardware(e, e.groupCaps)) this.softwareOnHardware--;
-        return;
-      }
-    }
+    for (let i = lo; i < this.items.length; i++) if (this.items[i] === e) return i;
+    return -1;
   }
 
   /** First index of the (cpu, pmu) subtree and one past its end. */
@@ -76,8 +100,8 @@ export class PerfEventGroups {
 
   /** kernel: perf_event_groups_first(). */
   first(cpu: number, pmuOrder: number): PerfEvent | null {
-    const [lo, hi] = this.range(cpu, pmuOrder);
-    return lo < hi ? this.items[lo]! : null;
+    const lo = this.lowerBound(cpu, pmuOrder);
+    return lo < this.upperBound(cpu, pmuOrder) ? this.items[lo]! : null;
   }
 
   /** Every group, in tree order. */

@@ -26,7 +26,9 @@ import { perfEventSetState, updateContextTime } from "./time.js";
  *   walking the group trees, as long as nothing that could change the outcome of that walk
  *   has happened since (the schedGen of the CPU and task contexts unchanged, the same
  *   task context on the CPU, and every group went on last time). Otherwise put walks the
- *   trees and records anew.
+ *   trees and records anew. A multiplexing rotation changes the schedule, but on a CPU whose
+ *   plan was valid it ends with the groups a walk would put on (guestRotationKeepsPlan()),
+ *   so it records its outcome as the plan (guestRecordRotation()) instead of dropping it.
  *
  * The generic functions (ctx_sched_out's loop, merge_sched_in on the plan's groups) would do
  * the same with the generation bumps undone afterwards; the loops here are about 25% faster
@@ -82,6 +84,8 @@ export class GuestSwitchPlans {
   retried = 0;
   /** Of those, lone events a lazy put retried without the PMU (lazyRetryLone()). */
   retriedLone = 0;
+  /** Rotations whose outcome became the plan (guestRecordRotation()). */
+  rotationsRecorded = 0;
   /** Lazy loads, and those that something made happen before the put. */
   lazyLoads = 0;
   synced = 0;
@@ -461,6 +465,43 @@ function loneFailuresOnly(ctx: PerfEventContext, cpu: number): boolean {
   return true;
 }
 
+/**
+ * True if a rotation about to run on `cpuctx`'s CPU leaves the CPU's plan as good as a walk:
+ * the plan describes the groups on now (valid, and nothing loaded or lazy on the CPU). The
+ * rotation takes one PMU's flexible groups off (task, then CPU), rotates and puts them back
+ * on in the order a put's sched-in would (CPU flexible, then task flexible, with the pinned
+ * groups on the counters the plan left them). Counter assignment depends only on which
+ * counters are held, so what is on afterwards, on which counters, and which group failed
+ * first, are what the next put's tree walk would find; guestRecordRotation() records it,
+ * where the generation bumps of the rotation would otherwise send that put to the walk.
+ */
+export function guestRotationKeepsPlan(
+  plans: GuestSwitchPlans,
+  cpuctx: PerfCpuContext,
+  loaded: boolean,
+): boolean {
+  return !loaded && plans.lazy[cpuctx.cpu] === 0 && guestPlanValid(plans, cpuctx);
+}
+
+/**
+ * After a rotation that guestRotationKeepsPlan() allowed: the rotated epcs keep the first
+ * group their sched-in pass failed (as guestPass() does), and the active lists become the
+ * CPU's plan again. `cpuEpc`/`taskEpc` are the epcs whose flexible groups went back on, or null.
+ */
+export function guestRecordRotation(
+  plans: GuestSwitchPlans,
+  cpuctx: PerfCpuContext,
+  cpuEpc: PerfEventPmuContext | null,
+  cpuFail: PerfEvent | null,
+  taskEpc: PerfEventPmuContext | null,
+  taskFail: PerfEvent | null,
+): void {
+  if (cpuEpc !== null && mediated(cpuEpc)) cpuEpc.guestFailFlexible = cpuFail;
+  if (taskEpc !== null && mediated(taskEpc)) taskEpc.guestFailFlexible = taskFail;
+  plans.rotationsRecorded++;
+  guestRecordPlan(plans, cpuctx, true);
+}
+
 /** Forgets the CPU's plan. */
 export function guestDropPlan(plans: GuestSwitchPlans, cpu: number): void {
   plans.gen[cpu] = -1;
@@ -588,7 +629,9 @@ function lazyRetryLone(
   if (core.passFirstFailure === null) core.passFirstFailure = failed;
   core.passCanAddHw = false;
   epc.rotateNecessary = true;
-  core.muxHrtimerRestart(epc.pmu.cpcs[cpu]!, now);
+  // perf_mux_hrtimer_restart(), which does nothing while the hrtimer is active.
+  const pmu = epc.pmu;
+  if (pmu.hrtimerOn[cpu] !== 1) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
 }
 
 /**

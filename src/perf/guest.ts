@@ -60,6 +60,8 @@ export class GuestPmuState {
   replayPlans = true;
   /** Make loads lazy where the plan allows (guest-switch.ts; false: never; tests compare). */
   lazyLoads = true;
+  /** Keep the plan across a rotation (guestRecordRotation(); false: a rotation drops it; tests compare). */
+  recordRotations = true;
 
   constructor(
     nrCpus: number,

@@ -57,6 +57,11 @@ export abstract class Pmu {
   trace!: TraceBus;
   /** Per-CPU contexts of this PMU (kernel: pmu->cpu_pmu_context), indexed by CPU. */
   cpcs: PerfCpuPmuContext[] = [];
+  /**
+   * Per CPU: 1 while the cpc's multiplexing hrtimer is active (its hrtimerActive, kept beside
+   * it in one dense array so a lazy guest put can look without touching the cpc).
+   */
+  hrtimerOn: Uint8Array = new Uint8Array(0);
 
   constructor(
     readonly name: string,

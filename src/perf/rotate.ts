@@ -2,6 +2,7 @@ import type { Ns } from "../sim/time.js";
 import { EVENT_FLEXIBLE } from "./context.js";
 import type { PerfCore } from "./core.js";
 import type { PerfEvent } from "./event.js";
+import { guestRecordRotation, guestRotationKeepsPlan } from "./guest-switch.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { pmuCtxSchedOut, pmuGroupsSchedIn } from "./schedule.js";
 import { updateContextTime } from "./time.js";
@@ -22,12 +23,18 @@ function ctxEventToRotate(epc: PerfEventPmuContext, cpu: number): PerfEvent | nu
   return e;
 }
 
-/** kernel: rotate_ctx(): delete and re-insert, so the group goes to the tail. */
+/** kernel: rotate_ctx(): delete and re-insert, so the group goes to the tail (in place). */
 function rotateCtx(epc: PerfEventPmuContext, e: PerfEvent): void {
   if (epc.ctx.rotateDisable) return;
   epc.ctx.schedGen++;
-  epc.ctx.flexibleGroups.delete(e);
-  epc.ctx.flexibleGroups.insert(e);
+  epc.ctx.flexibleGroups.moveToTail(e);
+}
+
+/** True if the CPU's guest-switch plan survives this rotation (guest-switch.ts). */
+function keepsPlan(core: PerfCore, cpu: number): boolean {
+  const st = core.guest;
+  if (!st?.replayPlans || !st.recordRotations) return false;
+  return guestRotationKeepsPlan(st.plans, core.cpuctx[cpu]!, st.guestCtxLoaded[cpu]!);
 }
 
 /**
@@ -44,6 +51,9 @@ export function perfRotateContext(core: PerfCore, cpc: PerfCpuPmuContext, now: N
   const trace = core.sys.trace;
   if (trace.enabled) trace.emit({ kind: "perf_rotate", t: now, cpu, pmu: cpc.pmu.name });
   core.stats.rotations++;
+  const keep = keepsPlan(core, cpu);
+  let cpuFail: PerfEvent | null = null;
+  let taskFail: PerfEvent | null = null;
   let taskEvent: PerfEvent | null = null;
   let cpuEvent: PerfEvent | null = null;
   if (taskRotate && taskEpc) taskEvent = ctxEventToRotate(taskEpc, cpu);
@@ -67,9 +77,10 @@ export function perfRotateContext(core: PerfCore, cpc: PerfCpuPmuContext, now: N
       now,
       EVENT_FLEXIBLE,
     );
+    cpuFail = core.passFirstFailure;
   }
   if (taskEvent) rotateCtx(taskEpc!, taskEvent);
-  if (touchTask)
+  if (touchTask) {
     pmuGroupsSchedIn(
       core,
       taskEpc!.ctx,
@@ -78,6 +89,17 @@ export function perfRotateContext(core: PerfCore, cpc: PerfCpuPmuContext, now: N
       cpu,
       now,
       EVENT_FLEXIBLE,
+    );
+    taskFail = core.passFirstFailure;
+  }
+  if (keep)
+    guestRecordRotation(
+      core.guest!.plans,
+      core.cpuctx[cpu]!,
+      cpuEvent ? cpuEpc : null,
+      cpuFail,
+      touchTask ? taskEpc : null,
+      taskFail,
     );
   return true;
 }
