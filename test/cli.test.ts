@@ -1,10 +1,20 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { root, tmpFile, vpmu } from "./cli-helpers.js";
 
 describe("vpmu CLI", () => {
+  it("the package's bin is executable after the build and runs by itself, as npx runs it", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
+    const bin = join(root, pkg.bin.vpmu);
+    expect(statSync(bin).mode & 0o111).toBe(0o111);
+    const r = spawnSync(bin, ["--version"], { encoding: "utf8" });
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(pkg.version);
+  });
+
   it("runs the built-in tour", () => {
     const r = vpmu("run");
     expect(r.code).toBe(0);
