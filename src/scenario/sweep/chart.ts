@@ -43,8 +43,22 @@ function checkChoice(h: SweepHeader, c: ChartChoice): string | undefined {
   const y = c.y;
   const known = h.collect.includes(y) || h.collect.some((n) => y.startsWith(`${n}.`));
   if (!known) return `--y: no collected value "${y}" (one of: ${h.collect.join(", ")})`;
-  for (const a of Object.keys(c.where ?? {}))
-    if (!axes.includes(a)) return `--where: no axis "${a}" (one of: ${axes.join(", ")})`;
+  for (const [a, v] of Object.entries(c.where ?? {})) {
+    const axis = h.axes.find((x) => x.name === a);
+    if (!axis) return `--where: no axis "${a}" (one of: ${axes.join(", ")})`;
+    const vals = axis.values.map(label);
+    if (!vals.includes(v)) return `--where: ${a} has no value "${v}" (one of: ${vals.join(", ")})`;
+  }
+  const roles = [
+    ["--x", c.x],
+    ["--lines", c.lines],
+    ["--facet", c.facet],
+    ...Object.keys(c.where ?? {}).map((a) => ["--where", a]),
+  ].filter((r): r is [string, string] => r[1] !== undefined);
+  for (const [i, [flag, a]] of roles.entries()) {
+    const twice = roles.findIndex((r, j) => j < i && r[1] === a);
+    if (twice >= 0) return `${flag}: the axis "${a}" is already ${roles[twice]![0]}`;
+  }
   const chosen = new Set([c.x, c.lines, c.facet, ...Object.keys(c.where ?? {})]);
   const loose = h.axes.filter((a) => !chosen.has(a.name) && a.values.length > 1).map((a) => a.name);
   if (loose.length > 0)

@@ -71,7 +71,7 @@ export function chartLayout(h: SweepHeader, f: LayoutFlags): ChartLayout {
 /**
  * The values a page draws, one chart each: every collected value that is a number at some
  * point, and each key of one that is a mapping of numbers (`exits.msr`); error-like names
- * (containing "error") first, then in collect order. The rest are listed as not drawn.
+ * (containing "err") first, then in collect order. The rest are listed as not drawn.
  */
 export function chartValues(
   h: SweepHeader,
@@ -92,7 +92,7 @@ export function chartValues(
     else if (keys.size > 0) for (const k of [...keys].sort()) drawn.push(`${name}.${k}`);
     else skipped.push(name);
   }
-  const errorLike = (y: string) => /error/i.test(y);
+  const errorLike = (y: string) => /err/i.test(y);
   return {
     drawn: [...drawn.filter(errorLike), ...drawn.filter((y) => !errorLike(y))],
     skipped,
