@@ -53,7 +53,8 @@ function tableOf(
   y: string,
   facet = true,
 ): Array<{ facet: string; x: string; cells: string[] }> {
-  const sec = html.slice(html.indexOf(`<section data-y="${y}">`));
+  const page = html.slice(0, html.indexOf("<script"));
+  const sec = page.slice(page.indexOf(`<section data-y="${y}">`));
   const table = sec.slice(sec.indexOf("<tbody>"), sec.indexOf("</tbody>"));
   return [...table.matchAll(/<tr>(.*?)<\/tr>/g)].map((m) => {
     const tds = [...m[1]!.matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((t) => t[1]!);
@@ -102,7 +103,9 @@ describe("sweep page", () => {
     expect(p.charts).toBe(3);
     expect(p.html).toContain("<dd><code>0123456789abcdef</code> (vpmu 0.1.0)</dd>");
     expect(p.html).toContain("<dd>24 of 24 (2 seeds each; lines are means, bands min..max)</dd>");
-    expect(p.html).toContain("<code>--x events --lines host --facet vpmu</code>");
+    expect(p.html).toContain(
+      '<code id="vpmu-sweep-layout">--x events --lines host --facet vpmu</code>',
+    );
     expect(p.html).toContain("label (not numbers)");
     const err = tableOf(p.html, "err");
     expect(err).toHaveLength(6);
@@ -119,7 +122,7 @@ describe("sweep page", () => {
     expect(p.html.match(/<polygon /g)).toHaveLength(4);
     expect(p.html).not.toMatch(/<script(?! type="application\/json")|<link|https?:\/\/(?!www\.w3)/);
     const data = p.html.match(/id="vpmu-sweep-data">(.*)<\/script>/)![1]!;
-    expect(JSON.parse(data).records[5].values.err).toBe(2);
+    expect(JSON.parse(data).records[5].data.values.err).toBe(2);
     // Deterministic: the same results, the same bytes.
     expect(sweepPage("acc.jsonl", header, records, {})).toEqual(p);
   });
@@ -166,7 +169,9 @@ describe("vpmu report RESULTS.jsonl", () => {
   cliIt(
     "guest-accuracy: the emulated error grows with host pinned events, mediated stays flat",
     () => {
-      expect(html).toContain("<code>--x events --lines host_pinned --facet vpmu</code>");
+      expect(html).toContain(
+        '<code id="vpmu-sweep-layout">--x events --lines host_pinned --facet vpmu</code>',
+      );
       expect(html).toContain("<dd>96 of 96</dd>");
       // error_pct is drawn first; its table has a row per (vpmu, events), a column per host_pinned.
       expect(html.indexOf('<section data-y="error_pct">')).toBeLessThan(
@@ -210,7 +215,9 @@ describe("vpmu report RESULTS.jsonl", () => {
       o,
     );
     expect(r.code, r.err).toBe(0);
-    const text = readFileSync(o, "utf8");
+    // The page before its scripts (the viewer bundle holds the same markup in its code).
+    const full = readFileSync(o, "utf8");
+    const text = full.slice(0, full.indexOf("<script"));
     expect(text.match(/<section /g)).toHaveLength(1);
     expect(text.match(/<path /g)).toHaveLength(2);
     const rows = tableOf(text, "error_pct", false);
@@ -306,6 +313,22 @@ browserSuite("the sweep page in Chromium", () => {
     expect(legend).toEqual(expect.arrayContaining(["vpmu = false", "vpmu = true"]));
     await p.click("section:first-of-type details summary");
     expect(await p.isVisible("section:first-of-type table")).toBe(true);
+    // The controls draw the charts again: vpmu fixed at true leaves one line a chart, and
+    // vpmu made x takes the place of host_events, which takes vpmu's old role (lines).
+    await p.selectOption('select[data-axis="vpmu"]', "1");
+    const lines = () =>
+      p.$$eval("section svg", (svgs) => svgs.map((s) => s.querySelectorAll("path").length));
+    expect(new Set(await lines())).toEqual(new Set([1]));
+    expect(await p.textContent("#vpmu-sweep-layout")).toBe("--x host_events --where vpmu=true");
+    await p.selectOption('select[data-axis="vpmu"]', "x");
+    expect(
+      await p.$eval('select[data-axis="host_events"]', (s) => (s as HTMLSelectElement).value),
+    ).toBe("0");
+    await p.selectOption('select[data-axis="host_events"]', "lines");
+    expect(new Set(await lines())).toEqual(new Set([12]));
+    expect(await p.textContent("#vpmu-sweep-layout")).toBe("--x vpmu --lines host_events");
+    await p.selectOption('select[name="y"]', "ns_per_exit");
+    expect(await p.$$eval("section", (ss) => ss.map((s) => s.dataset.y))).toEqual(["ns_per_exit"]);
     expect(problems).toEqual([]);
     await p.close();
   });

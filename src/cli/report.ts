@@ -130,13 +130,19 @@ function sweepReport(file: string, o: ReportOpts): void {
   }
   const m = mergeResults([{ file, text }], false);
   if (!m.ok) fail(m.message);
-  const page = sweepPage(file, m.header, m.records, {
-    y: o.y,
-    where: whereFlags(o.where),
-    ...(o.x !== undefined ? { x: o.x } : {}),
-    ...(o.lines !== undefined ? { lines: o.lines } : {}),
-    ...(o.facet !== undefined ? { facet: o.facet } : {}),
-  });
+  const page = sweepPage(
+    file,
+    m.header,
+    m.records,
+    {
+      y: o.y,
+      where: whereFlags(o.where),
+      ...(o.x !== undefined ? { x: o.x } : {}),
+      ...(o.lines !== undefined ? { lines: o.lines } : {}),
+      ...(o.facet !== undefined ? { facet: o.facet } : {}),
+    },
+    viewerBundle(),
+  );
   if (!page.ok) fail(page.message);
   writePage(o.output ?? "report.html", page.html);
 }
