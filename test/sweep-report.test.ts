@@ -123,6 +123,14 @@ describe("sweep page", () => {
     expect(p.html).not.toMatch(/<script(?! type="application\/json")|<link|https?:\/\/(?!www\.w3)/);
     const data = p.html.match(/id="vpmu-sweep-data">(.*)<\/script>/)![1]!;
     expect(JSON.parse(data).records[5].data.values.err).toBe(2);
+    // Results past the limit stay out, and the controls with them; the charts stay.
+    const big = sweepPage("acc.jsonl", header, records, { maxInlineData: 1000 }, "void 0;");
+    if (!big.ok) throw new Error(big.message);
+    expect(big.html).not.toMatch(/<script|<div id="vpmu-sweep-controls"/);
+    expect(big.html).toContain("MiB as JSON) are too big to carry in the page");
+    expect(big.html.match(/<path /g)).toHaveLength(12);
+    const small = sweepPage("acc.jsonl", header, records, {}, "void 0;");
+    expect(small.ok && small.html).toContain("script-src 'unsafe-inline'; style-src");
     // Deterministic: the same results, the same bytes.
     expect(sweepPage("acc.jsonl", header, records, {})).toEqual(p);
   });

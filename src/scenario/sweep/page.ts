@@ -8,6 +8,8 @@ import { headerPoints, type ReadRecord, type SweepHeader } from "./results.js";
 export interface SweepPageOptions extends LayoutFlags {
   /** Collected values to draw (default: every numeric one, see `chartValues`). */
   y?: string[];
+  /** The most inline JSON the page carries, default MAX_INLINE_DATA. */
+  maxInlineData?: number;
 }
 
 export type SweepPage = { ok: true; html: string; charts: number } | { ok: false; message: string };
@@ -76,6 +78,35 @@ section{margin-top:2em}svg{max-width:100%;height:auto}
 #vpmu-sweep-controls label{white-space:nowrap}.vpmu-sweep-problem{color:#b00}
 table{border-collapse:collapse;font-size:90%}td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}`;
 
+/** The most inline JSON a page carries (a browser parses it at load): 16 MiB. */
+export const MAX_INLINE_DATA = 16 << 20;
+
+/**
+ * The page's inline results and script, with the CSP the script needs; results past
+ * MAX_INLINE_DATA are left out (the charts are in the page anyway), and with them the controls.
+ */
+function inlineParts(
+  data: SweepPageData,
+  viewerJs: string | undefined,
+  max: number,
+): { csp: string; controls: string; scripts: string[] } {
+  const json = scriptJson(data);
+  if (json.length > max)
+    return {
+      csp: "",
+      controls: `<p>The results (${(json.length / 2 ** 20).toFixed(1)} MiB as JSON) are too big to carry in the page: no layout controls; choose the layout with --x, --lines, --facet and --where.</p>`,
+      scripts: [],
+    };
+  return {
+    csp: viewerJs ? "script-src 'unsafe-inline'; " : "",
+    controls: '<div id="vpmu-sweep-controls"></div>',
+    scripts: [
+      `<script type="application/json" id="vpmu-sweep-data">${json}</script>`,
+      ...(viewerJs ? [`<script>${viewerJs.replace(/<\/(script)/gi, "<\\/$1")}</script>`] : []),
+    ],
+  };
+}
+
 /** The inline data of a sweep page: what its script needs to draw the charts again. */
 export interface SweepPageData {
   kind: "vpmu-sweep";
@@ -119,7 +150,7 @@ export function sweepPage(
     choice: layout.choice,
     ys,
   };
-  const script = viewerJs ? "script-src 'unsafe-inline'; " : "";
+  const inline = inlineParts(data, viewerJs, o.maxInlineData ?? MAX_INLINE_DATA);
   const html = [
     "<!doctype html>",
     '<html lang="en">',
@@ -127,16 +158,15 @@ export function sweepPage(
     '<meta charset="utf-8">',
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     // No network: the page may only use what it carries.
-    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; ${script}style-src 'unsafe-inline'; img-src data:">`,
+    `<meta http-equiv="Content-Security-Policy" content="default-src 'none'; ${inline.csp}style-src 'unsafe-inline'; img-src data:">`,
     `<title>vpmu sweep: ${esc(h.name)}</title>`,
     `<style>${CSS}</style>`,
     "</head>",
     "<body>",
     headerHtml(file, h, records, layout, values),
-    '<div id="vpmu-sweep-controls"></div>',
+    inline.controls,
     `<div id="vpmu-sweep-charts">\n${charts.html}\n</div>`,
-    `<script type="application/json" id="vpmu-sweep-data">${scriptJson(data)}</script>`,
-    ...(viewerJs ? [`<script>${viewerJs.replace(/<\/(script)/gi, "<\\/$1")}</script>`] : []),
+    ...inline.scripts,
     "</body>",
     "</html>",
     "",
