@@ -135,6 +135,26 @@ describe("sweep page", () => {
     expect(sweepPage("acc.jsonl", header, records, {})).toEqual(p);
   });
 
+  it("draws a sweep of one axis as one line, and a one-point sweep as one point", () => {
+    const { header, records } = handMade(1);
+    const one = { ...header, axes: [header.axes[0]!], points: 3 };
+    const recs = records.filter((r) => {
+      const s = r.data.settings as Record<string, unknown>;
+      return s.vpmu === "emulated" && s.host === 8;
+    });
+    const p = sweepPage("one.jsonl", one, recs, { y: ["err"] });
+    if (!p.ok) throw new Error(p.message);
+    expect(p.html).toContain('<code id="vpmu-sweep-layout">--x events</code>');
+    expect(tableOf(p.html, "err", false).map((r) => [r.x, ...r.cells])).toEqual([
+      ["1", "8"],
+      ["2", "16"],
+      ["4", "32"],
+    ]);
+    const point = { ...header, axes: [{ name: "events", values: [2] }], points: 1 };
+    const q = sweepPage("p.jsonl", point, [recs[1]!], { y: ["err"] });
+    expect(q.ok && tableOf(q.html, "err", false)).toEqual([{ facet: "", x: "2", cells: ["16"] }]);
+  });
+
   it("refuses what it cannot draw, naming the file, line and field", () => {
     const { header, records } = handMade(1);
     expect(sweepPage("a.jsonl", header, [], {})).toEqual({
