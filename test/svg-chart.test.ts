@@ -136,6 +136,22 @@ describe("SVG line chart, bands and strokes", () => {
     ).not.toMatch(/<polygon/);
   });
 
+  it("cuts long category labels short, whole in a tooltip; the last ends at the edge", () => {
+    const long = "cycles,branches,branch-misses,cache-misses";
+    const svg = lineChartSvg({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      xCategories: ["cycles", long, long],
+      panels: [{ title: "", series: [{ label: "a", points: [{ x: 0, y: 1 }] }] }],
+    });
+    expect(svg).toContain('text-anchor="middle">cycles</text>');
+    expect(svg).toContain(`text-anchor="middle"><title>${long}</title>cycles,branches,bran…</text>`);
+    expect(svg).toContain(
+      `<text x="348" y="214" text-anchor="end"><title>${long}</title>cycles,branc…</text>`,
+    );
+  });
+
   it("gives each series a colour-blind-safe colour, then a dash pattern after seven", () => {
     const svg = lineChartSvg({
       title: "t",

@@ -178,11 +178,26 @@ function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, strokes: Strokes): st
       `<text x="${M.left - 4}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(num(t))}</text>`,
     );
   }
-  for (const t of sc.xTicks) {
+  // Category labels share the width: a long one is cut short, whole in its tooltip. The
+  // first may reach into the left margin, the last ends at the right edge.
+  const gap = (W - M.left - M.right) / Math.max(1, sc.xTicks.length - 1);
+  const chars = (px: number) => Math.max(3, Math.floor(px / 6.5));
+  sc.xTicks.forEach((t, i) => {
     const x = sc.x(t.v).toFixed(1);
     out.push(`<line x1="${x}" x2="${x}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
-    out.push(`<text x="${x}" y="${bottom + 14}" text-anchor="middle">${esc(t.label)}</text>`);
-  }
+    const last = c.xCategories !== undefined && i > 0 && i === sc.xTicks.length - 1;
+    const room = !c.xCategories
+      ? Infinity
+      : last
+        ? chars(gap / 2 + M.right)
+        : chars(i === 0 ? Math.min(gap, 2 * M.left) : gap) - 1;
+    const cut = t.label.length > room ? `${t.label.slice(0, room - 1)}…` : t.label;
+    const tip = cut === t.label ? "" : `<title>${esc(t.label)}</title>`;
+    const anchor = last ? "end" : "middle";
+    out.push(
+      `<text x="${last ? W - M.right : x}" y="${bottom + 14}" text-anchor="${anchor}">${tip}${esc(cut)}</text>`,
+    );
+  });
   out.push(
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(c.xLabel)}</text>`,
   );
