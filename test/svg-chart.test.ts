@@ -146,7 +146,9 @@ describe("SVG line chart, bands and strokes", () => {
       panels: [{ title: "", series: [{ label: "a", points: [{ x: 0, y: 1 }] }] }],
     });
     expect(svg).toContain('text-anchor="middle">cycles</text>');
-    expect(svg).toContain(`text-anchor="middle"><title>${long}</title>cycles,branches,bran…</text>`);
+    expect(svg).toContain(
+      `text-anchor="middle"><title>${long}</title>cycles,branches,bran…</text>`,
+    );
     expect(svg).toContain(
       `<text x="348" y="214" text-anchor="end"><title>${long}</title>cycles,branc…</text>`,
     );
