@@ -10,21 +10,16 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, chromium, type Page } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { browserSuite, CHROMIUM, launchChromium, openPage } from "./browser-helpers.js";
 import { bin, root } from "./cli-helpers.js";
 
 /**
  * The HTML report and the playground in a real Chromium (Debian's, driven by
  * playwright-core; no browser download). One browser, one page per check.
  */
-const CHROMIUM = process.env.VPMU_CHROMIUM ?? "/usr/bin/chromium";
-// CI installs Debian's chromium (.ci/run) and must run these; elsewhere they are skipped
-// with a note when it is missing.
-const haveChromium = existsSync(CHROMIUM);
-const suite = haveChromium || process.env.CI === "true" ? describe : describe.skip;
-if (!haveChromium)
-  console.log(`skipping the browser tests: no ${CHROMIUM} (apt-get install chromium)`);
+const suite = browserSuite;
 const examples = readdirSync(join(root, "examples"))
   .filter((f) => f.endsWith(".yaml"))
   .sort()
@@ -93,7 +88,7 @@ suite("in Chromium", () => {
       expect(r.stdout).toMatch(/^wrote .*\.html \(\d+ bytes\)\n$/);
     });
     await pool(jobs);
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: ["--no-sandbox"] });
+    browser = await launchChromium();
     server = spawn(process.execPath, [bin, "playground", "--port", "0"], { cwd: root });
     playgroundUrl = await new Promise<string>((resolve, reject) => {
       let buf = "";
@@ -111,22 +106,8 @@ suite("in Chromium", () => {
     server?.kill();
   });
 
-  /** A page that records console errors, page errors and every request off the page's own origin. */
-  async function open(url: string): Promise<{ page: Page; problems: string[] }> {
-    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-    const problems: string[] = [];
-    page.on("console", (m) => {
-      if (m.type() === "error") problems.push(`console: ${m.text()}`);
-    });
-    page.on("pageerror", (e) => problems.push(`pageerror: ${e.message}`));
-    const origin = url.startsWith("http") ? new URL(url).origin : "file:";
-    page.on("request", (r) => {
-      if (!r.url().startsWith(origin) && !r.url().startsWith("data:"))
-        problems.push(`request: ${r.url()}`);
-    });
-    await page.goto(url);
-    return { page, problems };
-  }
+  /** A page that records console errors, page errors and requests off its origin. */
+  const open = (url: string): Promise<{ page: Page; problems: string[] }> => openPage(browser, url);
 
   /** Pixel variance of the timeline canvas (0: one flat colour). */
   function canvasVariance(page: Page): Promise<number> {

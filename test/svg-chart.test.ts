@@ -98,3 +98,92 @@ describe("SVG line chart", () => {
     });
   });
 });
+
+describe("SVG line chart, bands and strokes", () => {
+  const chart = (points: Array<{ x: number; y: number | null; lo?: number; hi?: number }>) =>
+    lineChartSvg({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      panels: [{ title: "", series: [{ label: "a", points }] }],
+    });
+
+  it("draws the lo..hi band behind a line, split at gaps, and a bar for a lone point", () => {
+    const svg = chart([
+      { x: 0, y: 1, lo: 0, hi: 2 },
+      { x: 1, y: 3, lo: 2, hi: 4 },
+      { x: 2, y: null },
+      { x: 3, y: 5, lo: 4, hi: 10 },
+    ]);
+    expect(svg.match(/<polygon /g)).toHaveLength(1);
+    // Four corners: hi at x 0 and 1, then lo back from 1 to 0.
+    const poly = svg.match(/<polygon points="([^"]+)"/)![1]!.split(" ");
+    expect(poly).toHaveLength(4);
+    const [hi0, , , lo0] = poly.map((p) => Number(p.split(",")[1]));
+    expect(lo0!).toBeGreaterThan(hi0!);
+    // The lone point at x 3: a vertical bar from 4 to 10, the y axis stretched to hold 10.
+    const bar = svg.match(
+      /<line x1="([\d.]+)" x2="\1" y1="([\d.]+)" y2="([\d.]+)" stroke="#0072b2"/,
+    )!;
+    expect(Number(bar[2])).toBeGreaterThan(Number(bar[3]));
+    expect(svg).toContain(">10</text>");
+    // A band of no height is not drawn.
+    expect(
+      chart([
+        { x: 0, y: 1, lo: 1, hi: 1 },
+        { x: 1, y: 1, lo: 1, hi: 1 },
+      ]),
+    ).not.toMatch(/<polygon/);
+  });
+
+  it("cuts long category labels short, whole in a tooltip; the last ends at the edge", () => {
+    const long = "cycles,branches,branch-misses,cache-misses";
+    const svg = lineChartSvg({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      xCategories: ["cycles", long, long],
+      panels: [{ title: "", series: [{ label: "a", points: [{ x: 0, y: 1 }] }] }],
+    });
+    expect(svg).toContain('text-anchor="middle">cycles</text>');
+    expect(svg).toContain(
+      `text-anchor="middle"><title>${long}</title>cycles,branches,bran…</text>`,
+    );
+    expect(svg).toContain(
+      `<text x="348" y="214" text-anchor="end"><title>${long}</title>cycles,branc…</text>`,
+    );
+  });
+
+  it("gives each series a colour-blind-safe colour, then a dash pattern after seven", () => {
+    const svg = lineChartSvg({
+      title: "t",
+      xLabel: "x",
+      yLabel: "y",
+      panels: [
+        {
+          title: "",
+          series: Array.from({ length: 9 }, (_, i) => ({
+            label: `s${i}`,
+            points: [{ x: 0, y: i }],
+          })),
+        },
+      ],
+    });
+    const strokes = [
+      ...svg.matchAll(
+        /<path d="[^"]*" fill="none" stroke="(#\w+)" stroke-width="1.5"( stroke-dasharray="([^"]+)")?/g,
+      ),
+    ].map((m) => [m[1], m[3] ?? ""]);
+    expect(strokes).toEqual([
+      ["#0072b2", ""],
+      ["#d55e00", ""],
+      ["#009e73", ""],
+      ["#cc79a7", ""],
+      ["#e69f00", ""],
+      ["#56b4e9", ""],
+      ["#000000", ""],
+      ["#0072b2", "6 3"],
+      ["#d55e00", "6 3"],
+    ]);
+  });
+});

@@ -4,10 +4,18 @@
  * the same data give the same bytes), usable in a browser or written to a file.
  */
 
+/** One point; `lo`..`hi` (both or neither) is a band drawn around y, e.g. min..max over seeds. */
+export interface ChartPoint {
+  x: number;
+  y: number | null;
+  lo?: number;
+  hi?: number;
+}
+
 /** A series' points; a null y leaves a gap in its line. */
 export interface ChartSeries {
   label: string;
-  points: Array<{ x: number; y: number | null }>;
+  points: ChartPoint[];
 }
 
 /** One panel (one small multiple). */
@@ -25,19 +33,23 @@ export interface LineChart {
   panels: ChartPanel[];
 }
 
-/** The palette of lines (Tableau 10), in series order. */
-const COLORS = [
-  "#4e79a7",
-  "#f28e2b",
-  "#e15759",
-  "#76b7b2",
-  "#59a14f",
-  "#edc948",
-  "#b07aa1",
-  "#ff9da7",
-  "#9c755f",
-  "#bab0ac",
-];
+/**
+ * The palette of lines in series order: Okabe and Ito's colours, told apart with the
+ * common colour-vision deficiencies (their yellow left out: too pale on white). Each
+ * lap of the palette gets the next dash pattern, so no two lines look alike.
+ */
+const COLORS = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#000000"];
+const DASHES = ["", "6 3", "2 2", "8 3 2 3"];
+
+/** The stroke of series `i`: its colour and dash pattern. */
+function strokeOf(i: number): { color: string; dash: string } {
+  return {
+    color: COLORS[i % COLORS.length]!,
+    dash: DASHES[Math.floor(i / COLORS.length) % DASHES.length]!,
+  };
+}
+
+const dashAttr = (dash: string) => (dash ? ` stroke-dasharray="${dash}"` : "");
 
 const W = 360;
 const H = 240;
@@ -97,7 +109,9 @@ function scales(c: LineChart): Scales {
   const [x0, x1] = c.xCategories
     ? [0, Math.max(1, c.xCategories.length - 1)]
     : [xTicks[0]!, xTicks[xTicks.length - 1]!];
-  const ys = pts.map((p) => p.y).filter((y): y is number => y !== null);
+  const ys = pts
+    .flatMap((p) => (p.y === null ? [] : [p.y, p.lo ?? p.y, p.hi ?? p.y]))
+    .filter((y) => Number.isFinite(y));
   const [yl, yh] = extent([...ys, ...(ys.length > 0 && Math.min(...ys) >= 0 ? [0] : [])]);
   const yTicks = niceTicks(yl, yh);
   const y0 = Math.min(yl, yTicks[0]!);
@@ -129,7 +143,29 @@ function seriesPath(s: ChartSeries, sc: Scales): string {
   return d;
 }
 
-function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, colorOf: Map<string, string>): string {
+/** The band of one series: a polygon over each run of points with lo..hi, hi forward, lo back. */
+function seriesBand(s: ChartSeries, sc: Scales, color: string): string {
+  const runs: ChartPoint[][] = [[]];
+  for (const p of [...s.points].sort((a, b) => a.x - b.x)) {
+    if (p.y !== null && p.lo !== undefined && p.hi !== undefined) runs[runs.length - 1]!.push(p);
+    else if (runs[runs.length - 1]!.length > 0) runs.push([]);
+  }
+  const xy = (x: number, y: number) => `${sc.x(x).toFixed(1)},${sc.y(y).toFixed(1)}`;
+  return runs
+    .filter((r) => r.length > 0 && r.some((p) => p.hi! > p.lo!))
+    .map((r) => {
+      // A lone point gets a short vertical bar instead of a polygon of no width.
+      if (r.length === 1)
+        return `<line x1="${sc.x(r[0]!.x).toFixed(1)}" x2="${sc.x(r[0]!.x).toFixed(1)}" y1="${sc.y(r[0]!.lo!).toFixed(1)}" y2="${sc.y(r[0]!.hi!).toFixed(1)}" stroke="${color}" stroke-opacity="0.5"/>`;
+      const pts = [...r.map((p) => xy(p.x, p.hi!)), ...[...r].reverse().map((p) => xy(p.x, p.lo!))];
+      return `<polygon points="${pts.join(" ")}" fill="${color}" fill-opacity="0.18" stroke="none"/>`;
+    })
+    .join("");
+}
+
+type Strokes = Map<string, { color: string; dash: string }>;
+
+function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, strokes: Strokes): string {
   const out: string[] = [];
   const bottom = H - M.bottom;
   out.push(
@@ -142,11 +178,26 @@ function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, colorOf: Map<string, 
       `<text x="${M.left - 4}" y="${y}" text-anchor="end" dominant-baseline="middle">${esc(num(t))}</text>`,
     );
   }
-  for (const t of sc.xTicks) {
+  // Category labels share the width: a long one is cut short, whole in its tooltip. The
+  // first may reach into the left margin, the last ends at the right edge.
+  const gap = (W - M.left - M.right) / Math.max(1, sc.xTicks.length - 1);
+  const chars = (px: number) => Math.max(3, Math.floor(px / 6.5));
+  sc.xTicks.forEach((t, i) => {
     const x = sc.x(t.v).toFixed(1);
     out.push(`<line x1="${x}" x2="${x}" y1="${bottom}" y2="${bottom + 4}" stroke="#999"/>`);
-    out.push(`<text x="${x}" y="${bottom + 14}" text-anchor="middle">${esc(t.label)}</text>`);
-  }
+    const last = c.xCategories !== undefined && i > 0 && i === sc.xTicks.length - 1;
+    const room = !c.xCategories
+      ? Infinity
+      : last
+        ? chars(gap / 2 + M.right)
+        : chars(i === 0 ? Math.min(gap, 2 * M.left) : gap) - 1;
+    const cut = t.label.length > room ? `${t.label.slice(0, room - 1)}…` : t.label;
+    const tip = cut === t.label ? "" : `<title>${esc(t.label)}</title>`;
+    const anchor = last ? "end" : "middle";
+    out.push(
+      `<text x="${last ? W - M.right : x}" y="${bottom + 14}" text-anchor="${anchor}">${tip}${esc(cut)}</text>`,
+    );
+  });
   out.push(
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 6}" text-anchor="middle">${esc(c.xLabel)}</text>`,
   );
@@ -154,10 +205,11 @@ function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, colorOf: Map<string, 
     `<text transform="translate(12,${(M.top + bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(c.yLabel)}</text>`,
   );
   out.push(`<text x="${M.left}" y="${M.top - 8}" font-weight="bold">${esc(p.title)}</text>`);
+  for (const s of p.series) out.push(seriesBand(s, sc, strokes.get(s.label)!.color));
   for (const s of p.series) {
-    const color = colorOf.get(s.label)!;
+    const { color, dash } = strokes.get(s.label)!;
     out.push(
-      `<path d="${seriesPath(s, sc)}" fill="none" stroke="${color}" stroke-width="1.5"><title>${esc(s.label)}</title></path>`,
+      `<path d="${seriesPath(s, sc)}" fill="none" stroke="${color}" stroke-width="1.5"${dashAttr(dash)}><title>${esc(s.label)}</title></path>`,
     );
     for (const q of s.points)
       if (q.y !== null)
@@ -175,7 +227,7 @@ function panelSvg(p: ChartPanel, c: LineChart, sc: Scales, colorOf: Map<string, 
 export function lineChartSvg(c: LineChart): string {
   const sc = scales(c);
   const labels = [...new Set(c.panels.flatMap((p) => p.series.map((s) => s.label)))];
-  const colorOf = new Map(labels.map((l, i) => [l, COLORS[i % COLORS.length]!]));
+  const strokes: Strokes = new Map(labels.map((l, i) => [l, strokeOf(i)]));
   const cols = Math.min(3, Math.max(1, c.panels.length));
   const rows = Math.ceil(c.panels.length / cols);
   const perRow = Math.max(1, Math.floor((cols * W) / 180));
@@ -187,13 +239,14 @@ export function lineChartSvg(c: LineChart): string {
     .map((l, i) => {
       const x = 10 + (i % perRow) * 180;
       const y = 36 + Math.floor(i / perRow) * 18;
-      return `<rect x="${x}" y="${y - 9}" width="14" height="4" fill="${colorOf.get(l)}"/><text x="${x + 20}" y="${y - 4}" dominant-baseline="middle">${esc(l)}</text>`;
+      const { color, dash } = strokes.get(l)!;
+      return `<line x1="${x}" x2="${x + 16}" y1="${y - 4}" y2="${y - 4}" stroke="${color}" stroke-width="2"${dashAttr(dash)}/><text x="${x + 20}" y="${y - 4}" dominant-baseline="middle">${esc(l)}</text>`;
     })
     .join("");
   const panels = c.panels
     .map(
       (p, i) =>
-        `<g transform="translate(${(i % cols) * W},${top + Math.floor(i / cols) * H})">${panelSvg(p, c, sc, colorOf)}</g>`,
+        `<g transform="translate(${(i % cols) * W},${top + Math.floor(i / cols) * H})">${panelSvg(p, c, sc, strokes)}</g>`,
     )
     .join("\n");
   return [
