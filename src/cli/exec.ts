@@ -156,6 +156,8 @@ interface Serving {
   clock: ClockPage;
   coordinator: SimTimeCoordinator | null;
   env: NodeJS.ProcessEnv;
+  /** Closes the server, the ring buffers and the clock page; nothing advances after it. */
+  stop(): void;
 }
 
 /** Writes the view and the clock page into `dir`, and starts the server on a socket there. */
@@ -181,7 +183,11 @@ async function serve(
   });
   const procs = new ProcView(root);
   procs.update(host.modelTasks());
+  // Set once COMMAND has exited: a slice still queued (setImmediate) must not write into
+  // the closed clock page or the removed view.
+  let stopped = false;
   const refresh = (): void => {
+    if (stopped) return;
     clock.set(sys.now);
     views.update(sysfsDynamicView(sys));
     procs.update(host.modelTasks());
@@ -193,6 +199,7 @@ async function serve(
       ? new SimTimeCoordinator(
           () => sys.now,
           (t) => {
+            if (stopped) return;
             // In slices of ADVANCE_SLICE_MS of work: between two, signals and sockets are
             // served (a long simulated sleep must not make vpmu exec deaf to Ctrl-C).
             const deadline = performance.now() + ADVANCE_SLICE_MS;
@@ -239,7 +246,13 @@ async function serve(
     // not that one, so no table applies (unless the caller chose one).
     PERF_CPUID: process.env.PERF_CPUID ?? "vpmu-0-0-0",
   };
-  return { server, clock, coordinator, env, host };
+  const stop = (): void => {
+    stopped = true;
+    server.close();
+    host.rings.close();
+    clock.close();
+  };
+  return { server, clock, coordinator, env, host, stop };
 }
 
 /** kill(pid, 0): does the real process exist? */
@@ -287,9 +300,7 @@ async function execCommand(args: string[], o: ExecOpts): Promise<number> {
   try {
     const s = await serve(dir, live, o, scale);
     const status = await runCommand(exe, command, s);
-    s.server.close();
-    s.host.rings.close();
-    s.clock.close();
+    s.stop();
     return status;
   } finally {
     rmSync(dir, { recursive: true, force: true });
