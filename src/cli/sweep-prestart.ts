@@ -1,4 +1,5 @@
 import { availableParallelism } from "node:os";
+import { setFlagsFromString } from "node:v8";
 import { Worker } from "node:worker_threads";
 import { newClaim, type Shard, type WorkerInit } from "./sweep-protocol.js";
 
@@ -61,13 +62,33 @@ export function sweepLaunch(args: string[]): SweepLaunch | undefined {
 }
 
 /**
+ * V8's budget before it optimizes a function, 8 times its default (67,584 in Node 20). A
+ * sweep's points run the whole simulator a few thousand times, short-lived: with the
+ * default, optimizing compiles (on background threads, per thread that runs points) cost
+ * about as much CPU as the points themselves, and take the second core that `--jobs 2`
+ * needs. Later tier-up optimizes only what stays hot (BENCHMARKS.md, vpmu sweep).
+ */
+const SWEEP_INTERRUPT_BUDGET = 540_672;
+
+let tuned = false;
+
+/** Sets the V8 budget for a sweep, once, before its threads run points. */
+export function tuneForSweep(): void {
+  if (tuned) return;
+  tuned = true;
+  setFlagsFromString(`--interrupt-budget=${SWEEP_INTERRUPT_BUDGET}`);
+}
+
+/**
  * Starts a sweep's worker threads (jobs - 1) before the CLI's modules load: each reads the
  * sweep file itself and, without --resume, starts on its points at once, while this thread
  * is still loading. They do not keep the process alive until the sweep takes them.
  */
 export function prestartSweep(args: string[]): void {
   const launch = sweepLaunch(args);
-  if (!launch || launch.jobs < 2) return;
+  if (!launch) return;
+  tuneForSweep();
+  if (launch.jobs < 2) return;
   const url = new URL("./sweep-worker.js", import.meta.url);
   const claim = newClaim();
   const early = !launch.resume;

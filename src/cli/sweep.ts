@@ -19,7 +19,7 @@ import { pointIdentity } from "../scenario/sweep/run.js";
 import { registerSweepChart } from "./sweep-chart.js";
 import { readSweepFile } from "./sweep-file.js";
 import { runPoints } from "./sweep-pool.js";
-import type { SweepLaunch } from "./sweep-prestart.js";
+import { type SweepLaunch, tuneForSweep } from "./sweep-prestart.js";
 import { SweepProgress } from "./sweep-progress.js";
 import type { Shard } from "./sweep-protocol.js";
 
@@ -131,6 +131,7 @@ async function sweepCommand(file: string, o: SweepOpts): Promise<void> {
   const jobs = parseJobs(o.jobs);
   const shard = parseShard(o.shard);
   if (o.resume && !o.output) usage("--resume needs -o FILE (the results to complete)");
+  tuneForSweep();
   const plan = loadSweepFile(file);
   const todo = shardPoints(plan, shard.index, shard.of);
   const launch: SweepLaunch = { file, jobs, shard, resume: o.resume ?? false };
