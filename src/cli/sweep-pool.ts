@@ -80,7 +80,7 @@ export function runPoints(
       if (code !== 0) finish(new Error(`a sweep worker thread stopped (exit code ${code})`));
     };
     for (const { worker, queued } of workers) {
-      worker.removeAllListeners();
+      for (const event of ["message", "error", "exit"]) worker.removeAllListeners(event);
       worker.on("message", onMessage).on("error", finish).on("exit", onExit).ref();
       for (const q of queued)
         if (q.event === "message") onMessage(q.value as WorkerMessage);
