@@ -365,6 +365,10 @@ describe("vpmu sweep through the package's bin (workers started with the process
     expect(viaBin.code).toBe(2);
     expect(viaBin.err).toMatch(/bad\.yaml:\d+:\d+/);
     expect(viaBin.err).toBe(viaMain.err);
+    // An output that cannot be written: one line, exit 2.
+    const unwritable = bin2("sweep", file, "--jobs", "2", "-o", o("no/such/dir/r.jsonl"));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.err).toBe(`vpmu: -o ${o("no/such/dir/r.jsonl")}: cannot write (ENOENT)\n`);
     expect(bin2("sweep", o("none.yaml"), "--jobs", "2").err).toMatch(
       /none\.yaml: cannot read \(ENOENT\)/,
     );

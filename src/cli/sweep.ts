@@ -107,6 +107,17 @@ function openOutput(
   return { fd: openSync(out, "a"), done };
 }
 
+/** openOutput, an output that cannot be written or read named in one line (exit 2). */
+function openOutputOrExit(...args: Parameters<typeof openOutput>): ReturnType<typeof openOutput> {
+  try {
+    return openOutput(...args);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    usage(`-o ${args[0]}: cannot write (${code})`);
+  }
+}
+
 /** Rewrites a finished output in point order (write, fsync, rename: never half a file). */
 function finalize(out: string, shard: { index: number; of: number }): void {
   const m = mergeResults([{ file: out, text: readFileSync(out, "utf8") }], false);
@@ -153,7 +164,7 @@ async function sweepCommand(file: string, o: SweepOpts): Promise<void> {
       }
     });
   } else {
-    const { fd, done } = openOutput(o.output, plan, shard, o.resume ?? false, todo);
+    const { fd, done } = openOutputOrExit(o.output, plan, shard, o.resume ?? false, todo);
     const left = todo.filter((i) => !done.has(i));
     const progress = new SweepProgress(left.length);
     try {
