@@ -1,5 +1,6 @@
-// After tsc: the CLI entry point is the package's bin, so it must stay executable
-// (tsc writes its outputs without the run bit, and `npx vpmu` would answer EACCES).
+// After tsc: the unbundled CLI entry points (vpmu.js, main.js) stay runnable as scripts
+// (tsc writes its outputs without the run bit); the package's bin is their bundle,
+// dist/bin/vpmu.js (scripts/bundle.mjs).
 // Then the preload shim of `vpmu exec` (native/vpmu-preload.c) is built with the system C
 // compiler into dist/native/. Without a compiler the build still succeeds: vpmu works,
 // and `vpmu exec` says how to get the shim.
@@ -7,7 +8,8 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 
-chmodSync(new URL("../dist/cli/main.js", import.meta.url), 0o755);
+for (const f of ["main.js", "vpmu.js"])
+  chmodSync(new URL(`../dist/cli/${f}`, import.meta.url), 0o755);
 
 const src = fileURLToPath(new URL("../native/vpmu-preload.c", import.meta.url));
 const outDir = fileURLToPath(new URL("../dist/native/", import.meta.url));

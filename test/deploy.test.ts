@@ -120,3 +120,38 @@ describe("deploy/slurm", () => {
     expect(readFileSync(join(results, "sweep.jsonl"), "utf8")).toBe(await whole());
   });
 });
+
+// CI installs GNU parallel (.ci/run) and must run the recipe; elsewhere it is skipped with
+// a note when parallel is missing.
+const haveParallel = spawnSync("parallel", ["--version"], { stdio: "ignore" }).status === 0;
+if (!haveParallel)
+  console.log(
+    "skipping deploy/parallel.sh: GNU parallel is not on PATH (apt-get install parallel)",
+  );
+
+describe.runIf(haveParallel || process.env.CI === "true")("deploy/parallel.sh", () => {
+  it("runs N shards as GNU parallel jobs, then merges them into the 1-process file", async () => {
+    const sweep = tmpFile("p.yaml", SWEEP);
+    const results = join(sweep, "..", "results");
+    // The package's bin, as `npx vpmu` (the recipe's default) runs it.
+    const vpmuBin = join(root, "dist", "bin", "vpmu.js");
+    const r = spawnSync("bash", [join(root, "deploy", "parallel.sh"), sweep, "3", results], {
+      cwd: root,
+      env: { ...process.env, VPMU: `${process.execPath} ${vpmuBin}` },
+      encoding: "utf8",
+    });
+    expect(r.stderr).not.toMatch(/vpmu:|error/i);
+    expect(r.status).toBe(0);
+    const parts = [0, 1, 2].map((i) => readFileSync(join(results, `part-${i}.jsonl`), "utf8"));
+    expect(parts.map((p) => JSON.parse(p.split("\n")[0]!).shard)).toEqual(["0/3", "1/3", "2/3"]);
+    expect(readFileSync(join(results, "sweep.jsonl"), "utf8")).toBe(await whole());
+    // Run again (every task with --resume): nothing to redo, the same merge.
+    expect(
+      spawnSync("bash", [join(root, "deploy", "parallel.sh"), sweep, "3", results], {
+        cwd: root,
+        env: { ...process.env, VPMU: `${process.execPath} ${vpmuBin}` },
+      }).status,
+    ).toBe(0);
+    expect(readFileSync(join(results, "sweep.jsonl"), "utf8")).toBe(await whole());
+  });
+});

@@ -1,7 +1,8 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { readFileSync, statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { sweepLaunch } from "../src/cli/sweep-prestart.js";
 import { formatDiagnostic } from "../src/scenario/diagnostics.js";
 import { parseSweep } from "../src/scenario/sweep/load.js";
 import { mergedCsv, mergeResults } from "../src/scenario/sweep/merge.js";
@@ -318,6 +319,91 @@ describe("vpmu sweep, killed and resumed", () => {
     truncateSync(o("killed.jsonl"), partial.length - 7);
     expect(vpmu("sweep", file, "--jobs", "2", "--resume", "-o", o("killed.jsonl")).code).toBe(0);
     expect(readFileSync(o("killed.jsonl"), "utf8")).toBe(full);
+  });
+});
+
+describe("vpmu sweep through the package's bin (workers started with the process)", () => {
+  const big = SWEEP.replace("collect:", "seeds: 3\ncollect:");
+  const file = tmpFile("bin.yaml", big);
+  const o = (n: string) => join(file, "..", n);
+  const vpmuBin = join(root, "dist", "bin", "vpmu.js");
+  const bin2 = (...args: string[]) => {
+    const r = spawnSync(process.execPath, [vpmuBin, ...args], { cwd: root, encoding: "utf8" });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const r1 = vpmu("sweep", file, "--jobs", "1", "-o", o("one.jsonl"));
+  const one = readFileSync(o("one.jsonl"), "utf8");
+
+  it("gives with 2 and 3 jobs, to a file and to standard output, the 1-job file byte for byte", () => {
+    expect(r1.code).toBe(0);
+    expect(one.trimEnd().split("\n")).toHaveLength(1 + 18);
+    for (const jobs of ["2", "3"]) {
+      expect(bin2("sweep", file, "--jobs", jobs, "-o", o(`j${jobs}.jsonl`)).code).toBe(0);
+      expect(readFileSync(o(`j${jobs}.jsonl`), "utf8")).toBe(one);
+      expect(bin2("sweep", `--jobs=${jobs}`, file).out).toBe(one);
+    }
+    // A shard: the same lines as the shard run with one job.
+    expect(vpmu("sweep", file, "--shard", "1/3", "--jobs", "1", "-o", o("s1.jsonl")).code).toBe(0);
+    expect(bin2("sweep", file, "--shard", "1/3", "-j", "2", "-o", o("s2.jsonl")).code).toBe(0);
+    expect(readFileSync(o("s2.jsonl"), "utf8")).toBe(readFileSync(o("s1.jsonl"), "utf8"));
+  });
+
+  it("resumes with 2 jobs: the workers wait for the points still to run", () => {
+    const lines = one.split("\n");
+    writeFileSync(o("half.jsonl"), `${lines.slice(0, 8).join("\n")}\n`);
+    expect(bin2("sweep", file, "--jobs", "2", "--resume", "-o", o("half.jsonl")).code).toBe(0);
+    expect(readFileSync(o("half.jsonl"), "utf8")).toBe(one);
+    // Nothing left to run: the file stays as it is.
+    expect(bin2("sweep", file, "--jobs", "2", "--resume", "-o", o("half.jsonl")).code).toBe(0);
+    expect(readFileSync(o("half.jsonl"), "utf8")).toBe(one);
+  });
+
+  it("reports a bad sweep file as the CLI does, the early workers notwithstanding", () => {
+    const bad = tmpFile("bad.yaml", big.replace("name: small", "name: [small"));
+    const viaMain = vpmu("sweep", bad, "--jobs", "2");
+    const viaBin = bin2("sweep", bad, "--jobs", "2");
+    expect(viaBin.code).toBe(2);
+    expect(viaBin.err).toMatch(/bad\.yaml:\d+:\d+/);
+    expect(viaBin.err).toBe(viaMain.err);
+    // An output that cannot be written: one line, exit 2.
+    const unwritable = bin2("sweep", file, "--jobs", "2", "-o", o("no/such/dir/r.jsonl"));
+    expect(unwritable.code).toBe(2);
+    expect(unwritable.err).toBe(`vpmu: -o ${o("no/such/dir/r.jsonl")}: cannot write (ENOENT)\n`);
+    expect(bin2("sweep", o("none.yaml"), "--jobs", "2").err).toMatch(
+      /none\.yaml: cannot read \(ENOENT\)/,
+    );
+  });
+});
+
+describe("sweepLaunch (what starts workers with the process)", () => {
+  it("reads the sweep's file, jobs, shard and --resume as the CLI does", () => {
+    expect(sweepLaunch(["sweep", "f.yaml", "--jobs", "3", "-o", "r.jsonl"])).toEqual({
+      file: "f.yaml",
+      jobs: 3,
+      shard: { index: 0, of: 1 },
+      resume: false,
+    });
+    expect(
+      sweepLaunch(["sweep", "-j4", "--shard=1/2", "--resume", "--output=x", "f.yaml"]),
+    ).toEqual({
+      file: "f.yaml",
+      jobs: 4,
+      shard: { index: 1, of: 2 },
+      resume: true,
+    });
+    // Anything else starts nothing: other commands, subcommands, bad or unknown options.
+    for (const args of [
+      ["run", "f.yaml"],
+      ["sweep", "merge", "out", "a"],
+      ["sweep", "chart", "r.jsonl"],
+      ["sweep", "f.yaml", "--jobs", "x"],
+      ["sweep", "f.yaml", "--jobs", "0"],
+      ["sweep", "f.yaml", "--shard", "2/2"],
+      ["sweep", "f.yaml", "--help"],
+      ["sweep", "f.yaml", "g.yaml"],
+      ["sweep"],
+    ])
+      expect(sweepLaunch(args)).toBeUndefined();
   });
 });
 

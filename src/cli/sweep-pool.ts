@@ -1,12 +1,17 @@
 import { Worker } from "node:worker_threads";
 import type { SweepPlan } from "../scenario/sweep/plan.js";
 import { recordLine, runPoint } from "../scenario/sweep/run.js";
+import { type EarlyWorker, type SweepLaunch, takePrestarted } from "./sweep-prestart.js";
+import {
+  CHUNK,
+  claimChunk,
+  newClaim,
+  type WorkerInit,
+  type WorkerMessage,
+} from "./sweep-protocol.js";
 
 /** Called with each point's line as it finishes, in the order they finish. */
 export type OnLine = (index: number, line: string) => void;
-
-/** Points each worker has in flight: one running, one queued behind it (no idle gap). */
-const IN_FLIGHT = 2;
 
 /** Runs the points in this thread, one after the other. */
 function runHere(plan: SweepPlan, todo: number[], onLine: OnLine): Promise<void> {
@@ -14,27 +19,51 @@ function runHere(plan: SweepPlan, todo: number[], onLine: OnLine): Promise<void>
   return Promise.resolve();
 }
 
+/** The sweep's worker threads: those started with the process if they fit, else new ones. */
+function startWorkers(
+  plan: SweepPlan,
+  todo: number[],
+  launch: SweepLaunch,
+): { claim: Int32Array; workers: EarlyWorker[] } {
+  const pre = takePrestarted(launch);
+  if (pre) {
+    // Without --resume they took the shard's points from the start: `todo` is that list.
+    if (!pre.early) for (const w of pre.workers) w.worker.postMessage({ todo });
+    return pre;
+  }
+  const claim = newClaim();
+  const url = new URL("./sweep-worker.js", import.meta.url);
+  const workers: EarlyWorker[] = [];
+  for (let k = 1; k < launch.jobs; k++) {
+    const init: WorkerInit = { plan, shard: launch.shard, todo, early: false, claim };
+    workers.push({ worker: new Worker(url, { workerData: init }), queued: [] });
+  }
+  return { claim, workers };
+}
+
 /**
- * Runs `todo` on `jobs` threads: this one and jobs - 1 worker threads (only this one when
- * jobs is 1). Each takes the next point when it finishes one, so a slow point holds up
- * nothing else; this thread yields between its points to hand the workers theirs.
+ * Runs `todo` on `launch.jobs` threads: this one and jobs - 1 worker threads (only this
+ * one when jobs is 1). All take chunks of points off one shared counter; this thread
+ * yields between its chunks to take in the workers' lines.
  */
 export function runPoints(
   plan: SweepPlan,
   todo: number[],
-  jobs: number,
+  launch: SweepLaunch,
   onLine: OnLine,
 ): Promise<void> {
-  if (jobs <= 1 || todo.length <= 1) return runHere(plan, todo, onLine);
-  const url = new URL("./sweep-worker.js", import.meta.url);
+  if (launch.jobs <= 1) {
+    takePrestarted(launch); // none fit one job: any are stopped
+    return runHere(plan, todo, onLine);
+  }
+  const { claim, workers } = startWorkers(plan, todo, launch);
   return new Promise((resolve, reject) => {
-    let next = 0;
     let done = 0;
-    let failed = false;
-    const workers: Worker[] = [];
+    let settled = false;
     const finish = (e?: unknown) => {
-      for (const w of workers) void w.terminate();
-      failed = e !== undefined;
+      if (settled) return;
+      settled = true;
+      for (const w of workers) void w.worker.terminate();
       if (e) reject(e);
       else resolve();
     };
@@ -42,25 +71,30 @@ export function runPoints(
       onLine(index, line);
       if (++done === todo.length) finish();
     };
-    const feed = (w: Worker) => {
-      if (next < todo.length) w.postMessage(todo[next++]);
+    const onMessage = (m: WorkerMessage) => {
+      if (settled || m.kind === "noplan") return; // it read no plan, so it took no points
+      if (m.hash !== plan.hash) return finish(new Error("the sweep file changed while it ran"));
+      for (let j = 0; j < m.indices.length; j++) finished(m.indices[j]!, m.lines[j]!);
     };
-    for (let k = 1; k < jobs; k++) {
-      const w = new Worker(url, { workerData: { plan } });
-      workers.push(w);
-      w.on("message", (m: { index: number; line: string }) => {
-        finished(m.index, m.line);
-        feed(w);
-      });
-      w.on("error", finish);
-      for (let j = 0; j < IN_FLIGHT; j++) feed(w);
+    const onExit = (code: unknown) => {
+      if (code !== 0) finish(new Error(`a sweep worker thread stopped (exit code ${code})`));
+    };
+    for (const { worker, queued } of workers) {
+      for (const event of ["message", "error", "exit"]) worker.removeAllListeners(event);
+      worker.on("message", onMessage).on("error", finish).on("exit", onExit).ref();
+      for (const q of queued)
+        if (q.event === "message") onMessage(q.value as WorkerMessage);
+        else if (q.event === "error") finish(q.value);
+        else onExit(q.value);
     }
     const here = () => {
-      if (failed || next >= todo.length) return;
-      const i = todo[next++]!;
-      finished(i, recordLine(runPoint(plan, i)));
+      if (settled) return;
+      const k = claimChunk(claim);
+      if (k >= todo.length) return; // the rest is with the workers
+      for (const i of todo.slice(k, k + CHUNK)) finished(i, recordLine(runPoint(plan, i)));
       setImmediate(here);
     };
-    setImmediate(here);
+    if (todo.length === 0) finish();
+    else setImmediate(here);
   });
 }

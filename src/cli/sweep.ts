@@ -10,17 +10,18 @@ import {
   writeSync,
 } from "node:fs";
 import { availableParallelism } from "node:os";
-import { dirname, resolve } from "node:path";
 import type { Command } from "commander";
 import { formatDiagnostic } from "../scenario/diagnostics.js";
-import { parseSweep } from "../scenario/sweep/load.js";
 import { mergedCsv, mergedJsonl, mergeResults } from "../scenario/sweep/merge.js";
 import { type SweepPlan, shardPoints } from "../scenario/sweep/plan.js";
 import { headerKey, readResults, sweepHeader } from "../scenario/sweep/results.js";
 import { pointIdentity } from "../scenario/sweep/run.js";
 import { registerSweepChart } from "./sweep-chart.js";
+import { readSweepFile } from "./sweep-file.js";
 import { runPoints } from "./sweep-pool.js";
+import { type SweepLaunch, tuneForSweep } from "./sweep-prestart.js";
 import { SweepProgress } from "./sweep-progress.js";
+import type { Shard } from "./sweep-protocol.js";
 
 const EXIT_FAIL = 1;
 const EXIT_USAGE = 2;
@@ -32,26 +33,9 @@ function usage(msg: string): never {
 
 /** Reads and checks a sweep file; problems go to stderr at file:line:col, exit 2. */
 export function loadSweepFile(file: string): SweepPlan {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    usage(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const r = parseSweep(text, file, (p) => {
-    const path = resolve(dirname(file), p);
-    try {
-      return {
-        ok: true,
-        text: readFileSync(path, "utf8"),
-        file: p.startsWith("/") ? p : `${dirname(file)}/${p}`,
-      };
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      return { ok: false, message: code === "ENOENT" ? "no such file" : `cannot read (${code})` };
-    }
-  });
+  const r = readSweepFile(file);
   if (!r.ok) {
+    if ("unreadable" in r) usage(r.unreadable);
     for (const d of r.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
     process.exit(EXIT_USAGE);
   }
@@ -65,7 +49,7 @@ function parseJobs(v: string | undefined): number {
   return Number(v);
 }
 
-function parseShard(v: string | undefined): { index: number; of: number } {
+function parseShard(v: string | undefined): Shard {
   if (v === undefined) return { index: 0, of: 1 };
   const m = /^(\d+)\/(\d+)$/.exec(v);
   if (!m || Number(m[2]) < 1 || Number(m[1]) >= Number(m[2]))
@@ -123,6 +107,17 @@ function openOutput(
   return { fd: openSync(out, "a"), done };
 }
 
+/** openOutput, an output that cannot be written or read named in one line (exit 2). */
+function openOutputOrExit(...args: Parameters<typeof openOutput>): ReturnType<typeof openOutput> {
+  try {
+    return openOutput(...args);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === undefined) throw e;
+    usage(`-o ${args[0]}: cannot write (${code})`);
+  }
+}
+
 /** Rewrites a finished output in point order (write, fsync, rename: never half a file). */
 function finalize(out: string, shard: { index: number; of: number }): void {
   const m = mergeResults([{ file: out, text: readFileSync(out, "utf8") }], false);
@@ -147,8 +142,10 @@ async function sweepCommand(file: string, o: SweepOpts): Promise<void> {
   const jobs = parseJobs(o.jobs);
   const shard = parseShard(o.shard);
   if (o.resume && !o.output) usage("--resume needs -o FILE (the results to complete)");
+  tuneForSweep();
   const plan = loadSweepFile(file);
   const todo = shardPoints(plan, shard.index, shard.of);
+  const launch: SweepLaunch = { file, jobs, shard, resume: o.resume ?? false };
   let errors = 0;
   const count = (line: string) => {
     if (line.includes('"error":')) errors++;
@@ -158,7 +155,7 @@ async function sweepCommand(file: string, o: SweepOpts): Promise<void> {
     process.stdout.write(`${JSON.stringify(sweepHeader(plan, shard))}\n`);
     const pending = new Map<number, string>();
     let k = 0;
-    await runPoints(plan, todo, jobs, (i, line) => {
+    await runPoints(plan, todo, launch, (i, line) => {
       count(line);
       pending.set(i, line);
       while (k < todo.length && pending.has(todo[k]!)) {
@@ -167,11 +164,11 @@ async function sweepCommand(file: string, o: SweepOpts): Promise<void> {
       }
     });
   } else {
-    const { fd, done } = openOutput(o.output, plan, shard, o.resume ?? false, todo);
+    const { fd, done } = openOutputOrExit(o.output, plan, shard, o.resume ?? false, todo);
     const left = todo.filter((i) => !done.has(i));
     const progress = new SweepProgress(left.length);
     try {
-      await runPoints(plan, left, jobs, (_i, line) => {
+      await runPoints(plan, left, launch, (_i, line) => {
         count(line);
         writeSync(fd, line);
         progress.tick();
