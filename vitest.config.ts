@@ -1,12 +1,22 @@
 import { availableParallelism } from "node:os";
 import { defineConfig } from "vitest/config";
 
-// Two projects in one run. "checked": every test, with the invariant checker on every
+// Three projects. "checked": every test but the integration ones, with the invariant checker on every
 // simulated System (test/setup.ts). "unchecked": the files whose Systems run x86 guests
 // without an explicit checker mode, again with the checker off, as `vpmu run` runs: the
 // checker watches every state change, which turns lazy guest loads off, so only these files
 // exercise a different path without it. Tests that spawn the CLI, write traces (lazy loads
 // off anyway), run arm64 guests (no lazy path) or pin checkInvariants themselves run once.
+// "integration": the files that drive real programs (Chromium, the perf binary, GNU
+// parallel and the deploy recipes), checked too; `npm run test:all` runs them with the
+// rest, `npm test` leaves them out (scripts/test.mjs).
+const INTEGRATION = [
+  "test/browser.test.ts",
+  "test/browser-sweep.test.ts",
+  "test/deploy.test.ts",
+  "test/exec-perf.test.ts",
+  "test/exec-record.test.ts",
+];
 const UNCHECKED = [
   "test/determinism.test.ts",
   "test/guest-record.test.ts",
@@ -31,7 +41,11 @@ export default defineConfig({
     testTimeout: 60_000,
     setupFiles: ["test/setup.ts"],
     projects: [
-      { extends: true, test: { name: "checked", include: ["test/**/*.test.ts"] } },
+      {
+        extends: true,
+        test: { name: "checked", include: ["test/**/*.test.ts"], exclude: INTEGRATION },
+      },
+      { extends: true, test: { name: "integration", include: INTEGRATION } },
       {
         extends: true,
         test: { name: "unchecked", include: UNCHECKED, env: { VPMU_TEST_UNCHECKED: "1" } },

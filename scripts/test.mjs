@@ -1,5 +1,7 @@
 // `npm test`: lint, build and the web build side by side (two lanes, one per core: they
-// write to different folders of dist/), then the suite, then every example's own checks.
+// write to different folders of dist/), then the suite (vitest's checked and unchecked
+// projects), then every example's own checks. `npm run test:all` (`--all`) runs the
+// integration project too: the tests that drive Chromium, the perf binary and GNU parallel.
 // A lane's output is shown when it fails, so two lanes never interleave.
 import { spawn, spawnSync } from "node:child_process";
 import { readdirSync } from "node:fs";
@@ -49,7 +51,8 @@ const step = (cmd, args) => {
   const r = spawnSync(cmd, args, { stdio: "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);
 };
-step("npx", ["vitest", "run"]);
+const all = process.argv.includes("--all");
+step("npx", ["vitest", "run", ...(all ? [] : ["--project", "checked", "--project", "unchecked"])]);
 const examples = readdirSync("examples")
   .filter((f) => f.endsWith(".yaml"))
   .sort()
