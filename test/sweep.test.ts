@@ -257,6 +257,11 @@ describe("vpmu sweep", () => {
     const text = readFileSync(svg, "utf8");
     expect(text).toMatch(/^<svg xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
     expect(text.match(/<path /g)).toHaveLength(2);
+    // With no roles given, the layout vpmu report picks: x the axis with the most values
+    // (events: 3, vpmu: 2), lines the next, y the first error-like value: the same chart.
+    const dflt = out("default.svg");
+    expect(vpmu("sweep", "chart", whole, "-o", dflt).code).toBe(0);
+    expect(readFileSync(dflt, "utf8")).toBe(text);
     const bad = vpmu(
       "sweep",
       "chart",

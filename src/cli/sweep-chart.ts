@@ -2,13 +2,14 @@ import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { lineChartSvg } from "../report/svg-chart.js";
 import { sweepChart } from "../scenario/sweep/chart.js";
+import { chartLayout, chartValues } from "../scenario/sweep/layout.js";
 import { mergeResults } from "../scenario/sweep/merge.js";
 
 interface ChartOpts {
-  x: string;
-  lines: string;
+  x?: string;
+  lines?: string;
   facet?: string;
-  y: string;
+  y?: string;
   where: string[];
   output: string;
 }
@@ -18,7 +19,7 @@ function usage(msg: string): never {
   process.exit(2);
 }
 
-/** `vpmu sweep chart RESULTS.jsonl --x A --lines B [--facet C] --y VALUE -o out.svg`. */
+/** `vpmu sweep chart RESULTS.jsonl [--x A] [--lines B] [--facet C] [--y VALUE] -o out.svg`. */
 function chartCommand(file: string, o: ChartOpts): void {
   let text: string;
   try {
@@ -34,13 +35,16 @@ function chartCommand(file: string, o: ChartOpts): void {
     if (at < 1) usage(`--where: "${w}" is not AXIS=VALUE`);
     where[w.slice(0, at)] = w.slice(at + 1);
   }
-  const c = sweepChart(m.header, m.records, {
-    x: o.x,
-    lines: o.lines,
-    y: o.y,
-    where,
+  // Roles left open are filled as `vpmu report RESULTS.jsonl` fills them (chartLayout).
+  const layout = chartLayout(m.header, {
+    ...(o.x !== undefined ? { x: o.x } : {}),
+    ...(o.lines !== undefined ? { lines: o.lines } : {}),
     ...(o.facet !== undefined ? { facet: o.facet } : {}),
+    where,
   });
+  const y = o.y ?? chartValues(m.header, m.records).drawn[0];
+  if (y === undefined) usage(`sweep chart: ${file}: no collected value is a number to draw`);
+  const c = sweepChart(m.header, m.records, { ...layout.choice, y });
   if (!c.ok) usage(`sweep chart: ${c.message}`);
   writeFileSync(o.output, lineChartSvg(c.chart));
 }
@@ -51,10 +55,16 @@ export function registerSweepChart(sweep: Command): void {
     .command("chart")
     .description("draw sweep results as SVG line charts (one line per value of an axis)")
     .argument("<results>", "results file (JSONL) of vpmu sweep or sweep merge")
-    .requiredOption("--x <axis>", "the axis along x")
-    .requiredOption("--lines <axis>", "one line per value of this axis")
+    .option("--x <axis>", "the axis along x (default: the one with the most numeric values)")
+    .option(
+      "--lines <axis>",
+      "one line per value of this axis (default: picked as vpmu report does)",
+    )
     .option("--facet <axis>", "one panel per value of this axis (small multiples)")
-    .requiredOption("--y <value>", "a collected value (name, or name.key of a mapping)")
+    .option(
+      "--y <value>",
+      "a collected value (name, or name.key of a mapping; default: the first error-like one)",
+    )
     .option(
       "--where <axis=value>",
       "fix another axis at one value (repeatable)",
