@@ -14,6 +14,7 @@ import { type Diagnostic, formatDiagnostic } from "../scenario/diagnostics.js";
 import { parseScenario } from "../scenario/load.js";
 import { runScenario } from "../scenario/runner.js";
 import { scenarioJsonSchema } from "../scenario/schema.js";
+import { sweepJsonSchema } from "../scenario/sweep/schema.js";
 import { type Ns, parseDuration } from "../sim/time.js";
 import { VERSION } from "../version.js";
 import { registerExecCommand } from "./exec.js";
@@ -322,9 +323,11 @@ program
 
 program
   .command("schema")
-  .description("print the JSON Schema of scenario files")
-  .action(() => {
-    process.stdout.write(JSON.stringify(scenarioJsonSchema(), null, 2) + "\n");
+  .description("print the JSON Schema of scenario files (of sweep files with --sweep)")
+  .option("--sweep", "the JSON Schema of sweep files (docs/sweeps.md) instead")
+  .action((o: { sweep?: boolean }) => {
+    const schema = o.sweep ? sweepJsonSchema() : scenarioJsonSchema();
+    process.stdout.write(JSON.stringify(schema, null, 2) + "\n");
   });
 
 registerTraceCommand(program);

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { ScenarioSchema } from "../schema.js";
 import { Name } from "../values.js";
 
 /** A value an axis writes at a `set` path: the same kinds a variant's `set` takes. */
@@ -54,12 +55,24 @@ export const CollectSpec = z.union([
   }),
 ]);
 
-/** The sweep file: a base scenario, the axes of its grid, what to record per point. */
+/** A base named by path, relative to the sweep file. */
+const BasePath = z.string().min(1);
+
+/**
+ * A base given inline: any mapping here. loadBase() checks it against ScenarioSchema itself,
+ * so its problems read `base.<field>` at their own line rather than as a failed union.
+ */
+const InlineBase = z.record(z.string(), z.unknown());
+
+/**
+ * The sweep file: a base scenario, the axes of its grid, what to record per point. The single
+ * source of the format: the loader validates with it and sweepJsonSchema() is made from it.
+ */
 export const SweepSchema = z.strictObject({
   name: Name,
   description: z.string().optional(),
   /** The scenario: a path (relative to the sweep file) or the scenario itself. */
-  base: z.union([z.string().min(1), z.record(z.string(), z.unknown())]),
+  base: z.union([BasePath, InlineBase]),
   axes: z.array(AxisSpec).min(1).max(16),
   /** Points left out: each rule maps axis names to a value or a list of values. */
   exclude: z
@@ -80,3 +93,17 @@ export const MAX_SWEEP_POINTS = 1_000_000;
 
 /** Most values one axis may have. */
 export const MAX_AXIS_VALUES = 100_000;
+
+/**
+ * The JSON Schema of the sweep format (schema/sweep.schema.json): SweepSchema with the inline
+ * base typed as the scenario format, so an editor checks a base written under `base:` as it
+ * checks a scenario file. Self-contained: the scenario schema is embedded, not referenced.
+ */
+export function sweepJsonSchema(): unknown {
+  const editorView = SweepSchema.extend({ base: z.union([BasePath, ScenarioSchema]) });
+  const s = z.toJSONSchema(editorView, { io: "input", unrepresentable: "any" }) as Record<
+    string,
+    unknown
+  >;
+  return { ...s, title: "vpmu sweep" };
+}
