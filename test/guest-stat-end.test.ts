@@ -130,6 +130,11 @@ describe("GuestPerfStat.finishReads()", () => {
     expect(stat.result()[0]!.count).toBe(taken.count);
   });
 
+  it("rejects a time that is not now", () => {
+    const { sys, stat } = setup(false);
+    expect(() => stat.finishReads((sys.now - 1) as Ns)).toThrow("GuestPerfStat.finishReads(now)");
+  });
+
   it("changes nothing when every read has executed", () => {
     const { sys, stat } = setup(false);
     sys.run((sys.now + msToNs(1)) as Ns);
