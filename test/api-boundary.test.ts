@@ -392,6 +392,7 @@ function playX86(ops: Op[]): string[] {
           st.start(now);
           sys.run((sys.now + 1_000_000) as Ns);
           st.stop(sys.now);
+          st.finishReads(sys.now);
           return st.result().length;
         });
         break;
@@ -444,6 +445,7 @@ function playArm(ops: ArmOp[]): string[] {
             st.start(now);
             sys.run((sys.now + 1_000_000) as Ns);
             st.stop(sys.now);
+            st.finishReads(sys.now);
             return st.result().length;
           });
         }

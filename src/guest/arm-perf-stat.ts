@@ -36,6 +36,13 @@ interface ArmSlot {
   on: number;
 }
 
+/** A counter read the guest issued (an MRS of PMCCNTR_EL0 or PMEVCNTR<n>_EL0). */
+interface ArmPendingRead {
+  reg: PmuReg;
+  i: number;
+  slot: ArmSlot;
+}
+
 /**
  * perf stat inside an arm64 guest: cycles on the cycle counter (PMCCNTR), other events on
  * the PMCR_EL0.N event counters, programmed through PMEVTYPER/PMEVCNTR/PMCNTENSET/PMCR.
@@ -56,6 +63,8 @@ export class ArmGuestPerfStat {
   private stopNs = 0;
   /** When the last counter read completed (reads trap, so after stop()). */
   private lastReadNs = 0;
+  /** Counter reads the guest issued that have not executed yet, in issue order. */
+  private readonly unread = new Set<ArmPendingRead>();
   private truth0: number[] = [];
   private truth1: number[] = [];
   noPmu = false;
@@ -138,13 +147,37 @@ export class ArmGuestPerfStat {
 
   /** Reads a counter into its slot and takes the slot off. */
   private collect(reg: PmuReg, i: number, slot: ArmSlot, now: Ns): void {
+    const read: ArmPendingRead = { reg, i, slot };
+    this.unread.add(read);
     this.op(reg, i, null, now, (v) => {
-      const t = this.sys.now;
-      if (v !== null) slot.count += Number(v);
-      if (slot.on >= 0) slot.running += t - slot.on;
-      slot.on = -1;
-      if (t > this.lastReadNs) this.lastReadNs = t;
+      // Already taken at the end of the run (finishReads()).
+      if (this.unread.delete(read)) this.take(slot, v, this.sys.now);
     });
+  }
+
+  /** A counter read completed at `t` with `v` (null: no value): the slot comes off. */
+  private take(slot: ArmSlot, v: bigint | null, t: Ns): void {
+    if (v !== null) slot.count += Number(v);
+    if (slot.on >= 0) slot.running += t - slot.on;
+    slot.on = -1;
+    if (t > this.lastReadNs) this.lastReadNs = t;
+  }
+
+  /**
+   * The end of the run: the counter reads the guest issued and has not executed yet (each
+   * traps, and the next one waits for the VM entry after it, which comes after the run) take
+   * the counters' values now, as KVM would return them (kernel: access_pmu_evcntr() ->
+   * kvm_pmu_get_counter_value(): the counter plus its backing perf event's count up to now).
+   * A read queued behind a reprogramming that has not run counts nothing.
+   */
+  finishReads(now: Ns): void {
+    checkGuestNow("ArmGuestPerfStat.finishReads", now, this.sys.now);
+    const v = this.vcpu;
+    for (const { reg, i, slot } of this.unread) {
+      const r = v.pmu && slot.on >= 0 ? v.pmu.read(reg, i, v.run.task.cpu) : null;
+      this.take(slot, typeof r === "bigint" ? r : null, now);
+    }
+    this.unread.clear();
   }
 
   /** The event counters' bits in PMCNTENSET/PMCNTENCLR. */

@@ -155,6 +155,12 @@ interface Slot {
   on: number;
 }
 
+/** An RDPMC the guest issued: counter `i`, read into `slot`. */
+interface PendingRead {
+  i: number;
+  slot: Slot;
+}
+
 /**
  * perf stat inside the guest: the guest kernel's perf programs the virtual PMU through
  * MSRs the same way in every vPMU mode (event selects, counter resets, GLOBAL_CTRL), reads
@@ -177,6 +183,8 @@ export class GuestPerfStat {
   noPmu = false;
   /** When the last counter read completed. */
   private lastReadNs = 0;
+  /** Counter reads the guest issued that have not executed yet, in issue order. */
+  private readonly unread = new Set<PendingRead>();
 
   constructor(
     readonly vcpu: KvmVcpu,
@@ -235,18 +243,43 @@ export class GuestPerfStat {
   }
 
   /** Reads counter `i` into its slot (RDPMC) and takes the slot off. */
-  private collect(i: number, now: Ns, then?: () => void): void {
+  private collect(i: number, now: Ns): void {
     const s = this.onCounter[i];
     if (s === undefined) return;
-    const slot = this.slots[s]!;
+    const read: PendingRead = { i, slot: this.slots[s]! };
+    this.unread.add(read);
     this.ops.rdpmc(i, now, (v) => {
-      const t = this.vcpu.vm.kvm.sys.now;
-      if (v !== null) slot.count += Number(v);
-      if (slot.on >= 0) slot.running += t - slot.on;
-      slot.on = -1;
-      if (t > this.lastReadNs) this.lastReadNs = t;
-      then?.();
+      // Already taken at the end of the run (finishReads()).
+      if (this.unread.delete(read)) this.take(read.slot, v, this.vcpu.vm.kvm.sys.now);
     });
+  }
+
+  /** A counter read completed at `t` with `v` (null: it faulted): the slot comes off. */
+  private take(slot: Slot, v: bigint | null, t: Ns): void {
+    if (v !== null) slot.count += Number(v);
+    if (slot.on >= 0) slot.running += t - slot.on;
+    slot.on = -1;
+    if (t > this.lastReadNs) this.lastReadNs = t;
+  }
+
+  /**
+   * The end of the run: the counter reads the guest issued and has not executed yet (an
+   * RDPMC that exits waits for the next VM entry, which comes after the run; so do reads
+   * queued while the vCPU is out) take the counters' values now, as KVM would return them
+   * (kernel: kvm_pmu_rdpmc() -> pmc_read_counter(): the counter plus the backing perf
+   * event's count up to now). A counter the stop already disabled would read the same later.
+   * A read queued behind a reprogramming that has not run finds its event never went on the
+   * counter, and counts nothing.
+   */
+  finishReads(now: Ns): void {
+    checkGuestNow("GuestPerfStat.finishReads", now, this.vcpu.vm.kvm.sys.now);
+    const pmu = this.vcpu.pmu;
+    for (const read of this.unread) {
+      const { i, slot } = read;
+      const r = pmu && slot.on >= 0 ? pmu.rdpmc(i, now) : null;
+      this.take(slot, typeof r === "bigint" ? r : null, now);
+    }
+    this.unread.clear();
   }
 
   /** The guest's multiplexing tick: the events on the counters give way to the next ones. */

@@ -19,6 +19,8 @@ interface GuestStat {
   readonly noPmu: boolean;
   start(now: number): void;
   stop(now: number): void;
+  /** The end of the run: reads still waiting for the vCPU take the counters as they are. */
+  finishReads(now: number): void;
   result(): GuestCounterResult[];
 }
 
@@ -73,15 +75,19 @@ function scheduleStat(
     }
     const st = stat;
     st.stop(now);
-    // The stop's reads may wait for the vCPU: the counters are read at the end of the run.
-    run.measurements.readAtEnd(m.name, () => ({
-      name: m.name,
-      target,
-      start_ns: m.start,
-      stop_ns: now,
-      counters: withMetrics(how.counters(statCounters(st)), now - m.start),
-      intervals: [],
-    }));
+    // The stop's reads may wait for the vCPU (an exiting read waits for the next entry):
+    // the result is made at the end of the run, where reads still waiting are taken.
+    run.measurements.readAtEnd(m.name, () => {
+      st.finishReads(run.sys.now);
+      return {
+        name: m.name,
+        target,
+        start_ns: m.start,
+        stop_ns: now,
+        counters: withMetrics(how.counters(statCounters(st)), now - m.start),
+        intervals: [],
+      };
+    });
   });
 }
 
