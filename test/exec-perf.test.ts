@@ -142,6 +142,33 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     );
   });
 
+  it("rk3399 -C 0,4: an A53 event that CPU 4 refuses (ENOENT) is <not supported> as a whole", async () => {
+    // perf 6.1's stat_handle_error() marks the event unsupported at its first ENOENT,
+    // though CPU 0 opened it; the A72's event fails on CPU 0 the same way.
+    const f = scenarioWith(example("big-little-cpu-list.yaml"), {
+      name: "m",
+      cpus: "0,4",
+      events: "armv8_cortex_a53/inst_retired/,armv8_cortex_a72/inst_retired/",
+    });
+    const r = await twice([
+      f,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-C",
+      "0,4",
+      "-e",
+      "armv8_cortex_a53/inst_retired/,armv8_cortex_a72/inst_retired/",
+      "sleep",
+      "0.05",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const perf = parsePerfCsv(r.err);
+    expect(perf.map((p) => p.status)).toEqual(["not supported", "not supported"]);
+    expectSameRows(perf, vpmuRows(runText(readFileSync(f, "utf8")), ["m"]));
+  });
+
   it("pinned-overcommit: pinned events beyond the counters read <not counted>", async () => {
     const r = await twice([
       "examples/pinned-overcommit.yaml",

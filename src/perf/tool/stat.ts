@@ -175,9 +175,10 @@ export class PerfStat {
           });
         }
         for (const c of cs) {
-          // <not supported> only when the event could be opened nowhere.
-          if (c.status === "counted" && c.fds.length === 0 && c.failed > 0)
-            c.status = "not supported";
+          // perf 6.1's stat_handle_error(): ENOENT, EOPNOTSUPP or ENODEV on any CPU marks
+          // the whole event unsupported (`-C 0,4` with an A53 event: <not supported>, though
+          // CPU 0 opened it); the fds that did open stay open, as perf leaves them.
+          if (c.status === "counted" && c.failed > 0) c.status = "not supported";
           c.truthStart = this.truth(c);
           this.counters.push(c);
         }
