@@ -169,6 +169,33 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     expectSameRows(perf, vpmuRows(runText(readFileSync(f, "utf8")), ["m"]));
   });
 
+  it("rk3399: a bare PMU alias (inst_retired) opens on both clusters' PMUs and prints as one line", async () => {
+    const text =
+      "name: alias\nmachine: rk3399\nduration: 50ms\ntasks:\n  - { name: a, workload: compute, affinity: '0' }\n  - { name: b, workload: compute, affinity: '4' }\n";
+    for (const [cpus, args] of [
+      ["0-5", ["-a"]],
+      ["0,4", ["-C", "0,4"]],
+    ] as const) {
+      const f = scenarioWith(text, { name: "m", cpus, events: "inst_retired,cpu_cycles" });
+      const r = await twice([
+        f,
+        "--",
+        "perf",
+        "stat",
+        "-x,",
+        ...args,
+        "-e",
+        "inst_retired,cpu_cycles",
+        "sleep",
+        "0.05",
+      ]);
+      expect(r.code, r.err).toBe(0);
+      const perf = parsePerfCsv(r.err);
+      expect(perf.map((p) => p.event)).toEqual(["inst_retired", "cpu_cycles"]);
+      expectSameRows(perf, vpmuRows(runText(readFileSync(f, "utf8")), ["m"]));
+    }
+  });
+
   it("pinned-overcommit: pinned events beyond the counters read <not counted>", async () => {
     const r = await twice([
       "examples/pinned-overcommit.yaml",

@@ -19,7 +19,8 @@ import {
 /**
  * perf's event syntax (tools/perf/util/parse-events.c), the part a scenario needs:
  * symbolic hardware, software and cache events, raw `rNNNN`, PMU-qualified
- * `pmu/term=value,.../` or `pmu/event-name/`, groups `{a,b}`, and modifiers.
+ * `pmu/term=value,.../` or `pmu/event-name/`, a PMU event alias on its own
+ * (`inst_retired`), groups `{a,b}`, and modifiers.
  *
  * Modifier mapping used by vpmu (the kernel only sees the attr bits):
  * - `u`, `k`, `h`: the first one excludes the other two privilege levels
@@ -55,7 +56,12 @@ export interface ParsedEvent {
   precise: number;
   /** Modifier letters as written (":u"). */
   mods: string;
+  /** A bare name that is a sysfs event alias of some PMU (`inst_retired`): see resolveEvent. */
+  alias?: true;
 }
+
+/** Whether a bare name is a sysfs event alias of one of the machine's PMUs. */
+export type IsAlias = (name: string) => boolean;
 
 /** A group of events (a single event is a group of one unless written in braces). */
 export interface ParsedGroup {
@@ -168,8 +174,12 @@ function applyMods(e: ParsedEvent, mods: string): string | null {
   return null;
 }
 
-/** Parses one event (no braces). Returns the event or an error message. */
-export function parseEvent(text: string): ParsedEvent | string {
+/**
+ * Parses one event (no braces). Returns the event or an error message. A bare name that is
+ * no symbolic event but that `isAlias` knows is a PMU event alias, to be opened on every
+ * PMU that has it (perf 6.1's parse_events_multi_pmu_add()).
+ */
+export function parseEvent(text: string, isAlias?: IsAlias): ParsedEvent | string {
   const t = text.trim();
   if (t === "") return "empty event";
   const e: ParsedEvent = {
@@ -225,6 +235,9 @@ export function parseEvent(text: string): ParsedEvent | string {
     } else if (/^r[0-9a-fA-F]{1,16}$/.test(name)) {
       e.type = PERF_TYPE_RAW;
       e.config = BigInt(`0x${name.slice(1)}`);
+    } else if (isAlias?.(name)) {
+      e.alias = true;
+      e.terms.push([name, null]);
     } else {
       return `event syntax error: '${name}' is not a known event (try cycles, instructions, task-clock, r003c or pmu/event=.../)`;
     }
@@ -237,7 +250,7 @@ export function parseEvent(text: string): ParsedEvent | string {
  * Parses an event list: comma-separated events and `{...}` groups, as `perf stat -e`
  * takes it. Returns the groups or an error message.
  */
-export function parseEventList(list: readonly string[]): ParsedGroup[] | string {
+export function parseEventList(list: readonly string[], isAlias?: IsAlias): ParsedGroup[] | string {
   const groups: ParsedGroup[] = [];
   for (const item of list) {
     const s = item.trim();
@@ -248,14 +261,14 @@ export function parseEventList(list: readonly string[]): ParsedGroup[] | string 
       const events: ParsedEvent[] = [];
       for (const part of inner) {
         // Group modifiers append to each member's own (perf: {a:u,b}:k).
-        const e = parseEvent(g[2] ? withMods(part, g[2]) : part);
+        const e = parseEvent(g[2] ? withMods(part, g[2]) : part, isAlias);
         if (typeof e === "string") return e;
         events.push(e);
       }
       groups.push({ events, braced: true });
     } else {
       if (s.includes("{") || s.includes("}")) return `unbalanced braces in "${s}"`;
-      const e = parseEvent(s);
+      const e = parseEvent(s, isAlias);
       if (typeof e === "string") return e;
       groups.push({ events: [e], braced: false });
     }

@@ -10,6 +10,16 @@ export interface ResolvedEvent {
   /** CPUs the event may be opened on (its PMU's cpus), or null for any. */
   cpus: readonly number[] | null;
   parsed: ParsedEvent;
+  /**
+   * One of the PMUs' events a bare alias expands to: perf stat prints them as one line,
+   * their counts and times summed (perf 6.1's collect_all_aliases()).
+   */
+  merged?: true;
+}
+
+/** `isAlias` for the parser: a name some PMU of `reg` lists in its sysfs events. */
+export function pmuAliases(reg: PmuRegistry): (name: string) => boolean {
+  return (name) => reg.pmus.some((p) => Object.hasOwn(p.sysfsEvents(), name));
 }
 
 function num(v: string): number {
@@ -57,6 +67,7 @@ export function resolveEvent(
   legacy: boolean,
 ): ResolvedEvent[] | string {
   const base = modsAttr(e);
+  if (e.alias) return resolveAlias(reg, e, legacy);
   if (e.pmu === null) {
     const cores = corePmus(reg);
     if (isGenericHw(e) && cores.length > 1 && !legacy) {
@@ -111,6 +122,23 @@ export function resolveEvent(
     else return `unknown term '${k}' for pmu '${pmu.name}'`;
   }
   return [{ attr: { ...base, type, config }, name: display, cpus: pmu.supportedCpus(), parsed: e }];
+}
+
+/**
+ * A bare alias: the event on every PMU whose sysfs events name it, in registration order,
+ * each named as written (kernel side, each is an ordinary `pmu/alias/` event).
+ */
+function resolveAlias(reg: PmuRegistry, e: ParsedEvent, legacy: boolean): ResolvedEvent[] | string {
+  const name = e.terms[0]![0];
+  const out: ResolvedEvent[] = [];
+  for (const p of reg.pmus) {
+    if (!Object.hasOwn(p.sysfsEvents(), name)) continue;
+    const r = resolveEvent(reg, { ...e, alias: undefined, pmu: p.name } as ParsedEvent, legacy);
+    if (typeof r === "string") return r;
+    for (const ev of r) out.push({ ...ev, name: e.text, parsed: e, merged: true });
+  }
+  if (out.length === 0) return `unknown event '${name}'`;
+  return out;
 }
 
 function termBits(term: string, v: number): bigint {

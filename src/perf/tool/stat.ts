@@ -20,7 +20,7 @@ import {
   PERF_TYPE_SOFTWARE,
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
-import { isX86Hybrid, type ResolvedEvent, resolveEvent } from "./resolve.js";
+import { isX86Hybrid, pmuAliases, type ResolvedEvent, resolveEvent } from "./resolve.js";
 import type { CounterResult, MeasurementResult } from "./stat-result.js";
 import { attachMetrics, counterAttr, perfScaled } from "./stat-shadow.js";
 
@@ -62,6 +62,10 @@ interface Counter {
   failed: number;
 }
 
+function newCounter(ev: ResolvedEvent): Counter {
+  return { ev, name: ev.name, fds: [], status: "counted", truthStart: 0, failed: 0 };
+}
+
 /**
  * A `perf stat` session in the simulation: opens the events (disabled, then enabled, as
  * perf does for -a and -p), optionally prints interval deltas, and at the end reads every
@@ -95,7 +99,7 @@ export class PerfStat {
     const now = this.sys.now;
     this.startNs = now;
     const core = this.sys.perf;
-    const groups = parseEventList(this.spec.events);
+    const groups = parseEventList(this.spec.events, pmuAliases(core.registry));
     if (typeof groups === "string") {
       this.error = groups;
       return;
@@ -115,20 +119,14 @@ export class PerfStat {
       plan.push({ braced: g.braced, lists: resolved as ResolvedEvent[][] });
     }
     for (const { braced, lists } of plan) {
+      if (!braced && lists[0]![0]?.merged) {
+        this.openMerged(lists[0]!, pid);
+        continue;
+      }
       const width = Math.max(...lists.map((l) => l.length));
       for (let k = 0; k < width; k++) {
         const members = lists.map((l) => l[Math.min(k, l.length - 1)]!);
-        const cs = members.map(
-          (ev) =>
-            ({
-              ev,
-              name: ev.name,
-              fds: [],
-              status: "counted",
-              truthStart: 0,
-              failed: 0,
-            }) as Counter,
-        );
+        const cs = members.map(newCounter);
         const cpus = this.targetCpus(members);
         // Like perf, an event whose PMU covers none of the requested CPUs is dropped.
         if (cpus.length === 0) continue;
@@ -136,55 +134,77 @@ export class PerfStat {
           let leaderFd = -1;
           cs.forEach((c, i) => {
             if (c.status === "error") return;
-            const attr = {
-              ...c.ev.attr,
-              disabled: true,
-              read_format: PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING,
-            };
-            const group = braced && i > 0 ? leaderFd : -1;
-            let fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
-            if (
-              fd === -ERRNO.EACCES &&
-              !attr.exclude_kernel &&
-              this.spec.cred &&
-              !this.spec.cred.perfmon
-            ) {
-              // perf's evsel__fallback(): retry user-only when paranoid forbids kernel profiling.
-              attr.exclude_kernel = true;
-              attr.exclude_hv = true;
-              c.ev.attr.exclude_kernel = true;
-              c.ev.attr.exclude_hv = true;
-              if (!c.name.endsWith(":u")) c.name = `${c.name}:u`;
-              fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
-            }
-            if (fd < 0) {
-              const name = errnoName(fd) ?? String(fd);
-              if (fd === -ERRNO.ENOENT || fd === -ERRNO.EOPNOTSUPP || fd === -ERRNO.ENODEV) {
-                c.failed++;
-              } else {
-                c.status = "error";
-                c.error = `perf_event_open for event (${c.name}) returned ${name}`;
-                this.error ??= `Error: ${c.error}`;
-              }
-              return;
-            }
-            if (i === 0) leaderFd = fd;
-            const ev = core.fds.get(fd);
-            if (ev) ev.name = c.name;
-            c.fds.push({ fd, cpu, last: { count: 0, ena: 0, run: 0 } });
+            const fd = this.openOne(c, c.ev, pid, cpu, braced && i > 0 ? leaderFd : -1);
+            if (i === 0 && fd >= 0) leaderFd = fd;
           });
         }
-        for (const c of cs) {
-          // perf 6.1's stat_handle_error(): ENOENT, EOPNOTSUPP or ENODEV on any CPU marks
-          // the whole event unsupported (`-C 0,4` with an A53 event: <not supported>, though
-          // CPU 0 opened it); the fds that did open stay open, as perf leaves them.
-          if (c.status === "counted" && c.failed > 0) c.status = "not supported";
-          c.truthStart = this.truth(c);
-          this.counters.push(c);
-        }
+        for (const c of cs) this.addCounter(c);
       }
     }
     for (const c of this.counters) for (const f of c.fds) sysIoctl(core, f.fd, "ENABLE", 0);
+  }
+
+  /**
+   * A bare alias's events, one per PMU that has it, as one counter line: each opened on its
+   * own PMU's CPUs (or on the -C list), their fds read together (collect_all_aliases()).
+   */
+  private openMerged(evs: ResolvedEvent[], pid: number): void {
+    const c = newCounter(evs[0]!);
+    let any = false;
+    for (const ev of evs) {
+      const cpus = this.targetCpus([ev]);
+      any ||= cpus.length > 0;
+      for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
+    }
+    if (any) this.addCounter(c);
+  }
+
+  /**
+   * Opens `ev` for counter `c` on one CPU, disabled, with perf's read_format; records the
+   * fd, a failure perf skips (ENOENT, EOPNOTSUPP, ENODEV) or the session's error. Returns
+   * the fd or a negative errno.
+   */
+  private openOne(c: Counter, ev: ResolvedEvent, pid: number, cpu: number, group: number): number {
+    const core = this.sys.perf;
+    const attr = {
+      ...ev.attr,
+      disabled: true,
+      read_format: PERF_FORMAT_TOTAL_TIME_ENABLED | PERF_FORMAT_TOTAL_TIME_RUNNING,
+    };
+    let fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
+    if (fd === -ERRNO.EACCES && !attr.exclude_kernel && this.spec.cred && !this.spec.cred.perfmon) {
+      // perf's evsel__fallback(): retry user-only when paranoid forbids kernel profiling.
+      attr.exclude_kernel = true;
+      attr.exclude_hv = true;
+      ev.attr.exclude_kernel = true;
+      ev.attr.exclude_hv = true;
+      if (!c.name.endsWith(":u")) c.name = `${c.name}:u`;
+      fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
+    }
+    if (fd < 0) {
+      if (fd === -ERRNO.ENOENT || fd === -ERRNO.EOPNOTSUPP || fd === -ERRNO.ENODEV) {
+        c.failed++;
+      } else {
+        c.status = "error";
+        c.error = `perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
+        this.error ??= `Error: ${c.error}`;
+      }
+      return fd;
+    }
+    const e = core.fds.get(fd);
+    if (e) e.name = c.name;
+    c.fds.push({ fd, cpu, last: { count: 0, ena: 0, run: 0 } });
+    return fd;
+  }
+
+  /** Adds a counter line once its opens are done. */
+  private addCounter(c: Counter): void {
+    // perf 6.1's stat_handle_error(): ENOENT, EOPNOTSUPP or ENODEV on any CPU marks the
+    // whole event unsupported (`-C 0,4` with an A53 event: <not supported>, though CPU 0
+    // opened it); the fds that did open stay open, as perf leaves them.
+    if (c.status === "counted" && c.failed > 0) c.status = "not supported";
+    c.truthStart = this.truth(c);
+    this.counters.push(c);
   }
 
   /**

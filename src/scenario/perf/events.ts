@@ -8,7 +8,7 @@ import {
   parseEventList,
   SYMBOLIC_EVENTS,
 } from "../../perf/tool/parse-events.js";
-import { isX86Hybrid, resolveEvent } from "../../perf/tool/resolve.js";
+import { isX86Hybrid, pmuAliases, resolveEvent } from "../../perf/tool/resolve.js";
 import { System } from "../../system.js";
 import type { CompileContext, Path } from "../context.js";
 import { closest } from "../suggest.js";
@@ -77,7 +77,7 @@ export function hostCounterNames(
   const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
   const out: string[] = [];
   for (const item of Array.isArray(events) ? events : splitEvents(events)) {
-    const groups = parseEventList([item]);
+    const groups = parseEventList([item], pmuAliases(reg));
     if (typeof groups === "string") continue;
     for (const g of groups)
       for (const e of g.events) {
@@ -136,7 +136,7 @@ export function checkEventItem(
   item: string,
   legacy: boolean,
 ): EventProblem | undefined {
-  const groups = parseEventList([item]);
+  const groups = parseEventList([item], pmuAliases(reg));
   if (typeof groups !== "string") {
     for (const g of groups)
       for (const e of g.events) {
@@ -146,7 +146,7 @@ export function checkEventItem(
     return undefined;
   }
   for (const m of members(item)) {
-    const e = parseEvent(m);
+    const e = parseEvent(m, pmuAliases(reg));
     if (typeof e === "string") return syntaxProblem(reg, m, e);
   }
   return { at: item.trim(), message: groups, expected: AN_EVENT };
@@ -173,22 +173,17 @@ function members(item: string): string[] {
 /** An event that does not parse: an unknown name, a bad modifier or term, or no event. */
 function syntaxProblem(reg: PmuRegistry, text: string, err: string): EventProblem {
   const bare = /^([A-Za-z0-9_.-]+)(?::([A-Za-z]*))?$/.exec(text);
-  if (bare && typeof parseEvent(bare[1]!) === "string") return unknownEvent(reg, bare[1]!);
+  if (bare && typeof parseEvent(bare[1]!, pmuAliases(reg)) === "string")
+    return unknownEvent(reg, bare[1]!);
   const expected = /modifier/.test(err) ? MODIFIERS : bare ? undefined : AN_EVENT;
   return { at: text, message: err, ...(expected ? { expected } : {}) };
 }
 
 /** `unknown event 'x'` with the closest generic event or PMU event alias. */
 function unknownEvent(reg: PmuRegistry, name: string): EventProblem {
-  let best = closest(name, SYMBOLIC_EVENTS);
-  if (best === undefined)
-    for (const pmu of reg.pmus) {
-      const alias = closest(name, Object.keys(pmu.sysfsEvents()));
-      if (alias !== undefined) {
-        best = `${pmu.name}/${alias}/`;
-        break;
-      }
-    }
+  // A PMU's sysfs alias is an event on its own too (perf opens it on every PMU naming it).
+  const aliases = [...new Set(reg.pmus.flatMap((p) => Object.keys(p.sysfsEvents())))];
+  const best = closest(name, SYMBOLIC_EVENTS) ?? closest(name, aliases);
   return {
     at: name,
     message: `unknown event '${name}'`,

@@ -1,0 +1,46 @@
+import { describe, expect, it } from "vitest";
+import { formatDiagnostic } from "../src/scenario/diagnostics.js";
+import { loadScenario, parseScenario } from "../src/scenario/load.js";
+import { runScenario } from "../src/scenario/runner.js";
+
+/**
+ * A bare PMU event alias (`inst_retired`), as perf 6.1 takes it: opened on every PMU whose
+ * sysfs events name it, printed as one line with the counts and times summed.
+ */
+const scenario = (machine: string, cpus: string, events: string) =>
+  `name: alias\nmachine: ${machine}\nduration: 50ms\ntasks:\n  - { name: a, workload: compute, affinity: "0" }\n  - { name: b, workload: compute, affinity: "4" }\nperf:\n  - { name: m, cpus: "${cpus}", events: "${events}" }\n`;
+
+describe("a bare PMU alias in perf stat", () => {
+  it("on rk3399 -a: one line, the sum of both clusters' events, equal to the truth", () => {
+    const whole = runScenario(loadScenario(scenario("rk3399", "0-5", "inst_retired"))).perf[0]!;
+    const split = runScenario(
+      loadScenario(
+        scenario("rk3399", "0-5", "armv8_cortex_a53/inst_retired/,armv8_cortex_a72/inst_retired/"),
+      ),
+    ).perf[0]!;
+    expect(whole.counters.map((c) => c.event)).toEqual(["inst_retired"]);
+    const [a53, a72] = split.counters;
+    const c = whole.counters[0]!;
+    expect(c.status).toBe("counted");
+    expect(c.count).toBe(a53!.count + a72!.count);
+    expect(c.count).toBeGreaterThan(a53!.count);
+    expect(c.enabled_ns).toBe(a53!.enabled_ns + a72!.enabled_ns);
+    expect(c.truth).toBe(c.count);
+  });
+
+  it("on rk3399 -C 0,4: each cluster's event fails on the other's CPU, so <not supported>", () => {
+    const m = runScenario(loadScenario(scenario("rk3399", "0,4", "inst_retired"))).perf[0]!;
+    expect(m.counters.map((c) => [c.event, c.status])).toEqual([["inst_retired", "not supported"]]);
+  });
+
+  it("a name no PMU of the machine lists is still an unknown event, with a did-you-mean", () => {
+    const r = parseScenario(scenario("rk3399", "0-5", "inst_retire"), "s.yaml");
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([
+      "s.yaml:8:38: perf[0].events: unknown event 'inst_retire' (did you mean 'inst_retired'?)",
+    ]);
+    const x86 = parseScenario(scenario("x86-server", "0-5", "inst_retired"), "s.yaml");
+    expect(x86.ok).toBe(false);
+  });
+});
