@@ -3,8 +3,7 @@ import { createServer } from "node:http";
 import { extname, join, normalize, sep } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Command } from "commander";
-
-const EXIT_USAGE = 2;
+import { EXIT_USAGE } from "./flags.js";
 
 const TYPES: Record<string, string> = {
   ".html": "text/html; charset=utf-8",

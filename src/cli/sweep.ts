@@ -16,6 +16,7 @@ import { mergedCsv, mergedJsonl, mergeResults } from "../scenario/sweep/merge.js
 import { type SweepPlan, shardPoints } from "../scenario/sweep/plan.js";
 import { headerKey, readResults, sweepHeader } from "../scenario/sweep/results.js";
 import { pointIdentity } from "../scenario/sweep/run.js";
+import { EXIT_USAGE } from "./flags.js";
 import { registerSweepChart } from "./sweep-chart.js";
 import { readSweepFile } from "./sweep-file.js";
 import { runPoints } from "./sweep-pool.js";
@@ -24,7 +25,6 @@ import { SweepProgress } from "./sweep-progress.js";
 import type { Shard } from "./sweep-protocol.js";
 
 const EXIT_FAIL = 1;
-const EXIT_USAGE = 2;
 
 function usage(msg: string): never {
   process.stderr.write(`vpmu: ${msg}\n`);
@@ -229,5 +229,3 @@ export function registerSweepCommand(program: Command): void {
     .action(mergeCommand);
   registerSweepChart(sweep);
 }
-
-export { EXIT_USAGE };
