@@ -194,6 +194,29 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
       expect(perf.map((p) => p.event)).toEqual(["inst_retired", "cpu_cycles"]);
       expectSameRows(perf, vpmuRows(runText(readFileSync(f, "utf8")), ["m"]));
     }
+    // In a group: perf warns that the members' CPUs differ and opens them ungrouped.
+    const g = scenarioWith(text, { name: "m", cpus: "0-5", events: "{cycles,inst_retired}" });
+    const r = await twice([
+      g,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-a",
+      "-e",
+      "{cycles,inst_retired}",
+      "sleep",
+      "0.05",
+    ]);
+    expect(r.code, r.err).toBe(0);
+    const [warning, group, ...csv] = r.err.split("\n");
+    expect([warning, group]).toEqual([
+      "WARNING: grouped events cpus do not match, disabling group:",
+      "  anon group { cycles, inst_retired, inst_retired }",
+    ]);
+    const perf = parsePerfCsv(csv.join("\n"));
+    expect(perf.map((p) => p.event)).toEqual(["cycles", "inst_retired"]);
+    expectSameRows(perf, vpmuRows(runText(readFileSync(g, "utf8")), ["m"]));
   });
 
   it("pinned-overcommit: pinned events beyond the counters read <not counted>", async () => {

@@ -33,6 +33,15 @@ describe("a bare PMU alias in perf stat", () => {
     expect(m.counters.map((c) => [c.event, c.status])).toEqual([["inst_retired", "not supported"]]);
   });
 
+  it("in a group: opened ungrouped, as perf after its cpus-do-not-match warning", () => {
+    const m = runScenario(loadScenario(scenario("rk3399", "0-5", "{cycles,inst_retired}")))
+      .perf[0]!;
+    const split = runScenario(loadScenario(scenario("rk3399", "0-5", "cycles,inst_retired")))
+      .perf[0]!;
+    expect(m.counters.map((c) => c.event)).toEqual(["cycles", "inst_retired"]);
+    expect(m.counters.map((c) => c.count)).toEqual(split.counters.map((c) => c.count));
+  });
+
   it("a name no PMU of the machine lists is still an unknown event, with a did-you-mean", () => {
     const r = parseScenario(scenario("rk3399", "0-5", "inst_retire"), "s.yaml");
     expect(r.ok).toBe(false);

@@ -119,6 +119,13 @@ export class PerfStat {
       plan.push({ braced: g.braced, lists: resolved as ResolvedEvent[][] });
     }
     for (const { braced, lists } of plan) {
+      if (braced && lists.some((l) => l[0]?.merged)) {
+        // A bare alias puts one event per PMU in the group, on different CPUs: perf 6.1
+        // warns "grouped events cpus do not match, disabling group" and opens each member
+        // on its own (evlist__check_cpu_maps()), the alias's events merged as usual.
+        for (const l of lists) this.openUngrouped(l, pid);
+        continue;
+      }
       if (!braced && lists[0]![0]?.merged) {
         this.openMerged(lists[0]!, pid);
         continue;
@@ -157,6 +164,21 @@ export class PerfStat {
       for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
     }
     if (any) this.addCounter(c);
+  }
+
+  /** One event of a group perf broke up: a counter line per resolved event, or a merged one. */
+  private openUngrouped(evs: ResolvedEvent[], pid: number): void {
+    if (evs[0]?.merged) {
+      this.openMerged(evs, pid);
+      return;
+    }
+    for (const ev of evs) {
+      const c = newCounter(ev);
+      const cpus = this.targetCpus([ev]);
+      if (cpus.length === 0) continue;
+      for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
+      this.addCounter(c);
+    }
   }
 
   /**
