@@ -72,8 +72,8 @@ describe("arm64 VMs in scenarios", () => {
       ),
     );
     expect(r.expectations.map((x) => [x.observed, x.ok])).toEqual([
-      [322250679, true],
-      [966437, true],
+      [321965280, true],
+      [965885, true],
       [160985520, true],
     ]);
     const counters = r.perf.find((m) => m.name === "g")!.counters;

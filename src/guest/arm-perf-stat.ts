@@ -7,6 +7,7 @@ import { ArgumentError } from "../sim/argument.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import { checkGuestEventNames, checkGuestNow, checkMuxInterval } from "./check.js";
+import { GuestEventTimes } from "./event-times.js";
 import type { GuestCounterResult } from "./perf-stat.js";
 
 /** PMUv3 events the arm64 guest perf stat knows by name. */
@@ -31,8 +32,7 @@ interface ArmSlot {
   /** On the cycle counter for the whole run (the first cycles event). */
   cycleCounter: boolean;
   count: number;
-  running: number;
-  /** When it went on a counter, or -1 while off. */
+  /** When its counter was reset to count it, or -1 while off: the hardware counts it from then. */
   on: number;
 }
 
@@ -61,15 +61,13 @@ export class ArmGuestPerfStat {
   private readonly timer: Timer;
   private startNs = 0;
   private stopNs = 0;
-  /** When the last counter read completed (reads trap, so after stop()). */
-  private lastReadNs = 0;
+  /** The guest perf core's enabled and running times of the events. */
+  private readonly times: GuestEventTimes;
   /** Counter reads the guest issued that have not executed yet, in issue order. */
   private readonly unread = new Set<ArmPendingRead>();
   private truth0: number[] = [];
   private truth1: number[] = [];
   noPmu = false;
-  /** More events than event counters: the guest rotates them. */
-  private multiplexed = false;
 
   constructor(
     readonly vcpu: KvmArmVcpu,
@@ -85,8 +83,12 @@ export class ArmGuestPerfStat {
       const ev = GUEST_ARM_EVENTS[name] ?? Number.parseInt(name.replace(/^r/, ""), 16);
       const cycleCounter = ev === 0x11 && !cycleTaken;
       if (cycleCounter) cycleTaken = true;
-      this.slots.push({ name, event: ev, cycleCounter, count: 0, running: 0, on: -1 });
+      this.slots.push({ name, event: ev, cycleCounter, count: 0, on: -1 });
     }
+    // kernel: the guest's perf stamps times in guest kernel code, which does not trap.
+    this.times = new GuestEventTimes(this.slots.length, (run, now) =>
+      vcpu.run.guestOp({ intercepted: false, reason: "sysreg", costNs: 0, run }, now),
+    );
     this.timer = new Timer(`guest perf ${vcpu.run.label}`, (now) => this.rotate(now));
   }
 
@@ -135,6 +137,15 @@ export class ArmGuestPerfStat {
     return out;
   }
 
+  /** The slots on a counter: the cycle counter's, and those on event counters (default: now). */
+  private activeSlots(onEventCounters: readonly number[] = this.onCounter): number[] {
+    const out: number[] = [];
+    this.slots.forEach((s, k) => {
+      if (s.cycleCounter) out.push(k);
+    });
+    return out.concat(onEventCounters);
+  }
+
   /** Puts slot `k` on event counter `i`: PMEVTYPER, then the counter reset. */
   private program(i: number, k: number, now: Ns): void {
     this.onCounter[i] = k;
@@ -151,16 +162,14 @@ export class ArmGuestPerfStat {
     this.unread.add(read);
     this.op(reg, i, null, now, (v) => {
       // Already taken at the end of the run (finishReads()).
-      if (this.unread.delete(read)) this.take(slot, v, this.sys.now);
+      if (this.unread.delete(read)) this.take(slot, v);
     });
   }
 
-  /** A counter read completed at `t` with `v` (null: no value): the slot comes off. */
-  private take(slot: ArmSlot, v: bigint | null, t: Ns): void {
+  /** A counter read completed with `v` (null: no value): the slot comes off its counter. */
+  private take(slot: ArmSlot, v: bigint | null): void {
     if (v !== null) slot.count += Number(v);
-    if (slot.on >= 0) slot.running += t - slot.on;
     slot.on = -1;
-    if (t > this.lastReadNs) this.lastReadNs = t;
   }
 
   /**
@@ -168,16 +177,18 @@ export class ArmGuestPerfStat {
    * traps, and the next one waits for the VM entry after it, which comes after the run) take
    * the counters' values now, as KVM would return them (kernel: access_pmu_evcntr() ->
    * kvm_pmu_get_counter_value(): the counter plus its backing perf event's count up to now).
-   * A read queued behind a reprogramming that has not run counts nothing.
+   * A read queued behind a reprogramming that has not run counts nothing. The guest perf
+   * core's time steps still waiting take their times now too.
    */
   finishReads(now: Ns): void {
     checkGuestNow("ArmGuestPerfStat.finishReads", now, this.sys.now);
     const v = this.vcpu;
     for (const { reg, i, slot } of this.unread) {
       const r = v.pmu && slot.on >= 0 ? v.pmu.read(reg, i, v.run.task.cpu) : null;
-      this.take(slot, typeof r === "bigint" ? r : null, now);
+      this.take(slot, typeof r === "bigint" ? r : null);
     }
     this.unread.clear();
+    this.times.flush(now);
   }
 
   /** The event counters' bits in PMCNTENSET/PMCNTENCLR. */
@@ -201,7 +212,8 @@ export class ArmGuestPerfStat {
     const n = Math.min(pmu.n, events.length);
     this.onCounter = events.slice(0, n);
     this.next = events.length > 0 ? n % events.length : 0;
-    this.multiplexed = events.length > n;
+    const multiplexed = events.length > n;
+    this.times.enable(this.activeSlots(), now);
     let mask = this.eventMask();
     this.slots.forEach((slot, k) => {
       const on = () => {
@@ -219,12 +231,16 @@ export class ArmGuestPerfStat {
     });
     this.op("PMCNTENSET_EL0", 0, mask, now);
     this.op("PMCR_EL0", 0, BigInt(PMCR.E | PMCR.LC), now);
-    if (this.multiplexed && n > 0) this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
+    if (multiplexed && n > 0) this.sys.queue.arm(this.timer, (now + this.muxIntervalNs) as Ns);
   }
 
   /** The guest's multiplexing tick: the events on the counters give way to the next ones. */
   private rotate(now: Ns): void {
     const events = this.eventSlots();
+    const moved = this.onCounter.map((_, i) => events[(this.next + i) % events.length]!);
+    // kernel: perf_rotate_context(): one timestamp takes the outgoing events off and puts the
+    // incoming ones on (the cycle counter's event stays), before the PMU is touched.
+    this.times.rotate(this.activeSlots(moved), now);
     this.op("PMCNTENCLR_EL0", 0, this.eventMask(), now);
     for (let i = 0; i < this.onCounter.length; i++) {
       this.collect("PMEVCNTR_EL0", i, this.slots[this.onCounter[i]!]!, now);
@@ -242,6 +258,7 @@ export class ArmGuestPerfStat {
     this.truth1 = this.slots.map((s) => this.truth(s.event));
     if (this.timer.armed) this.sys.queue.cancel(this.timer);
     if (this.noPmu) return;
+    this.times.disable(now);
     this.slots.forEach((slot, k) => {
       if (slot.cycleCounter) {
         this.collect("PMCCNTR_EL0", CYCLE_IDX, slot, now);
@@ -265,19 +282,18 @@ export class ArmGuestPerfStat {
   }
 
   /**
-   * The guest's report. Without multiplexing every event is on a counter for the whole
-   * window (running = enabled, counts as read). With it, enabled time runs from start to
-   * the last read (the reads trap, so they complete after stop()), running time is each
-   * event's time on a counter, and counts are scaled; an event that never had a counter
-   * is not counted (scaled null).
+   * The guest's report, with enabled and running times as the guest perf core accounted them
+   * (GuestEventTimes), in guest time from the guest's enable to its stop. Without multiplexing
+   * every event is on a counter the whole time (running = enabled, counts as read). With it,
+   * running time is each event's time on a counter and counts are scaled; an event that never
+   * had a counter is not counted (scaled null). Without a vPMU no event opened: running is 0
+   * and enabled the window asked for.
    */
   result(): GuestCounterResult[] {
-    const window = this.stopNs - this.startNs;
-    const enabled = this.multiplexed
-      ? Math.max(this.stopNs, this.lastReadNs) - this.startNs
-      : window;
+    const now = this.sys.now;
+    const enabled = this.noPmu ? this.stopNs - this.startNs : this.times.enabledNs(now);
     return this.slots.map((s, k) => {
-      const running = this.noPmu ? 0 : this.multiplexed ? s.running : window;
+      const running = this.noPmu ? 0 : this.times.runningNs(k, now);
       return {
         event: s.name,
         count: s.count,

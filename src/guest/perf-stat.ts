@@ -7,6 +7,7 @@ import { perfScaled } from "../perf/tool/stat-shadow.js";
 import { Timer } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
 import { checkGuestEvents, checkGuestNow, checkMuxInterval } from "./check.js";
+import { GuestEventTimes } from "./event-times.js";
 
 /** A guest event: its name and x86 encoding (event | umask << 8). */
 export interface GuestEvent {
@@ -149,9 +150,7 @@ export interface GuestCounterResult {
 interface Slot {
   ev: GuestEvent;
   count: number;
-  enabled: number;
-  running: number;
-  /** When it went on a counter (or -1). */
+  /** When its event select was written (or -1): the hardware counts it from then. */
   on: number;
 }
 
@@ -181,8 +180,8 @@ export class GuestPerfStat {
   private readonly view: GuestPmuView;
   /** "<not supported>": the guest has no PMU (version 0: the first WRMSR took #GP). */
   noPmu = false;
-  /** When the last counter read completed. */
-  private lastReadNs = 0;
+  /** The guest perf core's enabled and running times of the events. */
+  private readonly times: GuestEventTimes;
   /** Counter reads the guest issued that have not executed yet, in issue order. */
   private readonly unread = new Set<PendingRead>();
 
@@ -195,7 +194,8 @@ export class GuestPerfStat {
     checkMuxInterval("GuestPerfStat", muxIntervalNs);
     this.ops = new GuestPmuOps(vcpu);
     this.view = guestPmuView(vcpu);
-    this.slots = events.map((ev) => ({ ev, count: 0, enabled: 0, running: 0, on: -1 }));
+    this.slots = events.map((ev) => ({ ev, count: 0, on: -1 }));
+    this.times = new GuestEventTimes(events.length, (run, t) => this.ops.code(t, run));
     this.timer = new Timer(`guest perf ${vcpu.label}`, (now) => this.rotate(now));
   }
 
@@ -218,6 +218,10 @@ export class GuestPerfStat {
     }
     const n = Math.min(this.nrGp, this.slots.length);
     this.onCounter = [];
+    this.times.enable(
+      Array.from({ length: n }, (_, k) => k),
+      now,
+    );
     for (let i = 0; i < n; i++) this.program(i, i, now);
     this.next = n < this.slots.length ? n : 0;
     this.setGlobal(true, now);
@@ -250,16 +254,14 @@ export class GuestPerfStat {
     this.unread.add(read);
     this.ops.rdpmc(i, now, (v) => {
       // Already taken at the end of the run (finishReads()).
-      if (this.unread.delete(read)) this.take(read.slot, v, this.vcpu.vm.kvm.sys.now);
+      if (this.unread.delete(read)) this.take(read.slot, v);
     });
   }
 
-  /** A counter read completed at `t` with `v` (null: it faulted): the slot comes off. */
-  private take(slot: Slot, v: bigint | null, t: Ns): void {
+  /** A counter read completed with `v` (null: it faulted): the slot comes off the counter. */
+  private take(slot: Slot, v: bigint | null): void {
     if (v !== null) slot.count += Number(v);
-    if (slot.on >= 0) slot.running += t - slot.on;
     slot.on = -1;
-    if (t > this.lastReadNs) this.lastReadNs = t;
   }
 
   /**
@@ -269,7 +271,8 @@ export class GuestPerfStat {
    * (kernel: kvm_pmu_rdpmc() -> pmc_read_counter(): the counter plus the backing perf
    * event's count up to now). A counter the stop already disabled would read the same later.
    * A read queued behind a reprogramming that has not run finds its event never went on the
-   * counter, and counts nothing.
+   * counter, and counts nothing. The guest perf core's time steps still waiting take their
+   * times now too.
    */
   finishReads(now: Ns): void {
     checkGuestNow("GuestPerfStat.finishReads", now, this.vcpu.vm.kvm.sys.now);
@@ -277,13 +280,22 @@ export class GuestPerfStat {
     for (const read of this.unread) {
       const { i, slot } = read;
       const r = pmu && slot.on >= 0 ? pmu.rdpmc(i, now) : null;
-      this.take(slot, typeof r === "bigint" ? r : null, now);
+      this.take(slot, typeof r === "bigint" ? r : null);
     }
     this.unread.clear();
+    this.times.flush(now);
   }
 
   /** The guest's multiplexing tick: the events on the counters give way to the next ones. */
   private rotate(now: Ns): void {
+    // kernel: perf_rotate_context(): the outgoing events' times stop and the incoming ones'
+    // start at one timestamp, before the PMU is touched.
+    const active: number[] = [];
+    for (let i = 0, k = this.next; i < this.onCounter.length; i++) {
+      active.push(k);
+      k = (k + 1) % this.slots.length;
+    }
+    this.times.rotate(active, now);
     this.setGlobal(false, now);
     for (let i = 0; i < this.onCounter.length; i++) {
       this.collect(i, now);
@@ -302,6 +314,7 @@ export class GuestPerfStat {
     const q = this.vcpu.vm.kvm.sys.queue;
     if (this.timer.armed) q.cancel(this.timer);
     if (this.noPmu) return;
+    this.times.disable(now);
     this.setGlobal(false, now);
     for (let i = 0; i < this.onCounter.length; i++) this.collect(i, now);
   }
@@ -311,14 +324,15 @@ export class GuestPerfStat {
   }
 
   /**
-   * The report (after stop). Enabled time is the whole window, like perf's accounting: from
-   * start to the last read, which under an exiting vPMU completes after stop() was called
-   * (so running time never exceeds it).
+   * The report (after stop): enabled and running times as the guest perf core accounted them
+   * (GuestEventTimes), in guest time from the guest's enable to its stop. Without a vPMU no
+   * event opened: running is 0 and enabled the window asked for.
    */
   result(): GuestCounterResult[] {
-    const enabled = Math.max(this.stopNs, this.lastReadNs) - this.startNs;
+    const now = this.vcpu.vm.kvm.sys.now;
+    const enabled = this.noPmu ? this.stopNs - this.startNs : this.times.enabledNs(now);
     return this.slots.map((s, k) => {
-      const running = this.noPmu ? 0 : s.running;
+      const running = this.noPmu ? 0 : this.times.runningNs(k, now);
       const scaled = perfScaled(s.count, enabled, running);
       return {
         event: s.ev.name,
