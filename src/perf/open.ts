@@ -201,7 +201,8 @@ function exclusiveEventInstallable(e: PerfEvent, ctx: PerfEventContext): boolean
   const epc = ctx.pmuCtxList.find((p) => p.pmu === e.pmu);
   if (!epc || epc.nrExclusive === 0) return true;
   if (e.cpu === -1) return false;
-  return (epc.exclusiveByCpu.get(-1) ?? 0) + (epc.exclusiveByCpu.get(e.cpu) ?? 0) === 0;
+  const by = epc.exclusiveByCpu!; // made by the first exclusive event counted
+  return (by.get(-1) ?? 0) + (by.get(e.cpu) ?? 0) === 0;
 }
 
 /** kernel: find_get_context(): the task's context, or the CPU's (perf_allow_cpu first). */

@@ -35,19 +35,47 @@ const AN_EVENT = "an event such as cycles, instructions:u, r003c, pmu/event=0x3c
 const VALUE_TERMS = ["config", "event", "umask", "edge", "inv", "cmask", "name"];
 
 const registries = new WeakMap<MachineDesc, PmuRegistry | null>();
+/**
+ * The same by the description's content: each compile builds its machine's description
+ * anew (a sweep compiles one per point), and booting a perf core to read its registry costs
+ * more than the rest of the event checks. Few distinct machines exist in one process.
+ */
+const registriesByContent = new Map<string, PmuRegistry | null>();
+const MAX_CACHED_MACHINES = 16;
 
 /** The PMUs perf sees on a machine (a booted perf core's registry), or undefined. */
 export function machineRegistry(desc: MachineDesc): PmuRegistry | undefined {
   let reg = registries.get(desc);
   if (reg === undefined) {
-    try {
-      reg = new System({ machine: desc, checkInvariants: false }).perf.registry;
-    } catch {
-      reg = null; // a machine the compile step already reported as wrong
+    const key = descKey(desc);
+    reg = key === undefined ? undefined : registriesByContent.get(key);
+    if (reg === undefined) {
+      try {
+        reg = new System({ machine: desc, checkInvariants: false }).perf.registry;
+      } catch {
+        reg = null; // a machine the compile step already reported as wrong
+      }
+      if (key !== undefined) {
+        if (registriesByContent.size >= MAX_CACHED_MACHINES) registriesByContent.clear();
+        registriesByContent.set(key, reg);
+      }
     }
     registries.set(desc, reg);
   }
   return reg ?? undefined;
+}
+
+/** A description as text that tells every two different ones apart, or undefined if none can. */
+function descKey(desc: MachineDesc): string | undefined {
+  let plain = true;
+  const key = JSON.stringify(desc, (_k, v: unknown) => {
+    if (typeof v === "bigint") return `${v}n`;
+    if (v instanceof Map) return { map: [...v] };
+    if (v instanceof Set) return { set: [...v] };
+    if (typeof v === "function" || typeof v === "symbol") plain = false;
+    return v;
+  });
+  return plain ? key : undefined;
 }
 
 /**
