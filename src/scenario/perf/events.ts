@@ -91,7 +91,44 @@ export function checkHostEvents(
   const reg = ctx.machine && machineRegistry(ctx.machine);
   if (!reg) return;
   const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
-  forEachItem(events, path, ctx, (item) => checkEventItem(reg, item, legacy));
+  const memo = itemMemo(reg, legacy);
+  forEachItem(events, path, ctx, (item) => {
+    if (memo.ok.has(item)) return undefined;
+    const p = checkEventItem(reg, item, legacy);
+    if (p === undefined) memo.ok.add(item);
+    return p;
+  });
+}
+
+/** What one registry made of event list items already seen, bound one way (legacy or not). */
+interface ItemMemo {
+  /** Items without a problem. */
+  ok: Set<string>;
+  /** The counter names of an item (hostCounterNames()). */
+  names: Map<string, readonly string[]>;
+}
+
+const itemMemos = new WeakMap<PmuRegistry, [ItemMemo | undefined, ItemMemo | undefined]>();
+/** Items remembered per registry and binding, beyond which the memo starts again. */
+const MAX_MEMO_ITEMS = 4096;
+
+/**
+ * The memo of `reg` bound `legacy`: a check and a name list depend on nothing else, and a
+ * sweep compiles the same few event lists at every point.
+ */
+function itemMemo(reg: PmuRegistry, legacy: boolean): ItemMemo {
+  let pair = itemMemos.get(reg);
+  if (pair === undefined) {
+    pair = [undefined, undefined];
+    itemMemos.set(reg, pair);
+  }
+  const k = legacy ? 1 : 0;
+  let m = pair[k];
+  if (m === undefined || m.ok.size + m.names.size > MAX_MEMO_ITEMS) {
+    m = { ok: new Set(), names: new Map() };
+    pair[k] = m;
+  }
+  return m;
 }
 
 /** The names perf stat gives the counters of an event list (the valid events'). */
@@ -103,17 +140,30 @@ export function hostCounterNames(
   const reg = machineRegistry(machine);
   if (!reg) return undefined;
   const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
+  const memo = itemMemo(reg, legacy);
   const out: string[] = [];
   for (const item of Array.isArray(events) ? events : splitEvents(events)) {
-    const groups = parseEventList([item]);
-    if (typeof groups === "string") continue;
-    for (const g of groups)
-      for (const e of g.events) {
-        out.push(e.text);
-        const r = resolveEvent(reg, e, legacy);
-        if (typeof r !== "string") out.push(...r.map((x) => x.name));
-      }
+    let names = memo.names.get(item);
+    if (names === undefined) {
+      names = itemCounterNames(reg, item, legacy);
+      memo.names.set(item, names);
+    }
+    for (const n of names) out.push(n);
   }
+  return out;
+}
+
+/** The counter names of one item of an event list (none for an item that does not parse). */
+function itemCounterNames(reg: PmuRegistry, item: string, legacy: boolean): string[] {
+  const out: string[] = [];
+  const groups = parseEventList([item]);
+  if (typeof groups === "string") return out;
+  for (const g of groups)
+    for (const e of g.events) {
+      out.push(e.text);
+      const r = resolveEvent(reg, e, legacy);
+      if (typeof r !== "string") for (const x of r) out.push(x.name);
+    }
   return out;
 }
 
