@@ -53,6 +53,20 @@ describe("sweep plan", () => {
     expect(repSeed(1, 1)).toBe(seeds[1]);
   });
 
+  it("gives a seed repetition the same line whether its point was just compiled or not", () => {
+    const p = plan(`${SWEEP}seeds: 3\n`);
+    // In order, repetitions 1 and 2 reuse repetition 0's compiled scenario.
+    const inOrder = shardPoints(p).map((i) => recordLine(runPoint(p, i)));
+    // Each point after one with other settings: every point compiles its own.
+    const alone = shardPoints(p).map((i) => {
+      runPoint(p, (i + 3) % p.points);
+      return recordLine(runPoint(p, i));
+    });
+    expect(alone).toEqual(inOrder);
+    expect(new Set(inOrder.slice(0, 3).map((l) => JSON.parse(l).seed)).size).toBe(3);
+    expect(inOrder[0]).not.toBe(inOrder[3]);
+  });
+
   it("collects the emulated vPMU's zeros and the mediated one's exact counts", () => {
     const p = plan();
     // 8 host pinned events hold every GP counter: emulated branches read 0, cycles has a fixed counter.

@@ -129,7 +129,8 @@ export class HwCounter {
   private holder: unknown = null;
   /** 2^width. */
   readonly modulus: number;
-  readonly overflowTimer: Timer;
+  /** The overflow timer, made at its first arming (most counters never get one). */
+  private timer: Timer | null = null;
   /** `overflowTimer.armed`, kept here so a stopped counter's check touches only the counter. */
   private timerArmed = false;
 
@@ -141,7 +142,13 @@ export class HwCounter {
     private readonly occupancy: CounterOccupancy,
   ) {
     this.modulus = 2 ** width;
-    this.overflowTimer = new Timer(`ovf${idx}`, (now) => this.fireOverflow(now));
+  }
+
+  /** The timer that fires at the predicted wrap. */
+  get overflowTimer(): Timer {
+    if (this.timer === null)
+      this.timer = new Timer(`ovf${this.idx}`, (now) => this.fireOverflow(now));
+    return this.timer;
   }
 
   /** Who holds the counter (for traces, the invariant checker and counter allocation). */
@@ -242,7 +249,7 @@ export class HwCounter {
   }
 
   private cancelTimer(): void {
-    this.queue.cancel(this.overflowTimer);
+    this.queue.cancel(this.timer!);
     this.timerArmed = false;
   }
 

@@ -180,11 +180,9 @@ export class PerfCore {
     pmu.core = this;
     pmu.simCpus = this.sys.machine.cpus;
     pmu.trace = this.sys.trace;
+    const onTimer = (cpc: PerfCpuPmuContext, now: Ns) => this.muxHrtimerHandler(cpc, now);
     pmu.cpcs = this.cpuctx.map(
-      (cc) =>
-        new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), (cpc, now) =>
-          this.muxHrtimerHandler(cpc, now),
-        ),
+      (cc) => new PerfCpuPmuContext(pmu, cc.cpu, new PerfEventPmuContext(pmu, cc.ctx), onTimer),
     );
     pmu.hrtimerOn = new Uint8Array(this.cpuctx.length);
     return 0;

@@ -80,6 +80,8 @@ export interface HwPerfEvent {
   /** Software events: time the event was started. */
   swStart: number;
   interrupts: number;
+  /** The core PMU driver's overflow callback for this event, made at its first add. */
+  pmi: ((c: HwCounter, now: Ns) => void) | null;
 }
 
 /** PerfEvent.hot: attr.exclude_guest, attr.freq with a sample_freq, attr.exclusive. */
@@ -122,6 +124,7 @@ export class PerfEvent {
     freqStamp: 0 as Ns,
     swStart: 0,
     interrupts: 0,
+    pmi: null,
   };
   /** Samples recorded (bounded by the core's sample limit). */
   readonly samples: PerfSample[] = [];

@@ -53,7 +53,8 @@ function countExclusive(e: PerfEvent, d: 1 | -1): void {
   const epc = e.pmuCtx!;
   if (!(e.pmu.capabilities & PERF_PMU_CAP.EXCLUSIVE) || e.pmu !== epc.pmu) return;
   epc.nrExclusive += d;
-  epc.exclusiveByCpu.set(e.cpu, (epc.exclusiveByCpu.get(e.cpu) ?? 0) + d);
+  const by = (epc.exclusiveByCpu ??= new Map());
+  by.set(e.cpu, (by.get(e.cpu) ?? 0) + d);
 }
 
 /** kernel: perf_group_attach(). */

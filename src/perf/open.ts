@@ -56,6 +56,14 @@ function isU64Number(v: unknown): boolean {
   return v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0);
 }
 
+/** The attr fields that are u64 numbers (the configs are checked as bigints). */
+const U64_FIELDS = ["sample_period", "sample_freq", "sample_type", "read_format"] as const;
+
+/** An attr bit: set only by `true`. */
+function b(v: unknown): boolean {
+  return v === true;
+}
+
 /**
  * kernel: perf_copy_attr(): size rules (0 means VER0; below VER0 or above a page, or
  * non-zero bytes past the kernel's struct: E2BIG), reserved and unknown bits (EINVAL).
@@ -76,14 +84,11 @@ export function perfCopyAttr(a: PerfEventAttr): KernelAttr | number {
   const config3 = toBig(a.config3);
   if (config === null || config1 === null || config2 === null || config3 === null)
     return -ERRNO.EFAULT;
-  for (const k of ["sample_period", "sample_freq", "sample_type", "read_format"] as const) {
-    if (!isU64Number(a[k])) return -ERRNO.EFAULT;
-  }
+  for (const k of U64_FIELDS) if (!isU64Number(a[k])) return -ERRNO.EFAULT;
   const sampleType = a.sample_type ?? 0;
   const readFormat = a.read_format ?? 0;
   if (sampleType >= PERF_SAMPLE_MAX) return -ERRNO.EINVAL;
   if (readFormat >= PERF_FORMAT_MAX) return -ERRNO.EINVAL;
-  const b = (v: unknown) => v === true;
   const attr: KernelAttr = {
     type: a.type,
     size,
@@ -139,6 +144,7 @@ function defaultName(e: PerfEvent): string {
 /**
  * kernel: perf_event_alloc(): CPU range, PMU lookup, uncore-task refusal, exclusive
  * accounting and the vPMU profiles' checks. Returns the event or a negative errno.
+ * `name` names it for traces and reports (default: its PMU and config).
  */
 export function perfEventAlloc(
   core: PerfCore,
@@ -146,6 +152,7 @@ export function perfEventAlloc(
   cpu: number,
   task: Task | null,
   groupLeader: PerfEvent | null,
+  name?: string,
 ): PerfEvent | number {
   if (!Number.isInteger(cpu) || cpu < -1 || cpu >= core.cpuctx.length || (cpu === -1 && !task)) {
     return -ERRNO.EINVAL;
@@ -184,7 +191,7 @@ export function perfEventAlloc(
     }
   }
   core.nextEventId++;
-  e.name = defaultName(e);
+  e.name = name ?? defaultName(e);
   return e;
 }
 
@@ -201,7 +208,8 @@ function exclusiveEventInstallable(e: PerfEvent, ctx: PerfEventContext): boolean
   const epc = ctx.pmuCtxList.find((p) => p.pmu === e.pmu);
   if (!epc || epc.nrExclusive === 0) return true;
   if (e.cpu === -1) return false;
-  return (epc.exclusiveByCpu.get(-1) ?? 0) + (epc.exclusiveByCpu.get(e.cpu) ?? 0) === 0;
+  const by = epc.exclusiveByCpu!; // made by the first exclusive event counted
+  return (by.get(-1) ?? 0) + (by.get(e.cpu) ?? 0) === 0;
 }
 
 /** kernel: find_get_context(): the task's context, or the CPU's (perf_allow_cpu first). */
@@ -350,10 +358,9 @@ export function perfEventCreateKernelCounter(
   perfGuestSync(core, -1);
   const attr = perfCopyAttr(uattr);
   if (typeof attr === "number") return attr;
-  const e = perfEventAlloc(core, attr, cpu, task, null);
+  const e = perfEventAlloc(core, attr, cpu, task, null, name);
   if (typeof e === "number") return e;
   e.owner = "kernel";
-  e.name = name;
   e.overflowHandler = overflowHandler;
   if (e.pmu.taskCtxNr === "sw") e.eventCaps |= PERF_EV_CAP_SOFTWARE;
   const ctx = task ? findGetTaskCtx(core, task) : core.cpuctx[cpu]!.ctx;

@@ -18,9 +18,10 @@ export class PerfEventPmuContext {
   rotateNecessary = false;
   /**
    * Events of an exclusive PMU in this epc, by attr cpu (-1: any CPU), and their total:
-   * what exclusive_event_installable() looks for in the context's event list.
+   * what exclusive_event_installable() looks for in the context's event list. Made with
+   * the first such event.
    */
-  readonly exclusiveByCpu = new Map<number, number>();
+  exclusiveByCpu: Map<number, number> | null = null;
   nrExclusive = 0;
   /** The groups the last guest-context put scheduled in, in order (guest-switch.ts). */
   guestPlanPinned: PerfEvent[] = [];
@@ -47,17 +48,24 @@ export class PerfCpuPmuContext {
   hrtimerActive = false;
   /** Expiry of the last arming (hrtimer_forward_now keeps the grid). */
   lastExpires = 0;
-  readonly hrtimer: Timer;
+  private timer: Timer | null = null;
 
   constructor(
     readonly pmu: Pmu,
     readonly cpu: number,
     readonly epc: PerfEventPmuContext,
-    onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
-  ) {
-    this.hrtimer = new Timer(`mux ${pmu.name}/${cpu}`, (now) => onTimer(this, now));
-    // The handler looks at its own CPU only, and completes a lazy guest load there itself
-    // once the interrupt has exited the vCPU (PerfCore.muxHrtimerHandler()).
-    this.hrtimer.scope = TIMER_SCOPE_SELF;
+    private readonly onTimer: (cpc: PerfCpuPmuContext, now: Ns) => void,
+  ) {}
+
+  /** The multiplexing hrtimer, made at first use (most (PMU, CPU) pairs never multiplex). */
+  get hrtimer(): Timer {
+    if (this.timer === null) {
+      const t = new Timer(`mux ${this.pmu.name}/${this.cpu}`, (now) => this.onTimer(this, now));
+      // The handler looks at its own CPU only, and completes a lazy guest load there itself
+      // once the interrupt has exited the vCPU (PerfCore.muxHrtimerHandler()).
+      t.scope = TIMER_SCOPE_SELF;
+      this.timer = t;
+    }
+    return this.timer;
   }
 }

@@ -214,7 +214,7 @@ export class CorePmu extends Pmu {
     const c = hw.slot[idx]!;
     e.hw.counter = c;
     if (e.hw.samplePeriod > 0) {
-      c.onOverflow = this.irqHandler(e);
+      c.onOverflow = e.hw.pmi ??= this.irqHandler(e);
       this.setPeriod(e, c, now);
     } else if (c.onOverflow !== null) {
       c.onOverflow = null;

@@ -35,19 +35,47 @@ const AN_EVENT = "an event such as cycles, instructions:u, r003c, pmu/event=0x3c
 const VALUE_TERMS = ["config", "event", "umask", "edge", "inv", "cmask", "name"];
 
 const registries = new WeakMap<MachineDesc, PmuRegistry | null>();
+/**
+ * The same by the description's content: each compile builds its machine's description
+ * anew (a sweep compiles one per point), and booting a perf core to read its registry costs
+ * more than the rest of the event checks. Few distinct machines exist in one process.
+ */
+const registriesByContent = new Map<string, PmuRegistry | null>();
+const MAX_CACHED_MACHINES = 16;
 
 /** The PMUs perf sees on a machine (a booted perf core's registry), or undefined. */
 export function machineRegistry(desc: MachineDesc): PmuRegistry | undefined {
   let reg = registries.get(desc);
   if (reg === undefined) {
-    try {
-      reg = new System({ machine: desc, checkInvariants: false }).perf.registry;
-    } catch {
-      reg = null; // a machine the compile step already reported as wrong
+    const key = descKey(desc);
+    reg = key === undefined ? undefined : registriesByContent.get(key);
+    if (reg === undefined) {
+      try {
+        reg = new System({ machine: desc, checkInvariants: false }).perf.registry;
+      } catch {
+        reg = null; // a machine the compile step already reported as wrong
+      }
+      if (key !== undefined) {
+        if (registriesByContent.size >= MAX_CACHED_MACHINES) registriesByContent.clear();
+        registriesByContent.set(key, reg);
+      }
     }
     registries.set(desc, reg);
   }
   return reg ?? undefined;
+}
+
+/** A description as text that tells every two different ones apart, or undefined if none can. */
+function descKey(desc: MachineDesc): string | undefined {
+  let plain = true;
+  const key = JSON.stringify(desc, (_k, v: unknown) => {
+    if (typeof v === "bigint") return `${v}n`;
+    if (v instanceof Map) return { map: [...v] };
+    if (v instanceof Set) return { set: [...v] };
+    if (typeof v === "function" || typeof v === "symbol") plain = false;
+    return v;
+  });
+  return plain ? key : undefined;
 }
 
 /**
@@ -63,7 +91,44 @@ export function checkHostEvents(
   const reg = ctx.machine && machineRegistry(ctx.machine);
   if (!reg) return;
   const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
-  forEachItem(events, path, ctx, (item) => checkEventItem(reg, item, legacy));
+  const memo = itemMemo(reg, legacy);
+  forEachItem(events, path, ctx, (item) => {
+    if (memo.ok.has(item)) return undefined;
+    const p = checkEventItem(reg, item, legacy);
+    if (p === undefined) memo.ok.add(item);
+    return p;
+  });
+}
+
+/** What one registry made of event list items already seen, bound one way (legacy or not). */
+interface ItemMemo {
+  /** Items without a problem. */
+  ok: Set<string>;
+  /** The counter names of an item (hostCounterNames()). */
+  names: Map<string, readonly string[]>;
+}
+
+const itemMemos = new WeakMap<PmuRegistry, [ItemMemo | undefined, ItemMemo | undefined]>();
+/** Items remembered per registry and binding, beyond which the memo starts again. */
+const MAX_MEMO_ITEMS = 4096;
+
+/**
+ * The memo of `reg` bound `legacy`: a check and a name list depend on nothing else, and a
+ * sweep compiles the same few event lists at every point.
+ */
+function itemMemo(reg: PmuRegistry, legacy: boolean): ItemMemo {
+  let pair = itemMemos.get(reg);
+  if (pair === undefined) {
+    pair = [undefined, undefined];
+    itemMemos.set(reg, pair);
+  }
+  const k = legacy ? 1 : 0;
+  let m = pair[k];
+  if (m === undefined || m.ok.size + m.names.size > MAX_MEMO_ITEMS) {
+    m = { ok: new Set(), names: new Map() };
+    pair[k] = m;
+  }
+  return m;
 }
 
 /** The names perf stat gives the counters of an event list (the valid events'). */
@@ -75,17 +140,30 @@ export function hostCounterNames(
   const reg = machineRegistry(machine);
   if (!reg) return undefined;
   const legacy = generic === undefined ? !isX86Hybrid(reg) : generic === "legacy";
+  const memo = itemMemo(reg, legacy);
   const out: string[] = [];
   for (const item of Array.isArray(events) ? events : splitEvents(events)) {
-    const groups = parseEventList([item], pmuAliases(reg));
-    if (typeof groups === "string") continue;
-    for (const g of groups)
-      for (const e of g.events) {
-        out.push(e.text);
-        const r = resolveEvent(reg, e, legacy);
-        if (typeof r !== "string") out.push(...r.map((x) => x.name));
-      }
+    let names = memo.names.get(item);
+    if (names === undefined) {
+      names = itemCounterNames(reg, item, legacy);
+      memo.names.set(item, names);
+    }
+    for (const n of names) out.push(n);
   }
+  return out;
+}
+
+/** The counter names of one item of an event list (none for an item that does not parse). */
+function itemCounterNames(reg: PmuRegistry, item: string, legacy: boolean): string[] {
+  const out: string[] = [];
+  const groups = parseEventList([item], pmuAliases(reg));
+  if (typeof groups === "string") return out;
+  for (const g of groups)
+    for (const e of g.events) {
+      out.push(e.text);
+      const r = resolveEvent(reg, e, legacy);
+      if (typeof r !== "string") for (const x of r) out.push(x.name);
+    }
   return out;
 }
 

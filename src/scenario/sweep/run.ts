@@ -1,9 +1,16 @@
-import { compileScenario } from "../compile.js";
+import { compileScenario, type Scenario } from "../compile.js";
 import { formatPath } from "../diagnostics.js";
 import { runScenario } from "../runner.js";
 import { ScenarioSchema } from "../schema.js";
 import { collectAll } from "./collect.js";
-import { pointAt, pointDocument, pointHash, pointSeed, type SweepPlan } from "./plan.js";
+import {
+  type Point,
+  pointAt,
+  pointDocument,
+  pointHash,
+  pointSeed,
+  type SweepPlan,
+} from "./plan.js";
 
 /** One line of a sweep's results: a point, what it was set to and what it gave. */
 export interface SweepRecord {
@@ -34,23 +41,52 @@ export function pointIdentity(plan: SweepPlan, index: number): { hash: string; s
  */
 export function runPoint(plan: SweepPlan, index: number): SweepRecord {
   const p = pointAt(plan, index);
-  const doc = pointDocument(plan, p);
-  const seed = pointSeed(doc, p);
+  const c = compiledPoint(plan, p);
+  const seed = pointSeed(c.doc, p);
   const head = { index, hash: pointHash(p, seed), sweep: plan.hash, seed, settings: p.settings };
-  const nulls = Object.fromEntries(plan.collect.map((c) => [c.name, null]));
+  if (c.error !== undefined) {
+    const nulls = Object.fromEntries(plan.collect.map((col) => [col.name, null]));
+    return { ...head, values: nulls, error: c.error };
+  }
+  const r = runScenario(c.scenario!, { seed });
+  return { ...head, values: collectAll(r, plan.collect) };
+}
+
+/** A point's document, checked and compiled: its scenario, or why it has none. */
+interface CompiledPoint {
+  doc: Record<string, unknown>;
+  scenario?: Scenario;
+  error?: string;
+}
+
+/**
+ * The last point compiled, by its axis values: the seed repetitions of a point (the
+ * innermost index) share its document, and a run only reads its compiled scenario.
+ */
+let lastCompiled: { plan: SweepPlan; at: string; point: CompiledPoint } | null = null;
+
+/** Point `p`'s document checked and compiled, reused from the point before when they match. */
+function compiledPoint(plan: SweepPlan, p: Point): CompiledPoint {
+  const at = p.at.join(",");
+  if (lastCompiled !== null && lastCompiled.plan === plan && lastCompiled.at === at)
+    return lastCompiled.point;
+  const point = compilePoint(plan, pointDocument(plan, p));
+  lastCompiled = { plan, at, point };
+  return point;
+}
+
+function compilePoint(plan: SweepPlan, doc: Record<string, unknown>): CompiledPoint {
   const parsed = ScenarioSchema.safeParse(doc);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    const error = `${formatPath(i.path as PropertyKey[])}: ${i.message}`;
-    return { ...head, values: nulls, error };
+    return { doc, error: `${formatPath(i.path as PropertyKey[])}: ${i.message}` };
   }
   const c = compileScenario(parsed.data, undefined, plan.file);
   if (!c.ok) {
     const d = c.diagnostics[0]!;
-    return { ...head, values: nulls, error: `${d.path}: ${d.message}` };
+    return { doc, error: `${d.path}: ${d.message}` };
   }
-  const r = runScenario(c.scenario, { seed });
-  return { ...head, values: collectAll(r, plan.collect) };
+  return { doc, scenario: c.scenario };
 }
 
 /** A record as its JSONL line (with the newline). */
