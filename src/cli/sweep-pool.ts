@@ -3,7 +3,7 @@ import type { SweepPlan } from "../scenario/sweep/plan.js";
 import { recordLine, runPoint } from "../scenario/sweep/run.js";
 import { type EarlyWorker, type SweepLaunch, takePrestarted } from "./sweep-prestart.js";
 import {
-  CHUNK,
+  chunkSize,
   claimChunk,
   newClaim,
   type WorkerInit,
@@ -87,11 +87,12 @@ export function runPoints(
         else if (q.event === "error") finish(q.value);
         else onExit(q.value);
     }
+    const size = chunkSize(plan);
     const here = () => {
       if (settled) return;
-      const k = claimChunk(claim);
+      const k = claimChunk(claim, size);
       if (k >= todo.length) return; // the rest is with the workers
-      for (const i of todo.slice(k, k + CHUNK)) finished(i, recordLine(runPoint(plan, i)));
+      for (const i of todo.slice(k, k + size)) finished(i, recordLine(runPoint(plan, i)));
       setImmediate(here);
     };
     if (todo.length === 0) finish();

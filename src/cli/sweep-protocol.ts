@@ -43,9 +43,18 @@ export type WorkerMessage =
   | { kind: "lines"; hash: string; indices: number[]; lines: string[] }
   | { kind: "noplan" };
 
-/** Takes the next chunk: the position in the list of points of its first point. */
-export function claimChunk(claim: Int32Array): number {
-  return Atomics.add(claim, 0, CHUNK);
+/**
+ * The points a thread takes at once for `plan`: CHUNK rounded up to whole seed
+ * repetitions of a point (up to 32 of them), so that a point's repetitions stay on one
+ * thread, which compiles the point once for all of them (runPoint's reuse).
+ */
+export function chunkSize(plan: SweepPlan): number {
+  return plan.seeds > 32 ? CHUNK : Math.ceil(CHUNK / plan.seeds) * plan.seeds;
+}
+
+/** Takes the next chunk of `size` points: the position in the list of its first point. */
+export function claimChunk(claim: Int32Array, size: number): number {
+  return Atomics.add(claim, 0, size);
 }
 
 /** A new claim counter, at the first point. */

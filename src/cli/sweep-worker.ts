@@ -3,7 +3,7 @@ import { type SweepPlan, shardPoints } from "../scenario/sweep/plan.js";
 import { recordLine, runPoint } from "../scenario/sweep/run.js";
 import { readSweepFile } from "./sweep-file.js";
 import {
-  CHUNK,
+  chunkSize,
   claimChunk,
   type WorkerInit,
   type WorkerMessage,
@@ -22,8 +22,9 @@ function send(m: WorkerMessage): void {
 }
 
 function runClaimed(plan: SweepPlan, todo: number[]): void {
-  for (let k = claimChunk(init.claim); k < todo.length; k = claimChunk(init.claim)) {
-    const indices = todo.slice(k, k + CHUNK);
+  const size = chunkSize(plan);
+  for (let k = claimChunk(init.claim, size); k < todo.length; k = claimChunk(init.claim, size)) {
+    const indices = todo.slice(k, k + size);
     const lines = indices.map((i) => recordLine(runPoint(plan, i)));
     send({ kind: "lines", hash: plan.hash, indices, lines });
   }
