@@ -21,7 +21,7 @@ import { ExecHost } from "./exec-host.js";
 import { ProcView } from "./exec-procfs.js";
 import { type LiveScenario, livePreset, liveScenario } from "./exec-scenario.js";
 import { ExecServer } from "./exec-server.js";
-import { loadScenarioFile } from "./io.js";
+import { loadScenarioFile, pickVariant } from "./io.js";
 
 const EXIT_USAGE = 2;
 /** Simulated-time mode: the most model work between two turns of the event loop (ms). */
@@ -84,14 +84,9 @@ function liveHost(file: string | undefined, o: ExecOpts): LiveScenario {
         throw new ExecUsage(`--variant: ${file} has variants (one of: ${names.join(", ")})`);
       return liveScenario(sc, seed);
     }
-    const v = sc.variants.find((x) => x.name === o.variant);
-    if (!v)
-      throw new ExecUsage(
-        names.length === 0
-          ? `--variant: ${file} has no variants`
-          : `--variant: no variant "${o.variant}" in ${file} (one of: ${names.join(", ")})`,
-      );
-    return liveScenario(v.scenario, seed);
+    const v = pickVariant(sc, file!, o.variant);
+    if (typeof v === "string") throw new ExecUsage(v);
+    return liveScenario(v, seed);
   }
   if (o.variant !== undefined) throw new ExecUsage("--variant: give a scenario file");
   const p = livePreset(o.machine!, seed);

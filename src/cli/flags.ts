@@ -32,3 +32,14 @@ export function unknownMachineFlag(name: string): string {
   const u = unknownPreset(name);
   return `--machine: ${u.message} (${u.expected})`;
 }
+
+/** `--where AXIS=VALUE` flags as a mapping. */
+export function whereFlags(ws: string[]): Record<string, string> {
+  const where: Record<string, string> = {};
+  for (const w of ws) {
+    const at = w.indexOf("=");
+    if (at < 1) fail(`--where: "${w}" is not AXIS=VALUE`);
+    where[w.slice(0, at)] = w.slice(at + 1);
+  }
+  return where;
+}

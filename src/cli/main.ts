@@ -21,7 +21,7 @@ import { registerExecCommand } from "./exec.js";
 import { writeSysfsView } from "./exec-files.js";
 import { livePreset } from "./exec-scenario.js";
 import { unknownMachineFlag } from "./flags.js";
-import { loadScenarioFile } from "./io.js";
+import { loadScenarioFile, pickVariant } from "./io.js";
 import { registerKutCommand } from "./kut.js";
 import { registerPlaygroundCommand } from "./playground.js";
 import { Progress } from "./progress.js";
@@ -121,14 +121,10 @@ function runOne(file: string | undefined, o: RunOpts, text?: string, name?: stri
 }
 
 /** The variant named `name` of a scenario, or a usage error naming the choices. */
-function pickVariant(sc: Scenario, file: string, name: string): Scenario {
-  if (sc.variants.length === 0) throw new UsageError(`--variant: ${file} has no variants`);
-  const v = sc.variants.find((x) => x.name === name);
-  if (!v)
-    throw new UsageError(
-      `--variant: no variant "${name}" in ${file} (one of: ${sc.variants.map((x) => x.name).join(", ")})`,
-    );
-  return v.scenario;
+function variantOf(sc: Scenario, file: string, name: string): Scenario {
+  const v = pickVariant(sc, file, name);
+  if (typeof v === "string") throw new UsageError(v);
+  return v;
 }
 
 const program = new Command();
@@ -193,7 +189,7 @@ program
         process.exitCode = runs.some((v) => v.result.summary.failed > 0) ? EXIT_FAIL : 0;
         return;
       }
-      const r = runWithProgress(o.variant === undefined ? sc : pickVariant(sc, file, o.variant), o);
+      const r = runWithProgress(o.variant === undefined ? sc : variantOf(sc, file, o.variant), o);
       process.stdout.write(render(selectMeasurement(r, o, file)));
       process.exitCode = r.summary.failed > 0 ? EXIT_FAIL : 0;
       return;

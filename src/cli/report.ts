@@ -1,12 +1,10 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { htmlReport } from "../report/html.js";
-import { formatDiagnostic } from "../scenario/diagnostics.js";
 import { reportPage } from "../scenario/report-page.js";
-import { mergeResults } from "../scenario/sweep/merge.js";
 import { sweepPage } from "../scenario/sweep/page.js";
-import { EXIT_USAGE, fail, parseDur, parseSeed } from "./flags.js";
-import { loadScenarioFile } from "./io.js";
+import { fail, parseDur, parseSeed, whereFlags } from "./flags.js";
+import { resultsOrExit, scenarioOrExit } from "./io.js";
 import { Progress } from "./progress.js";
 
 interface ReportOpts {
@@ -52,21 +50,7 @@ function scenarioReport(file: string, o: ReportOpts): void {
   if (o.where.length > 0) fail(`--where: only for a sweep results file (${file} is a scenario)`);
   const seed = parseSeed(o.seed);
   const duration = parseDur(o.duration);
-  const loaded = loadScenarioFile(file);
-  if (!loaded.ok) {
-    for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-    process.exit(EXIT_USAGE);
-  }
-  let sc = loaded.scenario;
-  if (o.variant !== undefined) {
-    if (sc.variants.length === 0) fail(`--variant: ${file} has no variants`);
-    const v = sc.variants.find((x) => x.name === o.variant);
-    if (!v)
-      fail(
-        `--variant: no variant "${o.variant}" in ${file} (one of: ${sc.variants.map((x) => x.name).join(", ")})`,
-      );
-    sc = v.scenario;
-  }
+  const sc = scenarioOrExit(file, o.variant);
   const viewer = viewerBundle();
   const progress = new Progress();
   let page: ReturnType<typeof reportPage>;
@@ -104,17 +88,6 @@ function isSweepResults(file: string): boolean {
   }
 }
 
-/** `--where AXIS=VALUE` flags as a mapping. */
-function whereFlags(ws: string[]): Record<string, string> {
-  const where: Record<string, string> = {};
-  for (const w of ws) {
-    const at = w.indexOf("=");
-    if (at < 1) fail(`--where: "${w}" is not AXIS=VALUE`);
-    where[w.slice(0, at)] = w.slice(at + 1);
-  }
-  return where;
-}
-
 /** A sweep's page: line charts of its results (src/scenario/sweep/page.ts), no run. */
 function sweepReport(file: string, o: ReportOpts): void {
   const scenarioFlag = (["seed", "duration", "truth", "variant"] as const).find(
@@ -122,14 +95,7 @@ function sweepReport(file: string, o: ReportOpts): void {
   );
   if (scenarioFlag)
     fail(`--${scenarioFlag}: only for a scenario (${file} is a sweep results file)`);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    fail(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const m = mergeResults([{ file, text }], false);
-  if (!m.ok) fail(m.message);
+  const m = resultsOrExit(file, "");
   const page = sweepPage(
     file,
     m.header,

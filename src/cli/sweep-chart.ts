@@ -1,9 +1,10 @@
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import type { Command } from "commander";
 import { lineChartSvg } from "../report/svg-chart.js";
 import { sweepChart } from "../scenario/sweep/chart.js";
 import { chartLayout, chartValues } from "../scenario/sweep/layout.js";
-import { mergeResults } from "../scenario/sweep/merge.js";
+import { fail, whereFlags } from "./flags.js";
+import { resultsOrExit } from "./io.js";
 
 interface ChartOpts {
   x?: string;
@@ -14,27 +15,10 @@ interface ChartOpts {
   output: string;
 }
 
-function usage(msg: string): never {
-  process.stderr.write(`vpmu: ${msg}\n`);
-  process.exit(2);
-}
-
 /** `vpmu sweep chart RESULTS.jsonl [--x A] [--lines B] [--facet C] [--y VALUE] -o out.svg`. */
 function chartCommand(file: string, o: ChartOpts): void {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (e) {
-    usage(`${file}: cannot read (${(e as NodeJS.ErrnoException).code ?? "error"})`);
-  }
-  const m = mergeResults([{ file, text }], false);
-  if (!m.ok) usage(`sweep chart: ${m.message}`);
-  const where: Record<string, string> = {};
-  for (const w of o.where) {
-    const at = w.indexOf("=");
-    if (at < 1) usage(`--where: "${w}" is not AXIS=VALUE`);
-    where[w.slice(0, at)] = w.slice(at + 1);
-  }
+  const m = resultsOrExit(file, "sweep chart: ");
+  const where = whereFlags(o.where);
   // Roles left open are filled as `vpmu report RESULTS.jsonl` fills them (chartLayout).
   const layout = chartLayout(m.header, {
     ...(o.x !== undefined ? { x: o.x } : {}),
@@ -43,9 +27,9 @@ function chartCommand(file: string, o: ChartOpts): void {
     where,
   });
   const y = o.y ?? chartValues(m.header, m.records).drawn[0];
-  if (y === undefined) usage(`sweep chart: ${file}: no collected value is a number to draw`);
+  if (y === undefined) fail(`sweep chart: ${file}: no collected value is a number to draw`);
   const c = sweepChart(m.header, m.records, { ...layout.choice, y });
-  if (!c.ok) usage(`sweep chart: ${c.message}`);
+  if (!c.ok) fail(`sweep chart: ${c.message}`);
   writeFileSync(o.output, lineChartSvg(c.chart));
 }
 

@@ -5,10 +5,9 @@ import {
   DEFAULT_TRACE_MAX_BYTES,
   TraceSizeCapError,
 } from "../report/chrome-trace.js";
-import { formatDiagnostic } from "../scenario/diagnostics.js";
 import { runScenario } from "../scenario/runner.js";
-import { EXIT_USAGE, fail, parseDur, parseSeed } from "./flags.js";
-import { loadScenarioFile } from "./io.js";
+import { fail, parseDur, parseSeed } from "./flags.js";
+import { scenarioOrExit } from "./io.js";
 import { Progress } from "./progress.js";
 
 interface TraceOpts {
@@ -53,21 +52,7 @@ export function registerTraceCommand(program: Command): void {
       const seed = parseSeed(o.seed);
       const duration = parseDur(o.duration);
       const maxBytes = parseMaxSize(o.maxSize);
-      const loaded = loadScenarioFile(file);
-      if (!loaded.ok) {
-        for (const d of loaded.diagnostics) process.stderr.write(`${formatDiagnostic(d)}\n`);
-        process.exit(EXIT_USAGE);
-      }
-      let sc = loaded.scenario;
-      if (o.variant !== undefined) {
-        if (sc.variants.length === 0) fail(`--variant: ${file} has no variants`);
-        const v = sc.variants.find((x) => x.name === o.variant);
-        if (!v)
-          fail(
-            `--variant: no variant "${o.variant}" in ${file} (one of: ${sc.variants.map((x) => x.name).join(", ")})`,
-          );
-        sc = v.scenario;
-      }
+      const sc = scenarioOrExit(file, o.variant);
       let fd: number;
       try {
         fd = openSync(o.output, "w");
