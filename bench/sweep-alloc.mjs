@@ -6,26 +6,16 @@
 // /proc/self/task/*/stat at the end. `node bench/sweep-alloc.mjs [top]`.
 import { readdirSync, readFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
-import { dirname, join } from "node:path";
 import { PerformanceObserver, performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
 
 // As `vpmu sweep` sets it for its threads (src/cli/sweep-prestart.ts).
 setFlagsFromString("--interrupt-budget=540672"); // SWEEP_INTERRUPT_BUDGET
-const { parseSweep } = await import("../dist/scenario/sweep/load.js");
+const { accuracyPlan } = await import("./sweep.mjs");
 const { shardPoints } = await import("../dist/scenario/sweep/plan.js");
 const { recordLine, runPoint } = await import("../dist/scenario/sweep/run.js");
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-const file = join(root, "examples", "sweeps", "guest-accuracy.yaml");
-const r = parseSweep(readFileSync(file, "utf8"), file, (p) => ({
-  ok: true,
-  text: readFileSync(join(dirname(file), p), "utf8"),
-  file: p,
-}));
-if (!r.ok) throw new Error("guest-accuracy.yaml does not check");
-const plan = { ...r.plan, seeds: 5, points: (r.plan.points / r.plan.seeds) * 5 };
+const plan = accuracyPlan(5);
 const points = shardPoints(plan);
 const top = Number(process.argv[2] ?? 20);
 

@@ -18,7 +18,8 @@ import { recordLine, runPoint } from "../dist/scenario/sweep/run.js";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-function accuracyPlan(seeds) {
+/** examples/sweeps/guest-accuracy.yaml's plan with `seeds` repetitions of each point. */
+export function accuracyPlan(seeds) {
   const file = join(root, "examples", "sweeps", "guest-accuracy.yaml");
   const r = parseSweep(readFileSync(file, "utf8"), file, (p) => ({
     ok: true,
