@@ -478,40 +478,35 @@ function unpackDeltas(a: number[], stride: number, cols: number): number[] {
  */
 export function packTimeline(d: TimelineData): TimelineData {
   if (d.packed) return d;
-  const lane = (l: TimelineLane): TimelineLane => ({ ...l, segs: packIntervals(l.segs) });
-  return {
-    ...d,
-    packed: true,
-    cpus: d.cpus.map((c) => ({
-      ...c,
-      lanes: c.lanes.map(lane),
-      guest: packIntervals(c.guest),
-      tasks: packIntervals(c.tasks),
-      marks: packDeltas(c.marks, 3, 1),
-    })),
-    uncore: d.uncore.map(lane),
-    events: d.events.map((e) => ({ ...e, changes: packDeltas(e.changes, 2, 1) })),
-    holders: d.holders.map((h) => ({ ...h, values: packDeltas(h.values, 4, 4) })),
-  };
+  return { ...mapTimes(d, packIntervals, packDeltas), packed: true };
 }
 
 /** The timeline with absolute times again (a timeline that is not packed is returned as is). */
 export function unpackTimeline(d: TimelineData): TimelineData {
   if (!d.packed) return d;
-  const lane = (l: TimelineLane): TimelineLane => ({ ...l, segs: unpackIntervals(l.segs) });
   const { packed: _, ...rest } = d;
+  return mapTimes(rest, unpackIntervals, unpackDeltas);
+}
+
+/** `d` with every array of times passed through `intervals` or `deltas` (pack or unpack). */
+function mapTimes(
+  d: TimelineData,
+  intervals: (iv: number[]) => number[],
+  deltas: (a: number[], stride: number, cols: number) => number[],
+): TimelineData {
+  const lane = (l: TimelineLane): TimelineLane => ({ ...l, segs: intervals(l.segs) });
   return {
-    ...rest,
+    ...d,
     cpus: d.cpus.map((c) => ({
       ...c,
       lanes: c.lanes.map(lane),
-      guest: unpackIntervals(c.guest),
-      tasks: unpackIntervals(c.tasks),
-      marks: unpackDeltas(c.marks, 3, 1),
+      guest: intervals(c.guest),
+      tasks: intervals(c.tasks),
+      marks: deltas(c.marks, 3, 1),
     })),
     uncore: d.uncore.map(lane),
-    events: d.events.map((e) => ({ ...e, changes: unpackDeltas(e.changes, 2, 1) })),
-    holders: d.holders.map((h) => ({ ...h, values: unpackDeltas(h.values, 4, 4) })),
+    events: d.events.map((e) => ({ ...e, changes: deltas(e.changes, 2, 1) })),
+    holders: d.holders.map((h) => ({ ...h, values: deltas(h.values, 4, 4) })),
   };
 }
 
