@@ -9,7 +9,17 @@ const schema = z.strictObject({
   fd: z.string().optional(),
   event: z.string().optional(),
   cpu: z.number().int().nonnegative().optional(),
-  field: z.enum(["count", "scaled", "enabled", "running", "state", "truth", "percent", "samples"]),
+  field: z.enum([
+    "count",
+    "scaled",
+    "enabled",
+    "running",
+    "state",
+    "truth",
+    "percent",
+    "samples",
+    "status",
+  ]),
 });
 
 type EventSubject = z.output<typeof schema>;
@@ -77,12 +87,14 @@ function checkFd(s: EventSubject, c: SubjectCompile): void {
       "an fd names one event on one CPU already",
       "only fd and field",
     );
-  if (s.field === "truth" || s.field === "samples")
+  if (s.field === "truth" || s.field === "samples" || s.field === "status")
     c.err(
       ["field"],
       s.field === "truth"
         ? "no ground truth is kept for a raw fd"
-        : "samples are counted by a perf record measurement, not a raw fd",
+        : s.field === "status"
+          ? "a raw fd has no perf stat line to print"
+          : "samples are counted by a perf record measurement, not a raw fd",
       "count, scaled, enabled, running, state or percent",
     );
 }
@@ -98,6 +110,8 @@ function observeCounter(s: EventSubject, run: RunContext): Observed {
   if (!c) return null;
   // perf record's samples of the event (null for a counting measurement).
   if (s.field === "samples") return s.cpu === undefined ? (c.samples ?? null) : null;
+  // How perf prints the line: a count, <not counted> or <not supported>.
+  if (s.field === "status") return s.cpu === undefined ? c.status : null;
   if (s.cpu !== undefined) {
     const p = c.per_cpu?.find((x) => x.cpu === s.cpu);
     if (!p) return null;
