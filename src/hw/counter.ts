@@ -106,6 +106,9 @@ export class CounterOccupancy {
  * overflow) is stored as its distance to the wrap (`baseIsDistance`), which a double holds
  * exactly.
  */
+/** Float64Array slots a HwCounter's numbers take. */
+export const HW_COUNTER_FIELDS = 5;
+
 export class HwCounter {
   /** The quantity it counts (-1: counts nothing). */
   quantity = -1;
@@ -113,16 +116,48 @@ export class HwCounter {
   modeMask = 0;
   /** Counting enabled (change it with setOn(), which keeps the PMU's mask in step). */
   enabled = false;
+  /**
+   * The register's numbers (rate, accrued, lifetime, since, base) live in its PMU's
+   * Float64Array (`HW_COUNTER_FIELDS` slots from `at`), next to the other counters' and
+   * unboxed: every sched-in, sched-out and fold of the CPU reads them.
+   */
+  private readonly f: Float64Array;
+  private readonly at: number;
   /** Current rate per ns (0 when disabled or idle). */
-  rate = 0;
+  get rate(): number {
+    return this.f[this.at]!;
+  }
+  set rate(v: number) {
+    this.f[this.at] = v;
+  }
   /** Accrued since the last write. */
-  accrued = 0;
+  get accrued(): number {
+    return this.f[this.at + 1]!;
+  }
+  set accrued(v: number) {
+    this.f[this.at + 1] = v;
+  }
   /** Everything counted while enabled, never reset: what a host driver folds into a 64-bit count. */
-  lifetime = 0;
+  get lifetime(): number {
+    return this.f[this.at + 2]!;
+  }
+  set lifetime(v: number) {
+    this.f[this.at + 2] = v;
+  }
   /** Counting-clock time `accrued` was last folded (CounterOccupancy.clock()). */
-  since = 0;
+  get since(): number {
+    return this.f[this.at + 3]!;
+  }
+  set since(v: number) {
+    this.f[this.at + 3] = v;
+  }
   /** Value written last (or its distance to 2^width when baseIsDistance). */
-  base = 0;
+  get base(): number {
+    return this.f[this.at + 4]!;
+  }
+  set base(v: number) {
+    this.f[this.at + 4] = v;
+  }
   baseIsDistance = false;
   /** Overflow callback; when set, the wrap is predicted and scheduled. */
   onOverflow: ((c: HwCounter, now: Ns) => void) | null = null;
@@ -140,8 +175,13 @@ export class HwCounter {
     private readonly queue: EventQueue,
     /** The PMU's record of which counters are held, kept in step with `owner`. */
     private readonly occupancy: CounterOccupancy,
+    /** Where its numbers live (zeroed), and its first slot there. */
+    fields: Float64Array = new Float64Array(HW_COUNTER_FIELDS),
+    at = 0,
   ) {
     this.modulus = 2 ** width;
+    this.f = fields;
+    this.at = at;
   }
 
   /** The timer that fires at the predicted wrap. */

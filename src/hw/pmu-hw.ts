@@ -1,6 +1,6 @@
 import type { EventQueue } from "../sim/queue.js";
 import type { Ns } from "../sim/time.js";
-import { CounterOccupancy, HwCounter } from "./counter.js";
+import { CounterOccupancy, HW_COUNTER_FIELDS, HwCounter } from "./counter.js";
 import type { ExecState } from "./exec.js";
 import type { CounterIdx, PmuHwDesc } from "./pmu-desc.js";
 
@@ -32,11 +32,16 @@ export class CpuPmuHw {
     readonly desc: PmuHwDesc,
     queue: EventQueue,
   ) {
-    for (let i = 0; i < desc.nrGp; i++) {
-      this.gp.push(new HwCounter(i as CounterIdx, desc.gpWidth, queue, this.occupancy));
+    // The counters' numbers side by side in one array (HwCounter).
+    const fields = new Float64Array((desc.nrGp + desc.fixed.length) * HW_COUNTER_FIELDS);
+    let at = 0;
+    for (let i = 0; i < desc.nrGp; i++, at += HW_COUNTER_FIELDS) {
+      this.gp.push(new HwCounter(i as CounterIdx, desc.gpWidth, queue, this.occupancy, fields, at));
     }
-    for (const f of desc.fixed)
-      this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue, this.occupancy));
+    for (const f of desc.fixed) {
+      this.fixed.push(new HwCounter(f.idx, desc.fixedWidth, queue, this.occupancy, fields, at));
+      at += HW_COUNTER_FIELDS;
+    }
     for (const c of [...this.gp, ...this.fixed]) {
       this.all.push(c);
       this.slot[c.idx] = c;

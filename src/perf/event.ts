@@ -84,10 +84,11 @@ export interface HwPerfEvent {
   pmi: ((c: HwCounter, now: Ns) => void) | null;
 }
 
-/** PerfEvent.hot: attr.exclude_guest, attr.freq with a sample_freq, attr.exclusive. */
+/** PerfEvent.hot: attr.exclude_guest, attr.freq with a sample_freq, attr.exclusive, attr.pinned. */
 export const EVENT_HOT_EXCLUDE_GUEST = 1;
 export const EVENT_HOT_FREQ = 2;
 export const EVENT_HOT_EXCLUSIVE = 4;
+export const EVENT_HOT_PINNED = 8;
 
 /** A perf event (struct perf_event). */
 export class PerfEvent {
@@ -141,8 +142,8 @@ export class PerfEvent {
   mediatedAccounted = false;
 
   /**
-   * attr bits the guest PMU switch reads on every transition (EVENT_HOT_*), copied here so it
-   * does not touch the attr object; they cannot change after creation.
+   * attr bits the scheduling paths read on every transition (EVENT_HOT_*), copied here so
+   * they do not touch the attr object; they cannot change after creation.
    */
   readonly hot: number;
 
@@ -156,7 +157,8 @@ export class PerfEvent {
     this.hot =
       (attr.exclude_guest ? EVENT_HOT_EXCLUDE_GUEST : 0) |
       (attr.freq && attr.sample_freq ? EVENT_HOT_FREQ : 0) |
-      (attr.exclusive ? EVENT_HOT_EXCLUSIVE : 0);
+      (attr.exclusive ? EVENT_HOT_EXCLUSIVE : 0) |
+      (attr.pinned ? EVENT_HOT_PINNED : 0);
   }
 
   /** True if this event is its group's leader. */

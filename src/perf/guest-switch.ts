@@ -10,7 +10,7 @@ import {
   PERF_EVENT_STATE,
   type PerfEvent,
 } from "./event.js";
-import { PERF_EF_START, PERF_PMU_CAP } from "./pmu.js";
+import { PERF_EF_START, PERF_PMU_CAP, type Pmu } from "./pmu.js";
 import type { PerfCpuPmuContext, PerfEventPmuContext } from "./pmu-context.js";
 import { emptyList, mergeSchedIn, pmuGroupsSchedInAfter, schedInFailed } from "./schedule.js";
 import { perfEventSetState, updateContextTime } from "./time.js";
@@ -66,6 +66,11 @@ export class GuestSwitchPlans {
    * (not exclusive, its PMU not held exclusively): a lazy put retries it without the PMU.
    */
   readonly loneFailures: Uint8Array;
+  /**
+   * With loneFailures: the PMU of each failed group (one entry per failing epc, CPU context
+   * first), so that a lazy put retries them without touching the events (lazyRetryLone()).
+   */
+  readonly lonePmus: Pmu[][];
   /** Events in the plan, and sched-in passes over mediated PMUs a put makes (statistics). */
   readonly nrEvents: Int32Array;
   readonly nrPasses: Int32Array;
@@ -96,6 +101,7 @@ export class GuestSwitchPlans {
     this.taskGen = Array.from({ length: nrCpus }, () => 0);
     this.lazyOk = new Uint8Array(nrCpus);
     this.loneFailures = new Uint8Array(nrCpus);
+    this.lonePmus = Array.from({ length: nrCpus }, () => []);
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
@@ -445,8 +451,15 @@ export function guestRecordPlan(
   if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
   plans.lazyOk[cpu] = t.plain && !failureBeforeTaskGroups(cpuctx) ? 1 : 0;
   const task = cpuctx.taskCtx;
+  const pmus = plans.lonePmus[cpu]!;
+  pmus.length = 0;
   plans.loneFailures[cpu] =
-    loneFailuresOnly(cpuctx.ctx, cpu) && (task === null || loneFailuresOnly(task, cpu)) ? 1 : 0;
+    loneFailuresOnly(cpuctx.ctx, cpu, pmus) && (task === null || loneFailuresOnly(task, cpu, pmus))
+      ? 1
+      : 0;
+  // A lazy load leaves rotate_necessary as the put will set it again (lazyLoadCtx()).
+  if (!rotateMatchesFailures(cpuctx.ctx) || (task !== null && !rotateMatchesFailures(task)))
+    plans.lazyOk[cpu] = 0;
   plans.nrEvents[cpu] = t.events;
   plans.nrPasses[cpu] = t.passes;
   plans.gen[cpu] = cpuctx.ctx.schedGen;
@@ -454,14 +467,35 @@ export function guestRecordPlan(
   plans.taskGen[cpu] = cpuctx.taskCtx ? cpuctx.taskCtx.schedGen : 0;
 }
 
-/** True if every failed flexible group of `ctx`'s mediated PMUs is one that retryFailed() tries alone. */
-function loneFailuresOnly(ctx: PerfEventContext, cpu: number): boolean {
+/**
+ * True if every failed flexible group of `ctx`'s mediated PMUs is one that retryFailed() tries
+ * alone: an INACTIVE lone event, not exclusive, its PMU not held exclusively. Their PMUs go
+ * to `pmus`.
+ */
+function loneFailuresOnly(ctx: PerfEventContext, cpu: number, pmus: Pmu[]): boolean {
   for (const epc of ctx.pmuCtxList) {
     const f = epc.guestFailFlexible;
     if (f === null || !mediated(epc)) continue;
-    if (f.siblings.length > 0 || f.hot & EVENT_HOT_EXCLUSIVE || epc.pmu.cpcs[cpu]!.exclusive)
+    if (
+      f.siblings.length > 0 ||
+      f.hot & EVENT_HOT_EXCLUSIVE ||
+      f.state !== PERF_EVENT_STATE.INACTIVE ||
+      epc.pmu.cpcs[cpu]!.exclusive
+    )
       return false;
+    pmus.push(epc.pmu);
   }
+  return true;
+}
+
+/**
+ * True if each mediated epc of `ctx` asks for rotation exactly when its pass had a failed
+ * flexible group: what a load (which clears rotate_necessary) and a put (whose failing
+ * merge_sched_in() sets it) leave, so a lazy load and put need not touch it.
+ */
+function rotateMatchesFailures(ctx: PerfEventContext): boolean {
+  for (const epc of ctx.pmuCtxList)
+    if (mediated(epc) && epc.rotateNecessary !== (epc.guestFailFlexible !== null)) return false;
   return true;
 }
 
@@ -507,14 +541,14 @@ export function guestDropPlan(plans: GuestSwitchPlans, cpu: number): void {
   plans.gen[cpu] = -1;
 }
 
-/** The context's part of a lazy load: guest time starts; the groups stay where they are. */
+/**
+ * The context's part of a lazy load: guest time starts; the groups stay where they are.
+ * rotate_necessary, which the load's sched-out clears and the put's failing sched-in sets
+ * again, is left as the put leaves it (guestRecordPlan() checked that it is): only the
+ * multiplexing handler reads it, and it completes the load first (guestSyncCpu()).
+ */
 function lazyLoadCtx(ctx: PerfEventContext, now: Ns): void {
   updateContextTime(ctx, now);
-  const epcs = ctx.pmuCtxList;
-  for (let i = 0; i < epcs.length; i++) {
-    const epc = epcs[i]!;
-    if (mediated(epc)) epc.rotateNecessary = false;
-  }
   ctx.guestLoaded = true;
 }
 
@@ -566,24 +600,18 @@ export function guestPutLazy(
   core.stats.passes += plans.nrPasses[cpu]!;
   // A multiplexed plan: the flexible groups that did not go on are tried again, CPU context
   // first (guestRecordPlan() made sure the task's groups are not in the way).
+  if (plans.loneFailures[cpu] !== 0) {
+    lazyRetryLone(core, plans, cpu, now);
+    return true;
+  }
   const cpuctx = core.cpuctx[cpu]!;
-  const lone = plans.loneFailures[cpu] !== 0;
-  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, lone, now);
-  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, lone, now) && ok;
+  let ok = lazyRetryFailed(core, cpuctx.ctx, cpu, now);
+  if (cpuctx.taskCtx) ok = lazyRetryFailed(core, cpuctx.taskCtx, cpu, now) && ok;
   return ok;
 }
 
-/**
- * retryFailed() of each mediated epc of `ctx` that has a failed flexible group; `lone`: each
- * is a lone event (GuestSwitchPlans.loneFailures), retried by lazyRetryLone().
- */
-function lazyRetryFailed(
-  core: PerfCore,
-  ctx: PerfEventContext,
-  cpu: number,
-  lone: boolean,
-  now: Ns,
-): boolean {
+/** retryFailed() of each mediated epc of `ctx` that has a failed flexible group. */
+function lazyRetryFailed(core: PerfCore, ctx: PerfEventContext, cpu: number, now: Ns): boolean {
   let ok = true;
   const epcs = ctx.pmuCtxList;
   for (let i = 0; i < epcs.length; i++) {
@@ -593,45 +621,32 @@ function lazyRetryFailed(
     core.passCanAddHw = true;
     core.passEventType = EVENT_GUEST | EVENT_FLEXIBLE;
     core.passFirstFailure = null;
-    if (lone && failed.state === PERF_EVENT_STATE.INACTIVE)
-      lazyRetryLone(core, epc, failed, cpu, now);
-    else ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
+    ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
   }
   return ok;
 }
 
 /**
- * retryFailed() of a lone event in a lazy put. The counters held are the ones the PMU
- * refused it at when the plan was recorded (the plan's groups on the same counters, nothing
- * changed since), so pmu->add() refuses it again: event_sched_in() leaves it INACTIVE with
- * its enabled time brought up to date (the same sums as switchState() to ACTIVE and back),
- * and merge_sched_in()'s failure sets rotate_necessary and restarts the hrtimer
- * (schedInFailed() of a flexible event). The PMU and the event's attr are not looked at:
- * this runs at every put of a multiplexed CPU.
+ * retryFailed() of the plan's lone failed events in a lazy put, without looking at them.
+ * The counters held are the ones the PMU refused each at when the plan was recorded (the
+ * plan's groups on the same counters, nothing changed since), so pmu->add() refuses it
+ * again: event_sched_in() leaves it INACTIVE with its enabled time brought up to date (an
+ * INACTIVE event's enabled time is a sum over its clock, the same whether it is folded now
+ * or at the next read), and merge_sched_in()'s failure sets rotate_necessary (still set:
+ * lazyLoadCtx()) and restarts the hrtimer (schedInFailed() of a flexible event). No state
+ * listener runs in a lazy window, so the ACTIVE and back of event_sched_in() shows nowhere.
  */
-function lazyRetryLone(
-  core: PerfCore,
-  epc: PerfEventPmuContext,
-  failed: PerfEvent,
-  cpu: number,
-  now: Ns,
-): void {
-  const plans = core.guest!.plans;
-  plans.retried++;
-  plans.retriedLone++;
-  const ctx = failed.ctx!;
-  const t = failed.hot & EVENT_HOT_EXCLUDE_GUEST ? ctx.time - ctx.timeguest : ctx.time;
-  failed.totalTimeEnabled += t - failed.tstamp;
-  failed.tstamp = t;
-  core.stateChanged(failed, PERF_EVENT_STATE.INACTIVE, PERF_EVENT_STATE.ACTIVE);
-  core.stateChanged(failed, PERF_EVENT_STATE.ACTIVE, PERF_EVENT_STATE.INACTIVE);
-  core.schedInFailures++;
-  if (core.passFirstFailure === null) core.passFirstFailure = failed;
-  core.passCanAddHw = false;
-  epc.rotateNecessary = true;
-  // perf_mux_hrtimer_restart(), which does nothing while the hrtimer is active.
-  const pmu = epc.pmu;
-  if (pmu.hrtimerOn[cpu] !== 1) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
+function lazyRetryLone(core: PerfCore, plans: GuestSwitchPlans, cpu: number, now: Ns): void {
+  const pmus = plans.lonePmus[cpu]!;
+  const n = pmus.length;
+  plans.retried += n;
+  plans.retriedLone += n;
+  core.schedInFailures += n;
+  for (let i = 0; i < n; i++) {
+    const pmu = pmus[i]!;
+    // perf_mux_hrtimer_restart(), which does nothing while the hrtimer is active.
+    if (pmu.hrtimerOn[cpu] !== 1) core.muxHrtimerRestart(pmu.cpcs[cpu]!, now);
+  }
 }
 
 /**

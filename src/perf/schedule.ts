@@ -10,6 +10,9 @@ import {
 } from "./context.js";
 import type { PerfCore } from "./core.js";
 import {
+  EVENT_HOT_EXCLUSIVE,
+  EVENT_HOT_FREQ,
+  EVENT_HOT_PINNED,
   isSoftwareEvent,
   PERF_EV_CAP_SOFTWARE,
   PERF_EVENT_STATE,
@@ -29,7 +32,7 @@ import { perfEventSetState, updateContextTime } from "./time.js";
 /** The active list a group belongs on (kernel: get_event_list()). */
 function eventList(e: PerfEvent): PerfEvent[] {
   const epc = e.pmuCtx!;
-  return e.attr.pinned ? epc.pinnedActive : epc.flexibleActive;
+  return e.hot & EVENT_HOT_PINNED ? epc.pinnedActive : epc.flexibleActive;
 }
 
 function removeFrom(list: PerfEvent[], e: PerfEvent): void {
@@ -56,8 +59,8 @@ export function eventSchedOut(core: PerfCore, e: PerfEvent, now: Ns): void {
   perfEventSetState(core, e, state);
   e.oncpu = -1;
   if (!isSoftwareEvent(e)) cpc.activeOncpu--;
-  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq--;
-  if (e.attr.exclusive || cpc.activeOncpu === 0) cpc.exclusive = false;
+  if (e.hot & EVENT_HOT_FREQ) e.ctx!.nrFreq--;
+  if (e.hot & EVENT_HOT_EXCLUSIVE || cpc.activeOncpu === 0) cpc.exclusive = false;
   core.stats.schedOps++;
 }
 
@@ -81,8 +84,8 @@ export function eventSchedIn(core: PerfCore, e: PerfEvent, cpu: number, now: Ns)
   }
   const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
   if (!isSoftwareEvent(e)) cpc.activeOncpu++;
-  if (e.attr.freq && e.attr.sample_freq) e.ctx!.nrFreq++;
-  if (e.attr.exclusive) cpc.exclusive = true;
+  if (e.hot & EVENT_HOT_FREQ) e.ctx!.nrFreq++;
+  if (e.hot & EVENT_HOT_EXCLUSIVE) cpc.exclusive = true;
   core.stats.schedOps++;
   return 0;
 }
@@ -135,7 +138,7 @@ function groupCanGoOn(core: PerfCore, e: PerfEvent, cpu: number, canAddHw: boole
   if (e.groupCaps & PERF_EV_CAP_SOFTWARE) return true;
   const cpc = core.cpc(e.pmuCtx!.pmu, cpu);
   if (cpc.exclusive) return false;
-  if (e.attr.exclusive && eventList(e).length > 0) return false;
+  if (e.hot & EVENT_HOT_EXCLUSIVE && eventList(e).length > 0) return false;
   return canAddHw;
 }
 
@@ -168,7 +171,7 @@ export function schedInFailed(core: PerfCore, e: PerfEvent, cpu: number, now: Ns
   core.schedInFailures++;
   if (core.passFirstFailure === null) core.passFirstFailure = e;
   core.passCanAddHw = false;
-  if (e.attr.pinned) {
+  if (e.hot & EVENT_HOT_PINNED) {
     perfEventSetState(core, e, PERF_EVENT_STATE.ERROR);
   } else {
     const cpc = core.cpc(e.pmuCtx!.pmu, cpu);

@@ -1,7 +1,12 @@
 import type { PerfEventContext } from "./context.js";
 import { EVENT_TIME } from "./context.js";
 import type { PerfCore } from "./core.js";
-import { effectiveState, PERF_EVENT_STATE, type PerfEvent } from "./event.js";
+import {
+  EVENT_HOT_EXCLUDE_GUEST,
+  effectiveState,
+  PERF_EVENT_STATE,
+  type PerfEvent,
+} from "./event.js";
 
 /**
  * Context and event time accounting. Event times are charged from context time, never
@@ -27,7 +32,7 @@ export function updateContextTime(ctx: PerfEventContext, now: number): void {
 export function perfEventTime(e: PerfEvent): number {
   const ctx = e.ctx;
   if (!ctx) return 0;
-  if (e.attr.exclude_guest) return ctx.time - ctx.timeguest;
+  if (e.hot & EVENT_HOT_EXCLUDE_GUEST) return ctx.time - ctx.timeguest;
   return ctx.time;
 }
 
@@ -43,7 +48,8 @@ export function perfEventUpdateTime(e: PerfEvent): void {
 
 /** kernel: perf_event_update_sibling_time(). */
 export function perfEventUpdateSiblingTime(leader: PerfEvent): void {
-  for (const s of leader.siblings) perfEventUpdateTime(s);
+  const siblings = leader.siblings;
+  for (let i = 0; i < siblings.length; i++) perfEventUpdateTime(siblings[i]!);
 }
 
 /**
