@@ -506,7 +506,11 @@ export class RingBuffers {
     /** The pid a model task has for the reader (a real process's pid when it maps to one). */
     private readonly pidOf: (modelPid: number) => number = (p) => p,
   ) {
-    core.sampleOutput = (e, now, period) => this.outputSample(e, now, period);
+    // Through a local: a function literal assigned straight to a property is allocated in
+    // old space (V8 takes it for a method) and keeps what it captures alive through
+    // scavenges (see kvm/vm.ts vcpuPmuHooks()).
+    const output = (e: PerfEvent, now: Ns, period: number) => this.outputSample(e, now, period);
+    core.sampleOutput = output;
   }
 
   /** Registers the output attr bits of an event (at open). */
