@@ -216,7 +216,43 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     ]);
     const perf = parsePerfCsv(csv.join("\n"));
     expect(perf.map((p) => p.event)).toEqual(["cycles", "inst_retired"]);
-    expectSameRows(perf, vpmuRows(runText(readFileSync(g, "utf8")), ["m"]));
+    const model = runText(readFileSync(g, "utf8"));
+    expectSameRows(perf, vpmuRows(model, ["m"]));
+    expect(model.perf[0]!.warnings).toEqual([warning, group]);
+  });
+
+  it("rk3399: groups whose members' CPUs differ, as perf breaks them up (-a) or fails (-C)", async () => {
+    const text =
+      "name: groups\nmachine: rk3399\nduration: 50ms\ntasks:\n  - { name: a, workload: compute, affinity: '1' }\n";
+    const events =
+      "{inst_retired},{armv8_cortex_a53/cpu_cycles/,armv8_cortex_a53/inst_retired/},{cycles,armv8_cortex_a72/cpu_cycles/}";
+    const f = scenarioWith(text, { name: "m", cpus: "0-5", events });
+    const r = await twice([f, "--", "perf", "stat", "-x,", "-a", "-e", events, "sleep", "0.05"]);
+    expect(r.code, r.err).toBe(0);
+    const lines = r.err.split("\n");
+    const model = runText(readFileSync(f, "utf8")).perf[0]!;
+    expect(lines.slice(0, 3)).toEqual(model.warnings);
+    expectSameRows(
+      parsePerfCsv(lines.slice(3).join("\n")),
+      vpmuRows(runText(readFileSync(f, "utf8")), ["m"]),
+    );
+    // -C 0,4: the maps match, the group stays, its leader fails on CPU 4: perf stops.
+    const c = scenarioWith(text, { name: "m", cpus: "0,4", events: "{inst_retired,cpu_cycles}" });
+    const e = await twice([
+      c,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-C",
+      "0,4",
+      "-e",
+      "{inst_retired,cpu_cycles}",
+      "sleep",
+      "0.05",
+    ]);
+    const err = runText(readFileSync(c, "utf8")).perf[0]!.error;
+    expect(e.err.trim().split("\n")).toEqual(["Error:", err]);
   });
 
   it("pinned-overcommit: pinned events beyond the counters read <not counted>", async () => {

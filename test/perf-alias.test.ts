@@ -40,6 +40,62 @@ describe("a bare PMU alias in perf stat", () => {
       .perf[0]!;
     expect(m.counters.map((c) => c.event)).toEqual(["cycles", "inst_retired"]);
     expect(m.counters.map((c) => c.count)).toEqual(split.counters.map((c) => c.count));
+    // perf 6.1's lines for this command under `vpmu exec` (test/exec-perf.test.ts).
+    expect(m.warnings).toEqual([
+      "WARNING: grouped events cpus do not match, disabling group:",
+      "  anon group { cycles, inst_retired, inst_retired }",
+    ]);
+    expect(split.warnings).toBeUndefined();
+  });
+});
+
+describe("perf stat groups whose members' CPUs differ (evlist__check_cpu_maps())", () => {
+  it("with -a, a group of two clusters' events is broken up with perf's warning, both counted", () => {
+    const ev = "armv8_cortex_a53/inst_retired/,armv8_cortex_a72/cpu_cycles/";
+    const m = runScenario(loadScenario(scenario("rk3399", "0-5", `{${ev}}`))).perf[0]!;
+    const split = runScenario(loadScenario(scenario("rk3399", "0-5", ev))).perf[0]!;
+    expect(m.warnings).toEqual([
+      "WARNING: grouped events cpus do not match, disabling group:",
+      `  anon group { ${ev.replace(",", ", ")} }`,
+    ]);
+    expect(m.counters.map((c) => [c.event, c.status, c.count])).toEqual(
+      split.counters.map((c) => [c.event, c.status, c.count]),
+    );
+    expect(m.counters[0]!.count).toBeGreaterThan(0);
+  });
+
+  it("the warning comes once, then one description per broken group; a matching group stays", () => {
+    const m = runScenario(
+      loadScenario(
+        scenario(
+          "rk3399",
+          "0-5",
+          "{inst_retired},{armv8_cortex_a53/cpu_cycles/,armv8_cortex_a53/inst_retired/},{cycles,armv8_cortex_a72/cpu_cycles/}",
+        ),
+      ),
+    ).perf[0]!;
+    expect(m.warnings).toEqual([
+      "WARNING: grouped events cpus do not match, disabling group:",
+      "  anon group { inst_retired, inst_retired }",
+      "  anon group { cycles, armv8_cortex_a72/cpu_cycles/ }",
+    ]);
+  });
+
+  it("with -C 0,4 the maps match: the alias stays in the group and its leader's ENOENT on CPU 4 ends perf", () => {
+    // stat_handle_error(): a group leader that fails with members is COUNTER_FATAL, with
+    // evsel__open_strerror()'s "The %s event is not supported." (perf 6.1 under vpmu exec).
+    const m = runScenario(loadScenario(scenario("rk3399", "0,4", "{inst_retired,cpu_cycles}")))
+      .perf[0]!;
+    expect(m.error).toBe("The inst_retired event is not supported.");
+    expect(m.warnings).toBeUndefined();
+  });
+
+  it("a lone event in braces, or an event of the A53 PMU alone on CPU 4, is not fatal", () => {
+    const m = runScenario(
+      loadScenario(scenario("rk3399", "0,4", "{armv8_cortex_a53/inst_retired/}")),
+    ).perf[0]!;
+    expect(m.error).toBeUndefined();
+    expect(m.counters.map((c) => c.status)).toEqual(["not supported"]);
   });
 
   it("a name no PMU of the machine lists is still an unknown event, with a did-you-mean", () => {

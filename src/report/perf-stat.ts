@@ -137,9 +137,12 @@ export function measurementTitle(m: MeasurementResult): string {
   return `Measurement ${m.name}: ${tool} ${where}`;
 }
 
-/** A whole measurement as perf stat prints it (on stderr), starting with its blank line. */
+/**
+ * A whole measurement as perf stat prints it (on stderr): perf's warnings about the event
+ * list, then from its blank line on.
+ */
 export function perfStatText(m: MeasurementResult, opts: PerfStatOptions): string {
-  const out: string[] = [];
+  const out: string[] = [...(m.warnings ?? [])];
   m.intervals.forEach((iv, k) => {
     if (k % INTERVAL_HEADER_EVERY === 0)
       out.push(`#           time             counts ${padL("unit", UNIT_WIDTH)} events`);
@@ -149,7 +152,7 @@ export function perfStatText(m: MeasurementResult, opts: PerfStatOptions): strin
   out.push(` Performance counter stats for ${headerTarget(m)}:`);
   out.push("");
   if (m.error) {
-    out.push(`  Error: ${m.error}`);
+    out.push(m.error.startsWith("Error: ") ? `  ${m.error}` : `  Error: ${m.error}`);
     out.push("");
     return `${out.join("\n")}\n`;
   }

@@ -78,4 +78,6 @@ export interface MeasurementResult {
     }>;
   }>;
   error?: string;
+  /** Lines perf prints on stderr before the counts (such as a group it broke up). */
+  warnings?: string[];
 }

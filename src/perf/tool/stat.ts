@@ -62,6 +62,18 @@ interface Counter {
   failed: number;
 }
 
+/** A member of a group to open: its event and the line it counts for. */
+interface GroupMember {
+  c: Counter;
+  ev: ResolvedEvent;
+}
+
+/** A perf group (grouped) or lone events, as perf opens them. */
+interface OpenUnit {
+  members: GroupMember[];
+  grouped: boolean;
+}
+
 function newCounter(ev: ResolvedEvent): Counter {
   return { ev, name: ev.name, fds: [], status: "counted", truthStart: 0, failed: 0 };
 }
@@ -77,6 +89,8 @@ export class PerfStat {
   private readonly intervals: MeasurementResult["intervals"] = [];
   private startNs: Ns = 0 as Ns;
   private error: string | undefined;
+  /** What perf prints on stderr before the counts (warnings about the event list). */
+  private readonly warnings: string[] = [];
   private lastIntervalAt = -1;
   private stopped = false;
 
@@ -118,67 +132,103 @@ export class PerfStat {
       }
       plan.push({ braced: g.braced, lists: resolved as ResolvedEvent[][] });
     }
-    for (const { braced, lists } of plan) {
-      if (braced && lists.some((l) => l[0]?.merged)) {
-        // A bare alias puts one event per PMU in the group, on different CPUs: perf 6.1
-        // warns "grouped events cpus do not match, disabling group" and opens each member
-        // on its own (evlist__check_cpu_maps()), the alias's events merged as usual.
-        for (const l of lists) this.openUngrouped(l, pid);
-        continue;
-      }
-      if (!braced && lists[0]![0]?.merged) {
-        this.openMerged(lists[0]!, pid);
-        continue;
-      }
-      const width = Math.max(...lists.map((l) => l.length));
-      for (let k = 0; k < width; k++) {
-        const members = lists.map((l) => l[Math.min(k, l.length - 1)]!);
-        const cs = members.map(newCounter);
-        const cpus = this.targetCpus(members);
-        // Like perf, an event whose PMU covers none of the requested CPUs is dropped.
-        if (cpus.length === 0) continue;
-        for (const cpu of cpus) {
-          let leaderFd = -1;
-          cs.forEach((c, i) => {
-            if (c.status === "error") return;
-            const fd = this.openOne(c, c.ev, pid, cpu, braced && i > 0 ? leaderFd : -1);
-            if (i === 0 && fd >= 0) leaderFd = fd;
-          });
-        }
-        for (const c of cs) this.addCounter(c);
-      }
-    }
+    for (const { braced, lists } of plan)
+      for (const u of this.openUnits(lists, braced)) if (!this.openUnit(u, pid)) return;
     for (const c of this.counters) for (const f of c.fds) sysIoctl(core, f.fd, "ENABLE", 0);
   }
 
   /**
-   * A bare alias's events, one per PMU that has it, as one counter line: each opened on its
-   * own PMU's CPUs (or on the -C list), their fds read together (collect_all_aliases()).
+   * What perf 6.1 opens for one event or `{...}` group, as groups and lone events. A bare
+   * alias is one event per PMU that lists it, printed as one line (collect_all_aliases());
+   * in a group they are all members of it. A generic event expanded per core PMU of an x86
+   * hybrid host gives a line per PMU, and a group per PMU. A group whose members' CPU maps
+   * differ is broken up with perf's warning (evlist__check_cpu_maps(): WARNING once, then
+   * each group's description), its members opened on their own.
    */
-  private openMerged(evs: ResolvedEvent[], pid: number): void {
-    const c = newCounter(evs[0]!);
-    let any = false;
-    for (const ev of evs) {
-      const cpus = this.targetCpus([ev]);
-      any ||= cpus.length > 0;
-      for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
+  private openUnits(lists: ResolvedEvent[][], braced: boolean): OpenUnit[] {
+    const groups: GroupMember[][] = [];
+    if (lists.some((l) => l[0]?.merged)) {
+      const g: GroupMember[] = [];
+      for (const l of lists) {
+        const c = newCounter(l[0]!);
+        for (const ev of l) g.push({ c, ev });
+      }
+      groups.push(g);
+    } else {
+      const width = Math.max(...lists.map((l) => l.length));
+      for (let k = 0; k < width; k++)
+        groups.push(
+          lists.map((l) => {
+            const ev = l[Math.min(k, l.length - 1)]!;
+            return { c: newCounter(ev), ev };
+          }),
+        );
     }
-    if (any) this.addCounter(c);
+    const units: OpenUnit[] = [];
+    for (const g of groups) {
+      if (braced && !this.cpuMapsDiffer(g)) {
+        units.push({ members: g, grouped: g.length > 1 });
+        continue;
+      }
+      if (braced) {
+        if (this.warnings.length === 0)
+          this.warnings.push("WARNING: grouped events cpus do not match, disabling group:");
+        this.warnings.push(`  anon group { ${g.map((m) => m.ev.name).join(", ")} }`);
+      }
+      for (const c of new Set(g.map((m) => m.c)))
+        units.push({ members: g.filter((m) => m.c === c), grouped: false });
+    }
+    return units;
   }
 
-  /** One event of a group perf broke up: a counter line per resolved event, or a merged one. */
-  private openUngrouped(evs: ResolvedEvent[], pid: number): void {
-    if (evs[0]?.merged) {
-      this.openMerged(evs, pid);
-      return;
+  /**
+   * True if the members of `g` have different CPU maps: with -a, each event has its PMU's
+   * (sysfs cpus or cpumask), or every online CPU; -C and -p give every event the same.
+   */
+  private cpuMapsDiffer(g: GroupMember[]): boolean {
+    if (g.length < 2 || this.spec.task) return false;
+    if ((this.spec.cpus ?? []).length !== this.sys.machine.nrCpus) return false;
+    const online = this.sys.machine.cpus.filter((c) => c.online).map((c) => c.id);
+    const key = (m: GroupMember) => (m.ev.cpus ?? online).join(",");
+    return g.some((m) => key(m) !== key(g[0]!));
+  }
+
+  /**
+   * Opens a group or lone events, then adds their lines. Lone events open on their own
+   * CPUs; a group on the CPUs of all its members, per CPU every member in order on the
+   * leader's fd. A leader that fails in a group with members ends the session
+   * (stat_handle_error() returns COUNTER_FATAL; evsel__open_strerror()'s message): false.
+   * A line whose events cover none of the requested CPUs is dropped, as perf drops them.
+   */
+  private openUnit(u: OpenUnit, pid: number): boolean {
+    const opened = new Set<Counter>();
+    if (!u.grouped) {
+      for (const { c, ev } of u.members) {
+        const cpus = this.targetCpus([ev]);
+        if (cpus.length > 0) opened.add(c);
+        for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
+      }
+    } else {
+      const cpus = this.targetCpus(u.members.map((m) => m.ev));
+      for (const cpu of cpus) {
+        let leaderFd = -1;
+        u.members.forEach(({ c, ev }, i) => {
+          if (c.status === "error" || this.error) return;
+          const fd = this.openOne(c, ev, pid, cpu, i > 0 ? leaderFd : -1);
+          if (i > 0) return;
+          if (fd >= 0) leaderFd = fd;
+          else
+            this.error ??=
+              fd === -ERRNO.ENOENT
+                ? `The ${c.name} event is not supported.`
+                : `perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
+        });
+        if (this.error) return false;
+      }
+      if (cpus.length > 0) for (const m of u.members) opened.add(m.c);
     }
-    for (const ev of evs) {
-      const c = newCounter(ev);
-      const cpus = this.targetCpus([ev]);
-      if (cpus.length === 0) continue;
-      for (const cpu of cpus) if (c.status !== "error") this.openOne(c, ev, pid, cpu, -1);
-      this.addCounter(c);
-    }
+    for (const c of opened) this.addCounter(c);
+    return true;
   }
 
   /**
@@ -405,6 +455,7 @@ export class PerfStat {
       intervals: this.intervals,
     };
     if (this.error) out.error = this.error;
+    if (this.warnings.length > 0) out.warnings = [...this.warnings];
     return out;
   }
 
