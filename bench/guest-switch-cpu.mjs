@@ -61,6 +61,41 @@ function queueStats(simNs, nrEvents, nrCpus) {
   }
 }
 
+/** Simulated ns at `cpus` CPUs for the transitions of `simS` simulated s at 64 CPUs. */
+function simNsAt(cpus, simS) {
+  return Math.round((simS * 1e9 * 64) / cpus);
+}
+
+/** The clock this bench measures by: "on-CPU" (Linux) or "wall". */
+export const clockKind = onCpu ? "on-CPU" : "wall";
+
+/**
+ * Each shape ({cpus, events}) after a warm-up, `rounds` interleaved rounds of vpmu then the
+ * limit kernel, the same number of transitions at every CPU count (`simS` simulated s at
+ * 64 CPUs). Per shape: the best ns/transition of each, every round's figures, the
+ * transitions and the simulated ns of a run.
+ */
+export function measureShapes(shapes, rounds, simS) {
+  for (const { cpus, events } of shapes) {
+    runGuestSwitch(Math.min(simNsAt(cpus, simS), 50_000_000), events, cpus);
+    runLimit(Math.min(simNsAt(cpus, simS), 50_000_000), events, cpus);
+  }
+  const got = shapes.map(() => ({ vpmu: [], limit: [] }));
+  for (let r = 0; r < rounds; r++) {
+    shapes.forEach(({ cpus, events }, i) => {
+      const ns = simNsAt(cpus, simS);
+      got[i].vpmu.push(measure((t) => runGuestSwitch(t, events, cpus), ns));
+      got[i].limit.push(measure((t) => runLimit(t, events, cpus), ns));
+    });
+  }
+  return got.map((g, i) => ({
+    ...g,
+    vpmuNs: Math.min(...g.vpmu),
+    limitNs: Math.min(...g.limit),
+    simNs: simNsAt(shapes[i].cpus, simS),
+  }));
+}
+
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2).filter((a) => a !== "--queue");
   const withQueue = process.argv.includes("--queue");
@@ -80,29 +115,18 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     );
     process.exit(2);
   }
-  // The same number of transitions at every CPU count.
-  const simNsOf = (cpus) => Math.round((simS * 1e9 * 64) / cpus);
-  for (const { cpus, events } of shapes) {
-    runGuestSwitch(Math.min(simNsOf(cpus), 50_000_000), events, cpus);
-    runLimit(Math.min(simNsOf(cpus), 50_000_000), events, cpus);
-  }
-  const got = shapes.map(() => ({ vpmu: [], limit: [] }));
-  for (let r = 0; r < rounds; r++) {
-    shapes.forEach(({ cpus, events }, i) => {
-      got[i].vpmu.push(measure((ns) => runGuestSwitch(ns, events, cpus), simNsOf(cpus)));
-      got[i].limit.push(measure((ns) => runLimit(ns, events, cpus), simNsOf(cpus)));
-    });
-  }
-  const what = onCpu ? "on-CPU" : "wall";
-  console.log(`${what} ns/transition, best of ${rounds} interleaved rounds (spread: worst/best)`);
+  const got = measureShapes(shapes, rounds, simS);
+  console.log(
+    `${clockKind} ns/transition, best of ${rounds} interleaved rounds (spread: worst/best)`,
+  );
   const best = [];
   shapes.forEach(({ cpus, events }, i) => {
-    const v = Math.min(...got[i].vpmu);
-    const l = Math.min(...got[i].limit);
+    const v = got[i].vpmuNs;
+    const l = got[i].limitNs;
     best.push(v);
     const spread = (a) => (Math.max(...a) / Math.min(...a)).toFixed(2);
     let line = `${String(cpus).padStart(4)} CPUs x ${String(events).padStart(3)} events: vpmu ${v.toFixed(0)} (spread ${spread(got[i].vpmu)}), limit ${l.toFixed(0)} (spread ${spread(got[i].limit)}), ${(v / l).toFixed(2)}x`;
-    if (withQueue) line += `; ${queueStats(simNsOf(cpus) / 2, events, cpus)}`;
+    if (withQueue) line += `; ${queueStats(simNsAt(cpus, simS) / 2, events, cpus)}`;
     console.log(line);
   });
   if (shapes.length === 2)
