@@ -70,7 +70,7 @@ export class GuestSwitchPlans {
    * With loneFailures: the PMU of each failed group (one entry per failing epc, CPU context
    * first), so that a lazy put retries them without touching the events (lazyRetryLone()).
    */
-  readonly lonePmus: Pmu[][];
+  readonly lonePmus: Array<Pmu[] | null>;
   /** Events in the plan, and sched-in passes over mediated PMUs a put makes (statistics). */
   readonly nrEvents: Int32Array;
   readonly nrPasses: Int32Array;
@@ -101,7 +101,7 @@ export class GuestSwitchPlans {
     this.taskGen = Array.from({ length: nrCpus }, () => 0);
     this.lazyOk = new Uint8Array(nrCpus);
     this.loneFailures = new Uint8Array(nrCpus);
-    this.lonePmus = Array.from({ length: nrCpus }, () => []);
+    this.lonePmus = Array.from({ length: nrCpus }, () => null);
     this.nrEvents = new Int32Array(nrCpus);
     this.nrPasses = new Int32Array(nrCpus);
     this.lazy = new Uint8Array(nrCpus);
@@ -451,7 +451,7 @@ export function guestRecordPlan(
   if (cpuctx.taskCtx) recordCtx(cpuctx.taskCtx, t);
   plans.lazyOk[cpu] = t.plain && !failureBeforeTaskGroups(cpuctx) ? 1 : 0;
   const task = cpuctx.taskCtx;
-  const pmus = plans.lonePmus[cpu]!;
+  const pmus = (plans.lonePmus[cpu] ??= []);
   pmus.length = 0;
   plans.loneFailures[cpu] =
     loneFailuresOnly(cpuctx.ctx, cpu, pmus) && (task === null || loneFailuresOnly(task, cpu, pmus))
