@@ -163,7 +163,11 @@ suite("in Chromium", () => {
         await page.waitForFunction(() => (globalThis as { vpmu?: unknown }).vpmu);
         const json = JSON.parse(cliJson.get(f)!);
         const runs: Array<{
-          perf: Array<{ name: string; counters: Array<Record<string, unknown>> }>;
+          perf: Array<{
+            name: string;
+            counters: Array<Record<string, unknown>>;
+            warnings?: string[];
+          }>;
         }> = json.variants ? json.variants.map((v: { result: unknown }) => v.result) : [json];
         for (let i = 0; i < runs.length; i++) {
           if (runs.length > 1) await page.click(`nav.vpmu-picker button[data-run="${i}"]`);
@@ -180,6 +184,10 @@ suite("in Chromium", () => {
             expect(got.cells.running_ns).toBe(grouped(c.running_ns as number));
             expect(got.cells.state).toBe(c.state);
           });
+          // perf's warnings (a group it broke up) are shown as perf prints them.
+          expect(await page.$$eval(".vpmu-warn", (els) => els.map((e) => e.textContent))).toEqual(
+            runs[i]!.perf.filter((m) => m.warnings).map((m) => m.warnings!.join("\n")),
+          );
           expect(await canvasVariance(page), f).toBeGreaterThan(10);
         }
         expect(problems, f).toEqual([]);
