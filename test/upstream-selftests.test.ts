@@ -58,7 +58,7 @@ describe("x86 selftests", () => {
   it("pinned host events on every GP counter: the emulated vPMU's counters stop and both tests fail", () => {
     const { r, status } = outcome(["pmu_counters_test", ...X86], {
       vpmu: "emulated",
-      checkInvariants: false,
+      checkInvariants: "throw",
       machine: x86,
       hostPinned: 8,
     });

@@ -93,6 +93,14 @@ export class InvariantChecker {
   readonly findings: Finding[] = [];
   private dirty = false;
   private readonly reported = new Set<PerfEvent>();
+  /**
+   * The events not yet DEAD, which the structural rules walk: the perf core keeps released
+   * events for reports, and walking them all after every step grows with every VM a run
+   * ever made. New events are taken in by id (PerfCore.nextEventId), released ones leave
+   * at their DEAD transition.
+   */
+  private readonly live = new Set<PerfEvent>();
+  private nextId = 1;
 
   constructor(
     private readonly sys: CheckedHost,
@@ -159,6 +167,7 @@ export class InvariantChecker {
 
   private onState(e: PerfEvent, from: number, to: number, now: Ns): void {
     this.dirty = true;
+    if (to === S.DEAD) this.live.delete(e);
     const cpu = e.oncpu >= 0 ? e.oncpu : e.cpu;
     const base = { t: now, cpu, subject: label(e), before: stateName(from), after: stateName(to) };
     if (!legal(from, to)) {
@@ -209,6 +218,16 @@ export class InvariantChecker {
     });
   }
 
+  /** The live set, with the events created since the last look. */
+  private liveEvents(): Set<PerfEvent> {
+    const perf = this.sys.perf;
+    for (; this.nextId < perf.nextEventId; this.nextId++) {
+      const e = perf.events.get(this.nextId);
+      if (e && e.state !== S.DEAD) this.live.add(e);
+    }
+    return this.live;
+  }
+
   /** Rules over whole structures, checked when an operation is complete. */
   structural(): void {
     if (!this.dirty) return;
@@ -235,7 +254,7 @@ export class InvariantChecker {
       }
     }
     const seen = new Map<unknown, PerfEvent>();
-    for (const e of this.sys.perf.events.values()) {
+    for (const e of this.liveEvents()) {
       if (e.state === S.ACTIVE && e.hw.counter) {
         const other = seen.get(e.hw.counter);
         if (other) {
