@@ -174,7 +174,9 @@ export class GuestPerfRecord {
     }
     // No event could be opened: nothing to program.
     if (this.slots.length === 0) return;
-    this.vcpu.onGuestPmi = (t) => this.handlePmi(t);
+    // A local first: see vcpuPmuHooks() in kvm/vm.ts (no closure literal assigned to a property).
+    const onGuestPmi = (t: Ns) => this.handlePmi(t);
+    this.vcpu.onGuestPmi = onGuestPmi;
     const n = Math.min(this.nrGp, this.slots.length);
     for (let i = 0; i < n; i++) this.program(i, i, now);
     this.next = n < this.slots.length ? n : 0;

@@ -55,10 +55,12 @@ export class X86GuestDriver {
     this.halted = haltedExec(`guest ${vcpu.label}`);
     // kernel: kvm_pmu_deliver_pmi() -> kvm_apic_local_deliver(APIC_LVTPC): the interrupt is
     // pending in the LAPIC until the guest enables interrupts.
-    vcpu.onGuestPmi = (t) => {
+    // A local first: see vcpuPmuHooks() in kvm/vm.ts (no closure literal assigned to a property).
+    const onGuestPmi = (t: Ns) => {
       this.irr = true;
       vcpu.nmiReturn(t);
     };
+    vcpu.onGuestPmi = onGuestPmi;
   }
 
   get done(): boolean {
@@ -306,10 +308,11 @@ export class X86GuestDriver {
         return;
       }
       this.ucall = call;
-      this.pendingResume = (t2) => {
+      const resume = (t2: Ns) => {
         this.vcpu.vm.kvm.sys.sched.wake(this.vcpu.task, t2);
         this.completed(0n, t2);
       };
+      this.pendingResume = resume;
       this.stopVcpu(t);
     });
   }
