@@ -415,10 +415,7 @@ export class KvmX86Pmu {
     if (this.version > 1) {
       switch (msr) {
         case MSR.IA32_FIXED_CTR_CTRL: {
-          let allowed = 0n;
-          for (let j = 0; j < this.nrFixed; j++)
-            allowed |= BigInt((FIXED_OS | FIXED_USR | FIXED_PMI) << (4 * j));
-          if (v & ~allowed) return GP_FAULT;
+          if (v & ~this.bigMasks().fixedCtrl) return GP_FAULT;
           const old = this.fixedCtrCtrl;
           this.fixedCtrCtrl = Number(v);
           for (let j = 0; j < this.nrFixed; j++) {
@@ -429,19 +426,25 @@ export class KvmX86Pmu {
         }
         case MSR.IA32_PERF_GLOBAL_STATUS:
           // Read-only for the guest; userspace may restore it (no reserved bits).
-          if (!hostInitiated || v & ~this.statusMask()) return GP_FAULT;
+          if (!hostInitiated || v & ~this.bigMasks().status) return GP_FAULT;
           this.globalStatus = v;
           return true;
         case MSR.IA32_PERF_GLOBAL_CTRL: {
-          if (v & ~this.globalMask()) return GP_FAULT;
+          if (v & ~this.bigMasks().global) return GP_FAULT;
           const diff = this.globalCtrl ^ v;
           this.globalCtrl = v;
-          for (const p of this.all())
-            if ((diff >> BigInt(p.idx)) & 1n) this.backend?.reprogram(p, now);
+          if (diff === 0n) return true;
+          // The changed bits as two numbers: a BigInt shift per counter would allocate.
+          const lo = Number(BigInt.asUintN(32, diff));
+          const hi = Number(diff >> 32n);
+          for (const p of this.all()) {
+            const i = p.idx;
+            if (((i < 32 ? lo : hi) >>> (i & 31)) & 1) this.backend?.reprogram(p, now);
+          }
           return true;
         }
         case MSR.IA32_PERF_GLOBAL_OVF_CTRL:
-          if (v & ~this.statusMask()) return GP_FAULT;
+          if (v & ~this.bigMasks().status) return GP_FAULT;
           this.globalStatus &= ~v;
           return true;
       }
@@ -458,7 +461,7 @@ export class KvmX86Pmu {
       }
       return true;
     }
-    const mask = BigInt(pmc.fixed ? this.fixedMask : this.gpMask);
+    const mask = pmc.fixed ? this.bigMasks().fixed : this.bigMasks().gp;
     let w = v;
     if (m.kind === "pmc" && !hostInitiated) {
       // Legacy IA32_PMCx: guest writes are sign-extended from bit 31.
@@ -474,21 +477,26 @@ export class KvmX86Pmu {
   }
 
   /**
-   * Bits of GLOBAL_STATUS/OVF_CTRL that exist (kernel: global_status_rsvd): the counters,
-   * OvfBuf (62) and CondChgd (63), and for version 5 also bits 58-61.
+   * The valid bits of the 64-bit MSRs as BigInts, made once per refresh (a guest writes
+   * GLOBAL_CTRL and the counters many times; building a mask allocates).
    */
-  private statusMask(): bigint {
-    let m = this.globalMask() | (1n << 62n) | (1n << 63n);
-    if (this.version >= 5) m |= 0xfn << 58n;
+  private bigMasks(): BigMasks {
+    let m = this.masks;
+    if (
+      m === null ||
+      m.version !== this.version ||
+      m.nrGp !== this.nrGp ||
+      m.nrFixed !== this.nrFixed ||
+      m.gpMask !== this.gpMask ||
+      m.fixedMask !== this.fixedMask
+    ) {
+      m = makeBigMasks(this.version, this.nrGp, this.nrFixed, this.gpMask, this.fixedMask);
+      this.masks = m;
+    }
     return m;
   }
 
-  /** Bits of GLOBAL_CTRL that exist: one per counter. */
-  private globalMask(): bigint {
-    let m = BigInt(2 ** this.nrGp - 1);
-    for (let j = 0; j < this.nrFixed; j++) m |= 1n << BigInt(32 + j);
-    return m;
-  }
+  private masks: BigMasks | null = null;
 
   /** kernel: kvm_pmu_rdpmc(). Returns the value or GP_FAULT. */
   rdpmc(ecx: number, now: Ns): MsrResult {
@@ -503,6 +511,46 @@ export class KvmX86Pmu {
       this.observe(pmc, this.backend ? this.backend.read(pmc, now) % (mask + 1) : pmc.counter, now),
     );
   }
+}
+
+/** KvmX86Pmu's MSR masks for the configuration they record. */
+interface BigMasks {
+  version: number;
+  nrGp: number;
+  nrFixed: number;
+  gpMask: number;
+  fixedMask: number;
+  /** GLOBAL_CTRL: one bit per counter. */
+  global: bigint;
+  /**
+   * GLOBAL_STATUS/OVF_CTRL (kernel: global_status_rsvd): the counters, OvfBuf (62) and
+   * CondChgd (63), and for version 5 also bits 58-61.
+   */
+  status: bigint;
+  /** FIXED_CTR_CTRL: OS, USR and PMI of each fixed counter. */
+  fixedCtrl: bigint;
+  /** Counter widths. */
+  gp: bigint;
+  fixed: bigint;
+}
+
+function makeBigMasks(
+  version: number,
+  nrGp: number,
+  nrFixed: number,
+  gpMask: number,
+  fixedMask: number,
+): BigMasks {
+  let global = BigInt(2 ** nrGp - 1);
+  for (let j = 0; j < nrFixed; j++) global |= 1n << BigInt(32 + j);
+  let status = global | (1n << 62n) | (1n << 63n);
+  if (version >= 5) status |= 0xfn << 58n;
+  let fixedCtrl = 0n;
+  for (let j = 0; j < nrFixed; j++)
+    fixedCtrl |= BigInt((FIXED_OS | FIXED_USR | FIXED_PMI) << (4 * j));
+  const gp = BigInt(gpMask);
+  const fixed = BigInt(fixedMask);
+  return { version, nrGp, nrFixed, gpMask, fixedMask, global, status, fixedCtrl, gp, fixed };
 }
 
 function mkPmc(idx: number, fixed: boolean, width: number): KvmPmc {
