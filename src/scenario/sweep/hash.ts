@@ -16,18 +16,34 @@ const K = new Uint32Array([
 
 const rotr = (x: number, n: number) => (x >>> n) | (x << (32 - n));
 
-/** The padded message: the bytes, 0x80, zeros, the bit length as 64 bits big-endian. */
-function padded(text: string): Uint8Array {
-  const bytes = new TextEncoder().encode(text);
-  const len = Math.ceil((bytes.length + 9) / 64) * 64;
-  const out = new Uint8Array(len);
-  out.set(bytes);
-  out[bytes.length] = 0x80;
-  const bits = bytes.length * 8;
-  const view = new DataView(out.buffer);
-  view.setUint32(len - 8, Math.floor(bits / 2 ** 32));
-  view.setUint32(len - 4, bits >>> 0);
-  return out;
+const encoder = new TextEncoder();
+/** Scratch for the padded message, grown as needed (a sweep hashes every point). */
+let msg = new Uint8Array(256);
+
+/** A big-endian 32-bit word of `msg`. */
+const word = (at: number) =>
+  ((msg[at]! << 24) | (msg[at + 1]! << 16) | (msg[at + 2]! << 8) | msg[at + 3]!) >>> 0;
+
+/**
+ * The padded message in `msg`: the bytes, 0x80, zeros, the bit length as 64 bits
+ * big-endian. Returns its length.
+ */
+function pad(text: string): number {
+  // UTF-8 takes at most 3 bytes per UTF-16 unit.
+  const room = Math.ceil((text.length * 3 + 9) / 64) * 64;
+  if (msg.length < room) msg = new Uint8Array(room);
+  const n = encoder.encodeInto(text, msg).written;
+  const len = Math.ceil((n + 9) / 64) * 64;
+  msg.fill(0, n, len);
+  msg[n] = 0x80;
+  const bits = n * 8;
+  const hi = Math.floor(bits / 2 ** 32);
+  const lo = bits >>> 0;
+  for (let i = 0; i < 4; i++) {
+    msg[len - 8 + i] = (hi >>> (24 - 8 * i)) & 0xff;
+    msg[len - 4 + i] = (lo >>> (24 - 8 * i)) & 0xff;
+  }
+  return len;
 }
 
 /** The initial hash value (FIPS 180-4 5.3.3). */
@@ -40,11 +56,10 @@ const w = new Uint32Array(64);
 
 /** Lowercase hex SHA-256 of `text`. */
 export function sha256Hex(text: string): string {
-  const msg = padded(text);
-  const view = new DataView(msg.buffer);
+  const len = pad(text);
   h.set(H0);
-  for (let off = 0; off < msg.length; off += 64) {
-    for (let i = 0; i < 16; i++) w[i] = view.getUint32(off + i * 4);
+  for (let off = 0; off < len; off += 64) {
+    for (let i = 0; i < 16; i++) w[i] = word(off + i * 4);
     for (let i = 16; i < 64; i++) {
       const a = w[i - 15]!;
       const b = w[i - 2]!;

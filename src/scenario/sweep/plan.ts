@@ -1,5 +1,5 @@
 import { writeAt } from "../variants/derive.js";
-import { canonicalJson, shortHash } from "./hash.js";
+import { canonicalJson, sha256Hex } from "./hash.js";
 
 /**
  * A checked sweep: plain data only (it crosses to worker threads by structured clone). A
@@ -131,5 +131,14 @@ export function pointSeed(doc: Record<string, unknown>, p: Point): number {
 
 /** The hash of a point's settings and seed (what --resume matches on). */
 export function pointHash(p: Point, seed: number): string {
-  return shortHash({ settings: p.settings, seed });
+  return settingsHash(canonicalJson(p.settings), seed);
+}
+
+/**
+ * pointHash() from the canonical JSON of the settings, which a point's seed repetitions
+ * share: shortHash({ settings, seed }) without building that JSON again.
+ */
+export function settingsHash(settingsJson: string, seed: number): string {
+  // canonicalJson() of { settings, seed }: its keys sorted, "seed" first.
+  return sha256Hex(`{"seed":${canonicalJson(seed)},"settings":${settingsJson}}`).slice(0, 16);
 }

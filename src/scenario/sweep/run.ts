@@ -3,6 +3,7 @@ import { formatPath } from "../diagnostics.js";
 import { runScenario } from "../runner.js";
 import { ScenarioSchema } from "../schema.js";
 import { collectAll } from "./collect.js";
+import { canonicalJson } from "./hash.js";
 import {
   type Point,
   pointAt,
@@ -10,6 +11,7 @@ import {
   pointHash,
   pointSeed,
   type SweepPlan,
+  settingsHash,
 } from "./plan.js";
 
 /** One line of a sweep's results: a point, what it was set to and what it gave. */
@@ -43,7 +45,8 @@ export function runPoint(plan: SweepPlan, index: number): SweepRecord {
   const p = pointAt(plan, index);
   const c = compiledPoint(plan, p);
   const seed = pointSeed(c.doc, p);
-  const head = { index, hash: pointHash(p, seed), sweep: plan.hash, seed, settings: p.settings };
+  const hash = settingsHash(c.settingsJson, seed);
+  const head = { index, hash, sweep: plan.hash, seed, settings: p.settings };
   if (c.error !== undefined) {
     const nulls = Object.fromEntries(plan.collect.map((col) => [col.name, null]));
     return { ...head, values: nulls, error: c.error };
@@ -55,6 +58,8 @@ export function runPoint(plan: SweepPlan, index: number): SweepRecord {
 /** A point's document, checked and compiled: its scenario, or why it has none. */
 interface CompiledPoint {
   doc: Record<string, unknown>;
+  /** canonicalJson() of the point's settings (for its hash). */
+  settingsJson: string;
   scenario?: Scenario;
   error?: string;
 }
@@ -70,23 +75,27 @@ function compiledPoint(plan: SweepPlan, p: Point): CompiledPoint {
   const at = p.at.join(",");
   if (lastCompiled !== null && lastCompiled.plan === plan && lastCompiled.at === at)
     return lastCompiled.point;
-  const point = compilePoint(plan, pointDocument(plan, p));
+  const point = compilePoint(plan, pointDocument(plan, p), canonicalJson(p.settings));
   lastCompiled = { plan, at, point };
   return point;
 }
 
-function compilePoint(plan: SweepPlan, doc: Record<string, unknown>): CompiledPoint {
+function compilePoint(
+  plan: SweepPlan,
+  doc: Record<string, unknown>,
+  settingsJson: string,
+): CompiledPoint {
   const parsed = ScenarioSchema.safeParse(doc);
   if (!parsed.success) {
     const i = parsed.error.issues[0]!;
-    return { doc, error: `${formatPath(i.path as PropertyKey[])}: ${i.message}` };
+    return { doc, settingsJson, error: `${formatPath(i.path as PropertyKey[])}: ${i.message}` };
   }
   const c = compileScenario(parsed.data, undefined, plan.file);
   if (!c.ok) {
     const d = c.diagnostics[0]!;
-    return { doc, error: `${d.path}: ${d.message}` };
+    return { doc, settingsJson, error: `${d.path}: ${d.message}` };
   }
-  return { doc, scenario: c.scenario };
+  return { doc, settingsJson, scenario: c.scenario };
 }
 
 /** A record as its JSONL line (with the newline). */
