@@ -52,12 +52,10 @@ function toBig(v: number | bigint | undefined): bigint | null {
   return BigInt(v);
 }
 
+/** An attr field that is a u64 number (the configs are checked as bigints). */
 function isU64Number(v: unknown): boolean {
   return v === undefined || (typeof v === "number" && Number.isInteger(v) && v >= 0);
 }
-
-/** The attr fields that are u64 numbers (the configs are checked as bigints). */
-const U64_FIELDS = ["sample_period", "sample_freq", "sample_type", "read_format"] as const;
 
 /** An attr bit: set only by `true`. */
 function b(v: unknown): boolean {
@@ -84,7 +82,13 @@ export function perfCopyAttr(a: PerfEventAttr): KernelAttr | number {
   const config3 = toBig(a.config3);
   if (config === null || config1 === null || config2 === null || config3 === null)
     return -ERRNO.EFAULT;
-  for (const k of U64_FIELDS) if (!isU64Number(a[k])) return -ERRNO.EFAULT;
+  if (
+    !isU64Number(a.sample_period) ||
+    !isU64Number(a.sample_freq) ||
+    !isU64Number(a.sample_type) ||
+    !isU64Number(a.read_format)
+  )
+    return -ERRNO.EFAULT;
   const sampleType = a.sample_type ?? 0;
   const readFormat = a.read_format ?? 0;
   if (sampleType >= PERF_SAMPLE_MAX) return -ERRNO.EINVAL;

@@ -245,7 +245,7 @@ export class KvmAmdPmu extends KvmX86Pmu {
     }
     // kernel: pmc_write_counter(): no sign extension and no #GP on AMD, masked to 48 bits.
     const value48 = Number(v & BigInt(this.gpMask));
-    this.lastRead.delete(pmc.idx);
+    this.forgetRead(pmc.idx);
     if (this.backend) this.backend.write(pmc, value48, now);
     else pmc.counter = value48;
     return true;

@@ -114,14 +114,22 @@ export class KvmX86Pmu {
    * write or wrap (the invariant checker: a guest counter never goes backwards otherwise).
    */
   onCounterRead: ((pmc: KvmPmc, prev: number, value: number, now: Ns) => void) | null = null;
-  /** Last value the guest read per counter index, cleared by a write or a wrap. */
-  protected readonly lastRead = new Map<number, number>();
+  /**
+   * Last value the guest read per counter index (its GLOBAL_CTRL bit, below 64), NaN when
+   * none: cleared by a write or a wrap. An array, as a Map reallocates on set/delete churn.
+   */
+  private readonly lastRead = new Float64Array(64).fill(Number.NaN);
 
   protected observe(pmc: KvmPmc, value: number, now: Ns): number {
-    const prev = this.lastRead.get(pmc.idx);
-    if (prev !== undefined && this.onCounterRead) this.onCounterRead(pmc, prev, value, now);
-    this.lastRead.set(pmc.idx, value);
+    const prev = this.lastRead[pmc.idx]!;
+    if (!Number.isNaN(prev) && this.onCounterRead) this.onCounterRead(pmc, prev, value, now);
+    this.lastRead[pmc.idx] = value;
     return value;
+  }
+
+  /** The guest's last read of counter `idx` no longer counts (a write or a wrap). */
+  protected forgetRead(idx: number): void {
+    this.lastRead[idx] = Number.NaN;
   }
 
   constructor(
@@ -329,7 +337,7 @@ export class KvmX86Pmu {
 
   /** A counter overflowed: GLOBAL_STATUS bit, and a PMI if the counter asks for one. */
   overflow(pmc: KvmPmc): void {
-    this.lastRead.delete(pmc.idx);
+    this.forgetRead(pmc.idx);
     this.globalStatus |= 1n << BigInt(pmc.idx);
     if (this.controls(pmc).int) {
       this.pmiPending = true;
@@ -470,7 +478,7 @@ export class KvmX86Pmu {
       return GP_FAULT;
     }
     const value64 = Number(w & mask);
-    this.lastRead.delete(pmc.idx);
+    this.forgetRead(pmc.idx);
     if (this.backend) this.backend.write(pmc, value64, now);
     else pmc.counter = value64;
     return true;
