@@ -3,7 +3,10 @@
 // of 96 points. Bytes allocated by function come from V8's sampling heap profiler with the
 // objects the GC already collected kept (so: allocated, not retained); GC time from the
 // `gc` performance entries; CPU of the main thread and of V8's helper threads from
-// /proc/self/task/*/stat at the end. `node bench/sweep-alloc.mjs [top]`.
+// /proc/self/task/*/stat at the end. Then what survives a scavenge (a second profile that
+// drops what minor GCs collect): a point's objects should die young, and any that are
+// promoted cost scavenge copying and stay until a full GC (a closure V8 allocated in old
+// space holding a whole system did that). `node bench/sweep-alloc.mjs [top]`.
 import { readdirSync, readFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { PerformanceObserver, performance } from "node:perf_hooks";
@@ -63,20 +66,32 @@ await session.post("HeapProfiler.startSampling", {
 });
 for (const i of points) recordLine(runPoint(plan, i));
 const { profile } = await session.post("HeapProfiler.stopSampling");
+await session.post("HeapProfiler.startSampling", {
+  samplingInterval: 4096,
+  includeObjectsCollectedByMajorGC: true,
+  includeObjectsCollectedByMinorGC: false,
+});
+for (const i of points) recordLine(runPoint(plan, i));
+const survivors = (await session.post("HeapProfiler.stopSampling")).profile;
 
-const self = new Map();
-let total = 0;
-const walk = (node) => {
-  const f = node.callFrame;
-  const where = f.url
-    ? `${f.url.replace(/.*\/(dist|node_modules)\//, "")}:${f.lineNumber + 1}`
-    : "";
-  const key = `${f.functionName || "(anonymous)"} ${where}`;
-  self.set(key, (self.get(key) ?? 0) + node.selfSize);
-  total += node.selfSize;
-  for (const c of node.children) walk(c);
-};
-walk(profile.head);
+/** Bytes by allocating function (self) of a sampling profile, and their total. */
+function byFunction(prof) {
+  const self = new Map();
+  let total = 0;
+  const walk = (node) => {
+    const f = node.callFrame;
+    const where = f.url
+      ? `${f.url.replace(/.*\/(dist|node_modules)\//, "")}:${f.lineNumber + 1}`
+      : "";
+    const key = `${f.functionName || "(anonymous)"} ${where}`;
+    self.set(key, (self.get(key) ?? 0) + node.selfSize);
+    total += node.selfSize;
+    for (const c of node.children) walk(c);
+  };
+  walk(prof.head);
+  return { self, total };
+}
+
 const n = points.length;
 const kb = (b) => (b / n / 1024).toFixed(1);
 console.log(
@@ -85,6 +100,12 @@ console.log(
 console.log(
   `CPU over those points: main thread ${(cpu1.main - cpu0.main).toFixed(2)} s, other threads ${(cpu1.helpers - cpu0.helpers).toFixed(2)} s`,
 );
-console.log(`allocated: ${kb(total)} KiB/point; by function (self):`);
-for (const [k, b] of [...self].sort((a, b) => b[1] - a[1]).slice(0, top))
-  console.log(`${kb(b).padStart(8)} KiB ${((100 * b) / total).toFixed(1).padStart(5)}%  ${k}`);
+for (const [what, prof, rows] of [
+  ["allocated", profile, top],
+  ["survived a scavenge", survivors, Math.min(top, 10)],
+]) {
+  const { self, total } = byFunction(prof);
+  console.log(`${what}: ${kb(total)} KiB/point; by function (self):`);
+  for (const [k, b] of [...self].sort((a, b) => b[1] - a[1]).slice(0, rows))
+    console.log(`${kb(b).padStart(8)} KiB ${((100 * b) / total).toFixed(1).padStart(5)}%  ${k}`);
+}
