@@ -236,6 +236,47 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
       parsePerfCsv(lines.slice(3).join("\n")),
       vpmuRows(runText(readFileSync(f, "utf8")), ["m"]),
     );
+    // x86 hybrid: the generic events expand into one group of both PMUs' events.
+    const hy = scenarioWith(
+      "name: hy\nmachine: x86-hybrid\nduration: 20ms\ntasks:\n  - { name: a, workload: compute, affinity: '0' }\n",
+      { name: "m", cpus: "0-7", events: "{cycles,instructions}" },
+    );
+    const h = await twice([
+      hy,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-a",
+      "-e",
+      "{cycles,instructions}",
+      "sleep",
+      "0.02",
+    ]);
+    const hLines = h.err.split("\n");
+    const hModel = runText(readFileSync(hy, "utf8"));
+    expect(hLines.slice(0, 3)).toEqual(hModel.perf[0]!.warnings);
+    expectSameRows(parsePerfCsv(hLines.slice(3).join("\n")), vpmuRows(hModel, ["m"]));
+    // EINVAL (exclude bits on an uncore PMU) is <not supported>, not the end of perf.
+    const inv = scenarioWith("name: inv\nmachine: x86-server\nduration: 20ms\n", {
+      name: "m",
+      cpus: "0-7",
+      events: "uncore_imc_0/cas_count_read/u,cycles",
+    });
+    const iv = await twice([
+      inv,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-a",
+      "-e",
+      "uncore_imc_0/cas_count_read/u,cycles",
+      "sleep",
+      "0.02",
+    ]);
+    expect(iv.code, iv.err).toBe(0);
+    expectSameRows(parsePerfCsv(iv.err), vpmuRows(runText(readFileSync(inv, "utf8")), ["m"]));
     // -C 0,4: the maps match, the group stays, its leader fails on CPU 4: perf stops.
     const c = scenarioWith(text, { name: "m", cpus: "0,4", events: "{inst_retired,cpu_cycles}" });
     const e = await twice([

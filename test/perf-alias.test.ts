@@ -90,6 +90,48 @@ describe("perf stat groups whose members' CPUs differ (evlist__check_cpu_maps())
     expect(m.warnings).toBeUndefined();
   });
 
+  it("x86 hybrid: a group of generic events is one group of both PMUs' events, broken up with both warnings", () => {
+    const run = (events: string) =>
+      runScenario(
+        loadScenario(
+          `name: hy\nmachine: x86-hybrid\nduration: 20ms\ntasks:\n  - { name: a, workload: compute, affinity: "0" }\nperf:\n  - { name: m, cpus: "0-7", events: "${events}" }\n`,
+        ),
+      ).perf[0]!;
+    // perf 6.1's lines for these commands under `vpmu exec` (test/exec-perf.test.ts).
+    const m = run("{cycles,instructions}");
+    expect(m.warnings).toEqual([
+      "WARNING: events in group from different hybrid PMUs!",
+      "WARNING: grouped events cpus do not match, disabling group:",
+      "  anon group { cycles, cycles, instructions, instructions }",
+    ]);
+    expect(m.counters.map((c) => c.event)).toEqual([
+      "cpu_core/cycles/",
+      "cpu_atom/cycles/",
+      "cpu_core/instructions/",
+      "cpu_atom/instructions/",
+    ]);
+    expect(m.counters[0]!.count).toBeGreaterThan(0);
+    const one = run("{cpu_core/cycles/,cpu_core/instructions/}");
+    expect(one.warnings).toBeUndefined();
+    expect(one.counters.map((c) => [c.event, c.status])).toEqual([
+      ["cpu_core/cycles/", "counted"],
+      ["cpu_core/instructions/", "counted"],
+    ]);
+  });
+
+  it("EINVAL is <not supported> for the event, as stat_handle_error() takes it (not the end of perf)", () => {
+    const m = runScenario(
+      loadScenario(
+        `name: e\nmachine: x86-server\nduration: 10ms\nperf:\n  - { name: m, cpus: "0-7", events: "uncore_imc_0/cas_count_read/u,cycles" }\n`,
+      ),
+    ).perf[0]!;
+    expect(m.error).toBeUndefined();
+    expect(m.counters.map((c) => [c.event, c.status])).toEqual([
+      ["uncore_imc_0/cas_count_read/u", "not supported"],
+      ["cycles", "counted"],
+    ]);
+  });
+
   it("a lone event in braces, or an event of the A53 PMU alone on CPU 4, is not fatal", () => {
     const m = runScenario(
       loadScenario(scenario("rk3399", "0,4", "{armv8_cortex_a53/inst_retired/}")),

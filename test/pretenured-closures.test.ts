@@ -22,9 +22,12 @@ function tsFiles(dir: string): string[] {
   );
 }
 
-/** `x.name =` (or `??=`, `||=`) followed by an arrow function or a function expression. */
+/**
+ * `x.name =` or `x[key] =` (or `??=`, `||=`, `&&=`: V8 allocates those in old space too)
+ * followed by an arrow function or a function expression.
+ */
 const ASSIGNED_LITERAL =
-  /\.[A-Za-z_$][\w$]*\s*(?:\?\?|\|\|)?=\s*(?:async\s+)?(?:function\b|\([^()]*\)\s*(?::[^=;{]+)?=>|[A-Za-z_$][\w$]*\s*=>)/g;
+  /(?:\.[A-Za-z_$][\w$]*|\])\s*(?:\?\?|\|\||&&)?=\s*(?:async\s+)?(?:function\b|<[^<>=]*>\s*\(|\([^()]*(?:\([^()]*\)[^()]*)*\)\s*(?::[^=;{]+)?=>|[A-Za-z_$][\w$]*\s*=>)/g;
 
 function offenders(text: string): string[] {
   const code = text.replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
@@ -36,6 +39,10 @@ describe("no function literal assigned straight to a property", () => {
     expect(offenders("this.vcpu.onGuestPmi = (t) => this.handlePmi(t);")).toHaveLength(1);
     expect(offenders("o.cb ??= function () {};")).toHaveLength(1);
     expect(offenders("p.f = x => x;")).toHaveLength(1);
+    expect(offenders("hooks[k] = (t) => t;")).toHaveLength(1);
+    expect(offenders("o.f &&= (cb: (x: number) => void) => cb(1);")).toHaveLength(1);
+    expect(offenders("o.f = <T>(x: T) => x;")).toHaveLength(1);
+    expect(offenders("const [a] = [1];\nx[i] = y;")).toHaveLength(0);
     expect(offenders("const f = (t: Ns) => t;\no.f = f;")).toHaveLength(0);
     expect(offenders("o.x = (a + b) * 2;")).toHaveLength(0);
     expect(offenders("if (o.x === (y) => 1) {}")).toHaveLength(0);

@@ -96,6 +96,9 @@ export class CounterOccupancy {
   }
 }
 
+/** Float64Array slots a HwCounter's numbers take. */
+export const HW_COUNTER_FIELDS = 5;
+
 /**
  * One hardware counter register. It accrues lazily: between state changes it advances at
  * `rate` per ns, so its value is computed on read, and the moment it wraps is predicted
@@ -106,9 +109,6 @@ export class CounterOccupancy {
  * overflow) is stored as its distance to the wrap (`baseIsDistance`), which a double holds
  * exactly.
  */
-/** Float64Array slots a HwCounter's numbers take. */
-export const HW_COUNTER_FIELDS = 5;
-
 export class HwCounter {
   /** The quantity it counts (-1: counts nothing). */
   quantity = -1;

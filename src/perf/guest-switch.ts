@@ -621,6 +621,10 @@ function lazyRetryFailed(core: PerfCore, ctx: PerfEventContext, cpu: number, now
     core.passCanAddHw = true;
     core.passEventType = EVENT_GUEST | EVENT_FLEXIBLE;
     core.passFirstFailure = null;
+    // The load cleared rotate_necessary (lazyLoadCtx() left it set): the retry's failure
+    // sets it again, and a retry that finds the plan stale and goes on leaves it as its
+    // walk does.
+    epc.rotateNecessary = false;
     ok = retryFailed(core, ctx, epc, failed, cpu, now) && ok;
   }
   return ok;

@@ -17,6 +17,8 @@ import {
   PERF_COUNT_SW_TASK_CLOCK,
   PERF_FORMAT_TOTAL_TIME_ENABLED,
   PERF_FORMAT_TOTAL_TIME_RUNNING,
+  PERF_TYPE_HARDWARE,
+  PERF_TYPE_HW_CACHE,
   PERF_TYPE_SOFTWARE,
 } from "../uapi.js";
 import { parseEventList } from "./parse-events.js";
@@ -74,6 +76,34 @@ interface OpenUnit {
   grouped: boolean;
 }
 
+/**
+ * Open errors perf 6.1's stat_handle_error() takes as "not supported" (EINVAL, ENOSYS,
+ * ENOENT, EOPNOTSUPP, ENXIO; vpmu also ENODEV): the event is skipped on that CPU and prints
+ * <not supported>, unless it leads a group with members (then perf stops). Any other errno
+ * ends the session.
+ */
+const SKIPPED_ERRNOS = new Set<number>([
+  ERRNO.EINVAL,
+  ERRNO.ENOSYS,
+  ERRNO.ENOENT,
+  ERRNO.EOPNOTSUPP,
+  ERRNO.ENXIO,
+  ERRNO.ENODEV,
+]);
+
+/**
+ * An event's name in perf 6.1's group description on an x86 hybrid host: a legacy hardware
+ * or cache event expanded per core PMU is named without the PMU there (`cycles`), as
+ * `cpu_core/cycles/` is; perf adds the PMU only when it prints the counts.
+ */
+function hybridEvselName(ev: ResolvedEvent): string {
+  const t = ev.attr.type;
+  if (t !== PERF_TYPE_HARDWARE && t !== PERF_TYPE_HW_CACHE) return ev.name;
+  const p = ev.parsed;
+  const base = p.pmu !== null ? (p.terms[0]?.[0] ?? p.base) : p.base;
+  return `${base}${p.mods}`;
+}
+
 function newCounter(ev: ResolvedEvent): Counter {
   return { ev, name: ev.name, fds: [], status: "counted", truthStart: 0, failed: 0 };
 }
@@ -89,8 +119,10 @@ export class PerfStat {
   private readonly intervals: MeasurementResult["intervals"] = [];
   private startNs: Ns = 0 as Ns;
   private error: string | undefined;
-  /** What perf prints on stderr before the counts (warnings about the event list). */
+  /** What perf prints on stderr before the counts: the groups it broke up. */
   private readonly warnings: string[] = [];
+  /** A group mixed hybrid PMUs: perf's warning about it comes first. */
+  private hybridGroupWarning = false;
   private lastIntervalAt = -1;
   private stopped = false;
 
@@ -138,47 +170,40 @@ export class PerfStat {
   }
 
   /**
-   * What perf 6.1 opens for one event or `{...}` group, as groups and lone events. A bare
-   * alias is one event per PMU that lists it, printed as one line (collect_all_aliases());
-   * in a group they are all members of it. A generic event expanded per core PMU of an x86
-   * hybrid host gives a line per PMU, and a group per PMU. A group whose members' CPU maps
-   * differ is broken up with perf's warning (evlist__check_cpu_maps(): WARNING once, then
-   * each group's description), its members opened on their own.
+   * What perf 6.1 opens for one event or `{...}` group, as one group or lone events: each
+   * expanded event in order. A bare alias is one event per PMU that lists it, printed as one
+   * line (collect_all_aliases()); a generic event an x86 hybrid host expands per core PMU
+   * gives a line per PMU (perf 6.1 names them cpu_core/cycles/ and cpu_atom/cycles/ when it
+   * prints). In a group they are all members of the one group. A group whose members' CPU
+   * maps differ is broken up (evlist__check_cpu_maps()): after "events in group from
+   * different hybrid PMUs" once if a group mixes hybrid PMUs (evlist__warn_hybrid_group()),
+   * perf warns once that the cpus do not match and describes each group it breaks up; the
+   * members are then opened on their own.
    */
   private openUnits(lists: ResolvedEvent[][], braced: boolean): OpenUnit[] {
-    const groups: GroupMember[][] = [];
-    if (lists.some((l) => l[0]?.merged)) {
-      const g: GroupMember[] = [];
-      for (const l of lists) {
-        const c = newCounter(l[0]!);
+    const g: GroupMember[] = [];
+    for (const l of lists) {
+      if (l[0]?.merged) {
+        const c = newCounter(l[0]);
         for (const ev of l) g.push({ c, ev });
+      } else {
+        for (const ev of l) g.push({ c: newCounter(ev), ev });
       }
-      groups.push(g);
-    } else {
-      const width = Math.max(...lists.map((l) => l.length));
-      for (let k = 0; k < width; k++)
-        groups.push(
-          lists.map((l) => {
-            const ev = l[Math.min(k, l.length - 1)]!;
-            return { c: newCounter(ev), ev };
-          }),
-        );
     }
-    const units: OpenUnit[] = [];
-    for (const g of groups) {
-      if (braced && !this.cpuMapsDiffer(g)) {
-        units.push({ members: g, grouped: g.length > 1 });
-        continue;
-      }
-      if (braced) {
-        if (this.warnings.length === 0)
-          this.warnings.push("WARNING: grouped events cpus do not match, disabling group:");
-        this.warnings.push(`  anon group { ${g.map((m) => m.ev.name).join(", ")} }`);
-      }
-      for (const c of new Set(g.map((m) => m.c)))
-        units.push({ members: g.filter((m) => m.c === c), grouped: false });
+    if (braced && !this.cpuMapsDiffer(g)) return [{ members: g, grouped: g.length > 1 }];
+    if (braced) {
+      const hybrid = isX86Hybrid(this.sys.perf.registry);
+      if (hybrid && new Set(g.map((m) => m.ev.cpus?.join(","))).size > 1)
+        this.hybridGroupWarning = true;
+      if (this.warnings.length === 0)
+        this.warnings.push("WARNING: grouped events cpus do not match, disabling group:");
+      const names = g.map((m) => (hybrid ? hybridEvselName(m.ev) : m.ev.name));
+      this.warnings.push(`  anon group { ${names.join(", ")} }`);
     }
-    return units;
+    return [...new Set(g.map((m) => m.c))].map((c) => ({
+      members: g.filter((m) => m.c === c),
+      grouped: false,
+    }));
   }
 
   /**
@@ -197,7 +222,8 @@ export class PerfStat {
    * Opens a group or lone events, then adds their lines. Lone events open on their own
    * CPUs; a group on the CPUs of all its members, per CPU every member in order on the
    * leader's fd. A leader that fails in a group with members ends the session
-   * (stat_handle_error() returns COUNTER_FATAL; evsel__open_strerror()'s message): false.
+   * (stat_handle_error() returns COUNTER_FATAL; for ENOENT with evsel__open_strerror()'s
+   * "The %s event is not supported."): false. A member that fails is skipped on that CPU.
    * A line whose events cover none of the requested CPUs is dropped, as perf drops them.
    */
   private openUnit(u: OpenUnit, pid: number): boolean {
@@ -221,7 +247,7 @@ export class PerfStat {
             this.error ??=
               fd === -ERRNO.ENOENT
                 ? `The ${c.name} event is not supported.`
-                : `perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
+                : `Error: perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
         });
         if (this.error) return false;
       }
@@ -254,7 +280,7 @@ export class PerfStat {
       fd = sysPerfEventOpen(core, attr, pid, cpu, group, 0, this.spec.cred);
     }
     if (fd < 0) {
-      if (fd === -ERRNO.ENOENT || fd === -ERRNO.EOPNOTSUPP || fd === -ERRNO.ENODEV) {
+      if (SKIPPED_ERRNOS.has(-fd)) {
         c.failed++;
       } else {
         c.status = "error";
@@ -455,7 +481,10 @@ export class PerfStat {
       intervals: this.intervals,
     };
     if (this.error) out.error = this.error;
-    if (this.warnings.length > 0) out.warnings = [...this.warnings];
+    const warnings = this.hybridGroupWarning
+      ? ["WARNING: events in group from different hybrid PMUs!", ...this.warnings]
+      : this.warnings;
+    if (warnings.length > 0) out.warnings = [...warnings];
     return out;
   }
 
