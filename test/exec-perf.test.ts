@@ -277,6 +277,26 @@ run("perf stat -x, equals vpmu's report (simulated time)", () => {
     ]);
     expect(iv.code, iv.err).toBe(0);
     expectSameRows(parsePerfCsv(iv.err), vpmuRows(runText(readFileSync(inv, "utf8")), ["m"]));
+    // An offline CPU in a -C list: ENODEV, and perf stops with evsel__open_strerror()'s words.
+    const off = scenarioWith(
+      "name: off\nmachine:\n  preset: x86-server\n  offline: [3]\nduration: 20ms\n",
+      { name: "m", cpus: "1,3", events: "cycles" },
+    );
+    const o = await twice([
+      off,
+      "--",
+      "perf",
+      "stat",
+      "-x,",
+      "-C",
+      "1,3",
+      "-e",
+      "cycles",
+      "sleep",
+      "0.02",
+    ]);
+    const oErr = runText(readFileSync(off, "utf8")).perf[0]!.error;
+    expect(o.err.trim().split("\n")).toEqual(["Error:", oErr]);
     // -C 0,4: the maps match, the group stays, its leader fails on CPU 4: perf stops.
     const c = scenarioWith(text, { name: "m", cpus: "0,4", events: "{inst_retired,cpu_cycles}" });
     const e = await twice([

@@ -132,6 +132,20 @@ describe("perf stat groups whose members' CPUs differ (evlist__check_cpu_maps())
     ]);
   });
 
+  it("an offline CPU: -a leaves it out, a -C list naming it ends perf with ENODEV's message", () => {
+    const run = (cpus: string) =>
+      runScenario(
+        loadScenario(
+          `name: off\nmachine:\n  preset: x86-server\n  offline: [3]\nduration: 20ms\ntasks:\n  - { name: a, workload: compute, affinity: "1" }\nperf:\n  - { name: m, cpus: "${cpus}", events: "cycles" }\n`,
+        ),
+      ).perf[0]!;
+    // perf 6.1 under `vpmu exec` (test/exec-perf.test.ts): evsel__open_strerror() for ENODEV.
+    expect(run("1,3").error).toBe("No such device - did you specify an out-of-range profile CPU?");
+    const all = run("0-7");
+    expect(all.error).toBeUndefined();
+    expect(all.counters[0]!.per_cpu!.map((p) => p.cpu)).toEqual([0, 1, 2, 4, 5, 6, 7]);
+  });
+
   it("a lone event in braces, or an event of the A53 PMU alone on CPU 4, is not fatal", () => {
     const m = runScenario(
       loadScenario(scenario("rk3399", "0,4", "{armv8_cortex_a53/inst_retired/}")),

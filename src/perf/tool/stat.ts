@@ -60,7 +60,7 @@ interface Counter {
   status: "counted" | "not supported" | "error";
   error?: string;
   truthStart: number;
-  /** CPUs where the open failed with ENOENT/EOPNOTSUPP/ENODEV. */
+  /** CPUs where the open failed with an errno perf skips (SKIPPED_ERRNOS). */
   failed: number;
 }
 
@@ -78,9 +78,8 @@ interface OpenUnit {
 
 /**
  * Open errors perf 6.1's stat_handle_error() takes as "not supported" (EINVAL, ENOSYS,
- * ENOENT, EOPNOTSUPP, ENXIO; vpmu also ENODEV): the event is skipped on that CPU and prints
- * <not supported>, unless it leads a group with members (then perf stops). Any other errno
- * ends the session.
+ * ENOENT, EOPNOTSUPP, ENXIO): the event is skipped on that CPU and prints <not supported>,
+ * unless it leads a group with members (then perf stops). Any other errno ends the session.
  */
 const SKIPPED_ERRNOS = new Set<number>([
   ERRNO.EINVAL,
@@ -88,7 +87,6 @@ const SKIPPED_ERRNOS = new Set<number>([
   ERRNO.ENOENT,
   ERRNO.EOPNOTSUPP,
   ERRNO.ENXIO,
-  ERRNO.ENODEV,
 ]);
 
 /**
@@ -259,7 +257,7 @@ export class PerfStat {
 
   /**
    * Opens `ev` for counter `c` on one CPU, disabled, with perf's read_format; records the
-   * fd, a failure perf skips (ENOENT, EOPNOTSUPP, ENODEV) or the session's error. Returns
+   * fd, a failure perf skips (SKIPPED_ERRNOS) or the session's error. Returns
    * the fd or a negative errno.
    */
   private openOne(c: Counter, ev: ResolvedEvent, pid: number, cpu: number, group: number): number {
@@ -285,7 +283,11 @@ export class PerfStat {
       } else {
         c.status = "error";
         c.error = `perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
-        this.error ??= `Error: ${c.error}`;
+        // evsel__open_strerror()'s words for ENODEV with a -C list (an offline CPU in it).
+        this.error ??=
+          fd === -ERRNO.ENODEV && this.userCpus
+            ? "No such device - did you specify an out-of-range profile CPU?"
+            : `Error: ${c.error}`;
       }
       return fd;
     }
@@ -297,7 +299,7 @@ export class PerfStat {
 
   /** Adds a counter line once its opens are done. */
   private addCounter(c: Counter): void {
-    // perf 6.1's stat_handle_error(): ENOENT, EOPNOTSUPP or ENODEV on any CPU marks the
+    // perf 6.1's stat_handle_error(): a skipped errno (ENOENT, ...) on any CPU marks the
     // whole event unsupported (`-C 0,4` with an A53 event: <not supported>, though CPU 0
     // opened it); the fds that did open stay open, as perf leaves them.
     if (c.status === "counted" && c.failed > 0) c.status = "not supported";
@@ -309,17 +311,23 @@ export class PerfStat {
    * The CPUs perf 6.1 opens an event on (__perf_evlist__propagate_maps()): with -a, its
    * PMU's CPUs (the sysfs cpus or cpumask file); with -C LIST, the user's list replaces
    * the PMU's for core PMUs, so a PMU's event is opened on CPUs it does not cover and the
-   * kernel answers ENOENT there. Uncore events stay on their cpumask. Offline CPUs never.
+   * kernel answers ENOENT there. Uncore events stay on their cpumask. -a takes the online
+   * CPUs only; a -C list is opened as given, so an offline CPU in it answers ENODEV.
    */
   private targetCpus(members: ResolvedEvent[]): number[] {
     if (this.spec.task) return [-1];
     let cpus = this.spec.cpus ?? [];
-    const userCpus = cpus.length !== this.sys.machine.nrCpus;
+    const userCpus = this.userCpus;
     for (const m of members) {
       if (!m.cpus || (userCpus && this.isCorePmuEvent(m))) continue;
       cpus = cpus.filter((c) => m.cpus!.includes(c));
     }
-    return cpus.filter((c) => this.sys.machine.cpus[c]?.online);
+    return userCpus ? cpus : cpus.filter((c) => this.sys.machine.cpus[c]?.online);
+  }
+
+  /** A -C list (not every CPU: -a). */
+  private get userCpus(): boolean {
+    return !this.spec.task && (this.spec.cpus ?? []).length !== this.sys.machine.nrCpus;
   }
 
   private isCorePmuEvent(m: ResolvedEvent): boolean {
