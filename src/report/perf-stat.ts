@@ -152,7 +152,7 @@ export function perfStatText(m: MeasurementResult, opts: PerfStatOptions): strin
   out.push(` Performance counter stats for ${headerTarget(m)}:`);
   out.push("");
   if (m.error) {
-    out.push(m.error.startsWith("Error: ") ? `  ${m.error}` : `  Error: ${m.error}`);
+    out.push(`  Error: ${m.error}`);
     out.push("");
     return `${out.join("\n")}\n`;
   }

@@ -194,14 +194,7 @@ export function measurementView(m: MeasurementResult, truth: boolean): HTMLEleme
   );
   // perf's warnings about the event list (a group it broke up), as it prints them.
   if (m.warnings?.length) sec.append(el("pre", { class: "vpmu-warn" }, m.warnings.join("\n")));
-  if (m.error)
-    sec.append(
-      el(
-        "p",
-        { class: "vpmu-fail" },
-        m.error.startsWith("Error: ") ? m.error : `Error: ${m.error}`,
-      ),
-    );
+  if (m.error) sec.append(el("p", { class: "vpmu-fail" }, `Error: ${m.error}`));
   sec.append(t);
   for (const c of m.counters) {
     const d = perCpu(c);

@@ -245,7 +245,7 @@ export class PerfStat {
             this.error ??=
               fd === -ERRNO.ENOENT
                 ? `The ${c.name} event is not supported.`
-                : `Error: perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
+                : `perf_event_open for event (${c.name}) returned ${errnoName(fd) ?? String(fd)}`;
         });
         if (this.error) return false;
       }
@@ -287,7 +287,7 @@ export class PerfStat {
         this.error ??=
           fd === -ERRNO.ENODEV && this.userCpus
             ? "No such device - did you specify an out-of-range profile CPU?"
-            : `Error: ${c.error}`;
+            : c.error;
       }
       return fd;
     }

@@ -24,7 +24,7 @@ function begin(m: MeasurementDecl, run: RunContext): void {
       stop_ns: sys.now,
       counters: [],
       intervals: [],
-      error: `Error: task ${m.task} is not running yet`,
+      error: `task ${m.task} is not running yet`,
     });
     return;
   }

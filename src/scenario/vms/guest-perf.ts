@@ -188,6 +188,6 @@ function noVcpu(m: GuestPerfDecl, target: string, vmName: string, now: number): 
     stop_ns: now,
     counters: [],
     intervals: [],
-    error: `Error: vCPU ${m.vcpu} of ${vmName} does not exist`,
+    error: `vCPU ${m.vcpu} of ${vmName} does not exist`,
   };
 }
