@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SRC, srcTsFiles } from "./src-files.js";
 
 /**
  * The layer order of src/ (docs/architecture.md): a file may import files of its own layer
@@ -30,17 +31,7 @@ const LAYERS: ReadonlyArray<{ rank: number; name: string; files: RegExp }> = [
  */
 const CYCLES_ALLOWED = new Set(["perf", "kvm"]);
 
-const src = join(import.meta.dirname, "..", "src");
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory()
-      ? tsFiles(join(dir, d.name))
-      : d.name.endsWith(".ts")
-        ? [relative(src, join(dir, d.name))]
-        : [],
-  );
-}
+const src = SRC;
 
 /** Relative specifiers of a file's static, re-export and type-position `import()` imports. */
 function importsOf(text: string): string[] {
@@ -50,7 +41,7 @@ function importsOf(text: string): string[] {
   return out;
 }
 
-const files = tsFiles(src).sort();
+const files = srcTsFiles().sort();
 const layerOf = (f: string) => LAYERS.find((l) => l.files.test(f));
 const edges = new Map<string, string[]>(
   files.map((f) => [

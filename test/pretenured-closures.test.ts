@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync } from "node:fs";
-import { join, relative } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { SRC, srcTsFiles } from "./src-files.js";
 
 /**
  * V8 allocates a function literal assigned straight to a property (`o.f = () => ...`,
@@ -10,17 +11,6 @@ import { describe, expect, it } from "vitest";
  * a vCPU's PMU made a sweep copy about 5 MB per scavenge. Callbacks go through a local (or
  * a factory, or an object literal) first; this test keeps it that way.
  */
-const src = join(import.meta.dirname, "..", "src");
-
-function tsFiles(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-    d.isDirectory()
-      ? tsFiles(join(dir, d.name))
-      : d.name.endsWith(".ts")
-        ? [join(dir, d.name)]
-        : [],
-  );
-}
 
 /**
  * `x.name =` or `x[key] =` (or `??=`, `||=`, `&&=`: V8 allocates those in old space too)
@@ -49,8 +39,8 @@ describe("no function literal assigned straight to a property", () => {
   });
 
   it("src/ has none", () => {
-    const found = tsFiles(src).flatMap((f) =>
-      offenders(readFileSync(f, "utf8")).map((m) => `${relative(src, f)}: ${m}`),
+    const found = srcTsFiles().flatMap((f) =>
+      offenders(readFileSync(join(SRC, f), "utf8")).map((m) => `${f}: ${m}`),
     );
     expect(found).toEqual([]);
   });
